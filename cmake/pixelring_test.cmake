@@ -1,0 +1,15 @@
+# pixelring_add_test(name SOURCES a.cc... [LIBS lib...] [LABELS unit|e2e|tsan...])
+# One GoogleTest executable, one CTest test. Exit code 77 means skipped (a kernel feature or
+# tool this machine lacks). Tests run from the source root so that ../shared/testdata is
+# found as the README says.
+function(pixelring_add_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main Threads::Threads)
+  add_test(NAME ${name} COMMAND ${name})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" SKIP_RETURN_CODE 77
+    TIMEOUT ${T_TIMEOUT} WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+endfunction()

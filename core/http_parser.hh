@@ -1,0 +1,110 @@
+#pragma once
+// Incremental HTTP/1.1 request parser in the manner of picohttpparser: the caller owns the
+// buffer, nothing is allocated, every result is complete / need more / error, and a call
+// with more bytes of the same request resumes where the previous call stopped.
+// Strict RFC 9112: anything ambiguous is an error with the status to answer, after which
+// the connection must be closed.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace pixelring {
+
+enum class http_method : uint8_t { get, head, post, put, delete_, options, patch, trace, connect };
+
+enum class parse_status : uint8_t { complete, need_more, error };
+
+// Limits applied while parsing. Defaults follow DESIGN.md §7.
+struct http_limits {
+    size_t max_request_line = 8192;  // longer request line: 414
+    size_t max_header_bytes = 16384; // request line + fields + CRLFs beyond this: 431
+    size_t max_fields = 100;         // more fields: 431 (never above http_max_fields)
+    size_t max_body_bytes = 65536;   // declared or decoded body beyond this: 413
+};
+
+inline constexpr size_t http_max_fields = 100;
+
+struct http_field {
+    std::string_view name; // as sent (case preserved); compare case-insensitively
+    std::string_view value; // leading and trailing whitespace removed
+};
+
+// The parsed head. Every string_view points into the caller's buffer and is valid as long as
+// that buffer is.
+struct http_request {
+    http_method method = http_method::get;
+    uint8_t version_minor = 1; // HTTP/1.<version_minor>: 0 or 1
+    std::string_view target;   // request-target as sent
+    std::string_view path;     // target up to the first '?'
+    std::string_view query;    // after the first '?', without it; empty when absent
+    std::string_view host;     // well-known fields, empty when absent
+    std::string_view referer;
+    std::string_view user_agent;
+    std::string_view content_type;
+    http_field fields[http_max_fields];
+    uint16_t field_count = 0;
+    bool keep_alive = true;      // from the version and the Connection field
+    bool chunked = false;        // Transfer-Encoding: chunked
+    bool has_content_length = false;
+    uint64_t content_length = 0; // valid when has_content_length
+    size_t head_length = 0;      // bytes from the request line to the blank line, inclusive
+
+    // First field with this name (ASCII case-insensitive), empty when absent. Linear scan.
+    std::string_view field(std::string_view name) const noexcept;
+};
+
+// Parses one request head. Not thread-safe; one per connection. No allocation.
+class request_parser {
+public:
+    explicit request_parser(const http_limits& limits) noexcept : limits_(&limits) {}
+
+    // Parses the head that starts at buf[0]. len is every byte received so far. After
+    // need_more, call again with the same buf and a larger len: bytes already scanned are
+    // not scanned again. After complete, out is filled and out.head_length says where the
+    // body (or the next request) starts. After error, error_status() is the status to send.
+    parse_status parse_head(const char* buf, size_t len, http_request& out) noexcept;
+
+    // Forget everything; the next call parses a new request.
+    void reset() noexcept;
+
+    // 400, 411, 413, 414, 431, 501 or 505; valid after parse_head returned error.
+    uint16_t error_status() const noexcept { return error_status_; }
+    // A short constant reason for logs and tests ("duplicate Content-Length"); after error.
+    const char* error_reason() const noexcept { return error_reason_; }
+
+private:
+    const http_limits* limits_;
+    size_t scanned_ = 0; // bytes known to hold no end of head
+    uint16_t error_status_ = 0;
+    const char* error_reason_ = "";
+};
+
+// Decodes a chunked body in place, resumable, in the manner of phr_decode_chunked.
+// Not thread-safe; one per connection. No allocation.
+class chunked_decoder {
+public:
+    explicit chunked_decoder(size_t max_body_bytes) noexcept : max_body_(max_body_bytes) {}
+
+    // buf[0..*len) holds the body bytes received since the previous call (the first call
+    // starts right after the head). On return buf[0..*len) holds the decoded payload of
+    // those bytes (chunk framing removed). On complete, *trailing is the number of bytes
+    // after the final CRLF of the chunked body, which now sit at buf[*len ..
+    // *len + *trailing) and belong to the next request. On error, error_status() is 400 or
+    // 413 (decoded body beyond max_body_bytes).
+    parse_status decode(char* buf, size_t* len, size_t* trailing) noexcept;
+
+    void reset() noexcept;
+    uint16_t error_status() const noexcept { return error_status_; }
+    uint64_t decoded_bytes() const noexcept { return decoded_; }
+
+private:
+    size_t max_body_;
+    uint64_t decoded_ = 0;
+    uint64_t chunk_left_ = 0;
+    uint8_t state_ = 0;
+    uint8_t hex_digits_ = 0;
+    uint16_t error_status_ = 0;
+};
+
+} // namespace pixelring

@@ -1,0 +1,56 @@
+#pragma once
+// A bounded single-producer single-consumer byte ring of variable-length records: a worker
+// reserves room, encodes an event straight into it and commits it; the sink thread reads
+// records in place and releases them. Lock-free, wait-free on both sides; never blocks.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace pixelring {
+
+class spsc_byte_ring {
+public:
+    // capacity: bytes, a power of two (rounded up), at least 4096. Allocates once.
+    explicit spsc_byte_ring(size_t capacity);
+    ~spsc_byte_ring();
+    spsc_byte_ring(const spsc_byte_ring&) = delete;
+    spsc_byte_ring& operator=(const spsc_byte_ring&) = delete;
+
+    // Producer thread only. Returns room for a record of up to max_len contiguous bytes, or
+    // nullptr when the ring has not that much free space (the caller counts a drop). Calling
+    // reserve again without commit abandons the previous reservation.
+    char* reserve(size_t max_len) noexcept;
+    // Producer thread only. Publishes the reserved record with its real length
+    // (len <= the max_len given to reserve).
+    void commit(size_t len) noexcept;
+
+    // Consumer thread only. The oldest record, or an empty view when there is none. The view
+    // stays valid until release().
+    std::string_view peek() noexcept;
+    // Consumer thread only. Frees the record returned by the last peek().
+    void release() noexcept;
+
+    // Any thread: bytes currently held (records, headers and padding). Approximate while
+    // the other threads run.
+    size_t used_bytes() const noexcept;
+    size_t capacity() const noexcept { return mask_ + 1; }
+    // The largest max_len reserve() can ever grant.
+    size_t max_record() const noexcept;
+
+private:
+    char* data_;
+    size_t mask_;
+    // Producer and consumer indices live on their own cache lines so that each side writes
+    // only its own line; each side also keeps a cached copy of the other's index.
+    alignas(64) std::atomic<uint64_t> head_{0}; // next byte the producer writes
+    uint64_t cached_tail_ = 0;
+    uint64_t reserved_at_ = 0;
+    alignas(64) std::atomic<uint64_t> tail_{0}; // next byte the consumer reads
+    uint64_t cached_head_ = 0;
+    uint64_t peeked_end_ = 0;
+    alignas(64) char pad_[1] = {};
+};
+
+} // namespace pixelring
