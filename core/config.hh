@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+struct sockaddr_storage; // <sys/socket.h>, declared at global scope as there
+
 namespace pixelring {
 
 struct server_config {
@@ -19,16 +21,20 @@ struct server_config {
     uint32_t idle_timeout_ms = 60000;
     uint32_t max_header_bytes = 16384;
     uint32_t max_body_bytes = 65536;
-    uint32_t ring_bytes = 4u << 20; // per worker SPSC ring, power of two
-    std::vector<std::string> trusted_proxies;         // CIDRs
+    uint32_t ring_bytes = 4u << 20;           // per worker SPSC ring, power of two
+    std::vector<std::string> trusted_proxies; // CIDRs
     bool proxy_protocol = false;
     uint32_t rate_limit = 0;
+
+    bool operator==(const server_config&) const = default;
 };
 
 struct admin_config {
     std::string listen = "127.0.0.1:9090";
     std::string user;
     std::string password;
+
+    bool operator==(const admin_config&) const = default;
 };
 
 struct file_sink_config {
@@ -37,24 +43,32 @@ struct file_sink_config {
     uint32_t rotate_seconds = 0;        // 0: never rotate by age
     std::string fsync = "interval";     // never | interval | always
     uint32_t fsync_interval_ms = 1000;
+
+    bool operator==(const file_sink_config&) const = default;
 };
 
 struct kafka_sink_config {
     std::vector<std::string> brokers;
     std::string topic = "pixelring.events";
     std::map<std::string, std::string> properties; // passed through to librdkafka
+
+    bool operator==(const kafka_sink_config&) const = default;
 };
 
 struct sink_config {
     std::string type = "file"; // file | kafka | stdout; resolved: kafka when brokers are set
     file_sink_config file;
     kafka_sink_config kafka;
+
+    bool operator==(const sink_config&) const = default;
 };
 
 struct spool_config {
     std::string dir = "./spool";
     uint64_t max_bytes = 10ull << 30;
     uint32_t fsync_ms = 100;
+
+    bool operator==(const spool_config&) const = default;
 };
 
 struct privacy_config {
@@ -62,26 +76,36 @@ struct privacy_config {
     bool user_agent = true;
     std::string visitor_secret;
     bool honor_dnt = true;
+
+    bool operator==(const privacy_config&) const = default;
 };
 
 struct geoip_config {
     std::string city_db;
     std::string asn_db;
+
+    bool operator==(const geoip_config&) const = default;
 };
 
 struct tracking_config {
     std::string image;
     std::vector<std::string> allowed_events;
     std::vector<std::string> cors_origins;
+
+    bool operator==(const tracking_config&) const = default;
 };
 
 struct redirect_config {
     std::string secret;
     std::vector<std::string> allow_hosts;
+
+    bool operator==(const redirect_config&) const = default;
 };
 
 struct collector_config {
     std::string name; // resolved: the host name when not set
+
+    bool operator==(const collector_config&) const = default;
 };
 
 struct config {
@@ -94,25 +118,46 @@ struct config {
     tracking_config tracking;
     redirect_config redirect;
     collector_config collector;
+
+    bool operator==(const config&) const = default;
 };
 
 struct config_sources {
-    std::string file;               // --config FILE; empty: none
-    std::vector<std::string> sets;  // each --set KEY=VALUE, in command-line order
+    std::string file;                 // --config FILE; empty: none
+    std::vector<std::string> sets;    // each --set KEY=VALUE, in command-line order
     const char* const* env = nullptr; // environ; nullptr: ignore the environment
 };
 
 // Fills out from defaults and the sources. Returns an empty string on success, else one
 // message that names the source, the key, the value and what is accepted, e.g.
-// "--set server.workers=abc: expected an integer from 1 to 1024".
+// "--set server.workers=abc: expected an integer from 1 to 1024"; out is unchanged then.
+// Precedence, lowest first: defaults < sources.file < sources.env < sources.sets.
+// * Every key has a dotted name (server.listen, sink.file.path, ...); to_toml lists them all.
+//   An unknown key, in any source, is an error with a "did you mean" suggestion.
+// * --set and environment values are TOML values; text that is not one is a bare string, and
+//   where a string is expected any scalar is taken as typed. One string where a list is
+//   expected is a list of one. *_bytes keys also take sizes: "64KiB", "16MiB", "10GiB".
+// * Environment: PIXELRING_<KEY>, dots as underscores, upper case (PIXELRING_SERVER_LISTEN);
+//   PIXELRING_SINK_KAFKA_PROPERTIES_<NAME> sets the librdkafka property <NAME> lower-cased,
+//   '_' as '.' (..._LINGER_MS is linger.ms). Any other PIXELRING_* variable is an error.
+//   NanoTrack's variables are aliases below PIXELRING_*: DB_TYPE=flatfile (sink.type=file;
+//   no other value), DISABLE_IP_TRACKING (privacy.ip=none) and DISABLE_USER_AGENT_TRACKING
+//   (privacy.user_agent=false) when true/1/yes, no change when false/0/no or empty,
+//   DASHBOARD_USER, DASHBOARD_PASSWORD (admin.*) and TRACKING_IMAGE (tracking.image) as text.
+// * Resolved last: server.workers (online CPUs), collector.name (host name) and sink.type
+//   (kafka when sink.kafka.brokers is set, else file) when no source gave them.
+// Calls sysconf and gethostname; reads sources.file. Not thread-safe; call once at start-up.
 std::string load_config(const config_sources& sources, config& out);
 
-// The effective configuration as a TOML document that load_config reads back unchanged.
+// The effective configuration as a TOML document, grouped by section, a one-line comment
+// per key, that load_config reads back to an equal config. Secrets (admin.password,
+// privacy.visitor_secret, redirect.secret) are printed as "<redacted>" when set, and
+// load_config refuses that placeholder, so the output restores everything except them.
 std::string to_toml(const config& cfg);
 
-// "127.0.0.1:8080", "[::1]:0", "0.0.0.0:80" into a socket address. Returns false for
-// anything else. Used by load_config to validate, and by net/ to bind.
-struct sockaddr_storage;
-bool parse_listen_address(const std::string& text, sockaddr_storage& out, unsigned& len);
+// "127.0.0.1:8080", "[::1]:0", "0.0.0.0:80", "localhost:8080" (always 127.0.0.1; no resolver
+// is asked) into a socket address, len its size. The port is required, 0 to 65535. Returns
+// false for anything else. Used by load_config to validate, and by net/ to bind.
+bool parse_listen_address(const std::string& text, ::sockaddr_storage& out, unsigned& len);
 
 } // namespace pixelring

@@ -1,1 +1,449 @@
-// placeholder, replaced below
+// The file sink and the line_writer it shares with the stdout sink. Runs on the sink thread;
+// every system call here is a plain blocking one on a local file (write, writev, fdatasync,
+// rename), at most one write per call of write() or flush() in the normal case.
+
+#include "sinks/file_sink.hh"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <utility>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace pixelring {
+
+namespace {
+
+constexpr uint64_t report_interval_ms = 10'000;
+// A failed rename is retried no sooner than this, so a directory we may not write to costs
+// one rename(2) per interval rather than one per event.
+constexpr uint64_t rotate_retry_ms = 10'000;
+
+uint64_t clock_ms(clockid_t clock) {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
+}
+
+// Blocks SIGPIPE on this thread for its lifetime; a SIGPIPE raised meanwhile by our own write
+// is taken off the pending set before the old mask returns, so it is never delivered.
+class sigpipe_guard {
+public:
+    explicit sigpipe_guard(bool active) : active_(active) {
+        if (!active_) return;
+        sigemptyset(&pipe_);
+        sigaddset(&pipe_, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    }
+    ~sigpipe_guard() {
+        if (!active_) return;
+        if (raised_) {
+            const timespec zero{};
+            while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
+            }
+        }
+        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    sigpipe_guard(const sigpipe_guard&) = delete;
+    sigpipe_guard& operator=(const sigpipe_guard&) = delete;
+    void note_epipe() { raised_ = true; }
+
+private:
+    bool active_;
+    bool raised_ = false;
+    sigset_t pipe_{};
+    sigset_t old_{};
+};
+
+// What the first `done` bytes of parts[0..count) contain: their newlines and their last byte.
+struct written_prefix {
+    uint64_t newlines = 0;
+    char last = '\n';
+};
+
+written_prefix scan_prefix(const iovec* parts, int count, std::size_t done) {
+    written_prefix prefix;
+    for (int i = 0; i < count && done > 0; ++i) {
+        const auto* bytes = static_cast<const char*>(parts[i].iov_base);
+        const std::size_t n = std::min(done, parts[i].iov_len);
+        for (std::size_t j = 0; j < n; ++j)
+            prefix.newlines += bytes[j] == '\n';
+        if (n > 0) prefix.last = bytes[n - 1];
+        done -= n;
+    }
+    return prefix;
+}
+
+// Writes all of parts[0..count) to fd (the array is consumed), resuming after partial writes
+// and EINTR. Returns 0, or the errno of the failure; done counts the bytes that reached fd.
+int write_all(int fd, iovec* parts, int count, std::size_t& done, sigpipe_guard& guard) {
+    done = 0;
+    while (count > 0) {
+        if (parts->iov_len == 0) {
+            ++parts;
+            --count;
+            continue;
+        }
+        const ssize_t n = ::writev(fd, parts, count);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EPIPE) guard.note_epipe();
+            return errno;
+        }
+        // A regular file never returns 0 for a non-empty write; should some device do so, an
+        // error beats spinning.
+        if (n == 0) return EIO;
+        done += std::size_t(n);
+        for (std::size_t left = std::size_t(n); left > 0;) {
+            const std::size_t step = std::min(left, parts->iov_len);
+            parts->iov_base = static_cast<char*>(parts->iov_base) + step;
+            parts->iov_len -= step;
+            left -= step;
+            if (parts->iov_len == 0) {
+                ++parts;
+                --count;
+            }
+        }
+    }
+    return 0;
+}
+
+} // namespace
+
+// ---- line_writer ----------------------------------------------------------------------------
+
+line_writer::line_writer(std::size_t capacity, sink_counters& counters, std::string name,
+                         bool guard_sigpipe)
+    : counters_(counters), name_(std::move(name)), guard_sigpipe_(guard_sigpipe),
+      buffer_(new char[capacity]), capacity_(capacity) {}
+
+line_writer::~line_writer() = default;
+
+void line_writer::set_fd(int fd, bool continues_torn_line) {
+    fd_ = fd;
+    fd_bytes_ = 0;
+    torn_line_ = continues_torn_line;
+}
+
+bool line_writer::write(std::string_view event) {
+    const std::size_t line = event.size() + 1;
+    if (line > capacity_) {
+        // Order matters: the buffered events were written() before this one.
+        const bool flushed = flush();
+        iovec parts[2] = {{const_cast<char*>(event.data()), event.size()},
+                          {const_cast<char*>("\n"), 1}};
+        return write_lines(parts, 2, 1) && flushed;
+    }
+    bool ok = true;
+    if (capacity_ - used_ < line) ok = flush();
+    std::memcpy(buffer_.get() + used_, event.data(), event.size());
+    buffer_[used_ + event.size()] = '\n';
+    used_ += line;
+    ++buffered_events_;
+    return ok;
+}
+
+bool line_writer::flush() {
+    if (used_ == 0) return true;
+    iovec part{buffer_.get(), used_};
+    const uint64_t events = buffered_events_;
+    used_ = 0;
+    buffered_events_ = 0;
+    return write_lines(&part, 1, events);
+}
+
+// parts hold `events` whole lines. Writes them (after a '\n' that ends a torn line, if the
+// file has one) and counts each event written or failed.
+bool line_writer::write_lines(iovec* parts, int count, uint64_t events) {
+    iovec all[3];
+    int n = 0;
+    if (torn_line_) all[n++] = {const_cast<char*>("\n"), 1};
+    for (int i = 0; i < count; ++i)
+        all[n++] = parts[i];
+    const std::size_t lead = torn_line_ ? 1 : 0;
+
+    if (fd_ < 0) {
+        counters_.failed.fetch_add(events, std::memory_order_relaxed);
+        report(fmt::format("{}: not open; {} events lost", name_, events));
+        return false;
+    }
+
+    iovec pending[3];
+    std::copy(all, all + n, pending);
+    std::size_t done = 0;
+    int error = 0;
+    {
+        sigpipe_guard guard(guard_sigpipe_);
+        error = write_all(fd_, pending, n, done, guard);
+    }
+    fd_bytes_ += done;
+    counters_.bytes.fetch_add(done, std::memory_order_relaxed);
+    if (error == 0) {
+        torn_line_ = false;
+        counters_.written.fetch_add(events, std::memory_order_relaxed);
+        return true;
+    }
+
+    // Events contain no newline (the contract of sink::write), so every '\n' that reached the
+    // fd after the lead ends one event that is there in full.
+    const written_prefix prefix = scan_prefix(all, n, done);
+    const uint64_t complete = std::min(events, prefix.newlines - (done >= lead ? lead : 0));
+    if (done > 0) torn_line_ = prefix.last != '\n';
+    counters_.written.fetch_add(complete, std::memory_order_relaxed);
+    counters_.failed.fetch_add(events - complete, std::memory_order_relaxed);
+    report(fmt::format("{}: write: {}; {} events lost", name_, std::strerror(error),
+                       events - complete));
+    return false;
+}
+
+void line_writer::report(const std::string& message) {
+    const uint64_t now = clock_ms(CLOCK_MONOTONIC);
+    if (reported_ && now - last_report_ms_ < report_interval_ms) {
+        ++suppressed_reports_;
+        return;
+    }
+    reported_ = true;
+    last_report_ms_ = now;
+    std::string line = "pixelring: " + message;
+    if (suppressed_reports_ > 0) {
+        line += fmt::format(" ({} similar messages suppressed)", suppressed_reports_);
+        suppressed_reports_ = 0;
+    }
+    line += '\n';
+    std::fputs(line.c_str(), stderr);
+}
+
+// ---- file sink ------------------------------------------------------------------------------
+
+namespace {
+
+// Sized so that a drain pass of a busy collector is one write(2); allocated once.
+constexpr std::size_t file_buffer_bytes = 256 * 1024;
+
+enum class fsync_policy { never, interval, always };
+
+std::optional<fsync_policy> parse_fsync_policy(const std::string& text) {
+    if (text == "never") return fsync_policy::never;
+    if (text == "interval") return fsync_policy::interval;
+    if (text == "always") return fsync_policy::always;
+    return std::nullopt;
+}
+
+std::string utc_stamp(uint64_t ms) {
+    const time_t seconds = time_t(ms / 1000);
+    tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc);
+    return text;
+}
+
+// Renames from to "<from>.<stamp>", or "<from>.<stamp>.<n>" with the first n that is free,
+// never replacing an existing file. Returns 0 or errno; target is the name taken.
+int rename_aside(const std::string& from, const std::string& stamp, std::string& target) {
+    const std::string base = from + "." + stamp;
+    bool no_replace = true; // renameat2(RENAME_NOREPLACE): Linux 3.15, not on every file system
+    for (unsigned n = 0; n < 100'000; ++n) {
+        target = n == 0 ? base : base + "." + std::to_string(n);
+        if (no_replace) {
+            if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) == 0)
+                return 0;
+            if (errno == EEXIST) continue;
+            if (errno != EINVAL && errno != ENOSYS) return errno;
+            no_replace = false;
+        }
+        struct stat st;
+        if (lstat(target.c_str(), &st) == 0) continue;
+        if (errno != ENOENT) return errno;
+        return ::rename(from.c_str(), target.c_str()) == 0 ? 0 : errno;
+    }
+    return EEXIST;
+}
+
+class file_sink final : public sink {
+public:
+    file_sink(const file_sink_config& cfg, fsync_policy policy)
+        : cfg_(cfg), policy_(policy),
+          writer_(file_buffer_bytes, counters_, "file sink " + cfg.path) {}
+    ~file_sink() override { close(); }
+
+    void write(std::string_view event) override {
+        if (size_rotation_due(event.size() + 1)) rotate(clock_ms(CLOCK_REALTIME));
+        if (!writer_.write(event)) healthy_ = false;
+    }
+
+    void flush() override {
+        if (!writer_.flush()) healthy_ = false;
+        if (policy_ == fsync_policy::always) sync_output();
+    }
+
+    void tick(uint64_t now_ms) override {
+        if (!healthy_) reopen();
+        // Both clocks start at the first tick that sees the file, and restart when the wall
+        // clock steps back.
+        if (!age_start_ms_ || now_ms < *age_start_ms_) age_start_ms_ = now_ms;
+        if (cfg_.rotate_seconds != 0 &&
+            now_ms - *age_start_ms_ >= uint64_t(cfg_.rotate_seconds) * 1000) {
+            if (rotatable() && file_size() + writer_.buffered_bytes() > 0) rotate(now_ms);
+            age_start_ms_ = now_ms;
+        }
+        if (policy_ == fsync_policy::interval) {
+            if (!last_sync_ms_ || now_ms < *last_sync_ms_) last_sync_ms_ = now_ms;
+            if (now_ms - *last_sync_ms_ >= cfg_.fsync_interval_ms && dirty()) {
+                sync_output();
+                last_sync_ms_ = now_ms;
+            }
+        }
+    }
+
+    void reopen() override {
+        if (!writer_.flush()) healthy_ = false;
+        close_output(policy_ != fsync_policy::never);
+        if (const int error = open_output()) {
+            healthy_ = false;
+            writer_.report(
+                fmt::format("file sink: cannot open {}: {}", cfg_.path, std::strerror(error)));
+            return;
+        }
+        healthy_ = true;
+    }
+
+    void close() override {
+        if (closed_) return;
+        closed_ = true;
+        if (!writer_.flush()) healthy_ = false;
+        close_output(true);
+    }
+
+    bool healthy() const override { return healthy_; }
+    const sink_counters& counters() const override { return counters_; }
+
+    // Opens cfg_.path for appending and makes it the output. Returns 0 or errno.
+    int open_output() {
+        const int fd = ::open(cfg_.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) return errno;
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+            const int error = errno;
+            ::close(fd);
+            return error;
+        }
+        const bool same_file = opened_once_ && st.st_dev == dev_ && st.st_ino == ino_;
+        if (!same_file) age_start_ms_.reset(); // the age is the file's, not the descriptor's
+        opened_once_ = true;
+        dev_ = st.st_dev;
+        ino_ = st.st_ino;
+        // Rotation renames the path, which only makes sense for a regular file: never
+        // rename /dev/full or a FIFO. fdatasync fails with EINVAL on those, too.
+        regular_ = S_ISREG(st.st_mode);
+        size_at_open_ = regular_ ? uint64_t(st.st_size) : 0;
+        fd_ = fd;
+        synced_bytes_ = 0;
+        writer_.set_fd(fd, same_file && writer_.torn_line());
+        return 0;
+    }
+
+private:
+    uint64_t file_size() const { return size_at_open_ + writer_.fd_bytes(); }
+    bool dirty() const { return fd_ >= 0 && regular_ && writer_.fd_bytes() != synced_bytes_; }
+    bool rotatable() const { return fd_ >= 0 && regular_; }
+
+    // The line would take the file past rotate_bytes. An empty file is never rotated, so an
+    // event larger than rotate_bytes gets a file of its own.
+    bool size_rotation_due(uint64_t line) {
+        if (cfg_.rotate_bytes == 0 || !rotatable()) return false;
+        const uint64_t size = file_size() + writer_.buffered_bytes();
+        if (size == 0 || size + line <= cfg_.rotate_bytes) return false;
+        return rotate_retry_after_ms_ == 0 || clock_ms(CLOCK_MONOTONIC) >= rotate_retry_after_ms_;
+    }
+
+    // Flushes, renames the file aside and starts a fresh one. A failed flush does not stop the
+    // rotation: its events are counted failed and the buffer is empty either way.
+    void rotate(uint64_t now_ms) {
+        if (!writer_.flush()) healthy_ = false;
+        std::string target;
+        if (const int error = rename_aside(cfg_.path, utc_stamp(now_ms), target)) {
+            writer_.report(fmt::format("file sink: cannot rename {} to {}: {}; not rotating",
+                                       cfg_.path, target, std::strerror(error)));
+            rotate_retry_after_ms_ = clock_ms(CLOCK_MONOTONIC) + rotate_retry_ms;
+            return;
+        }
+        rotate_retry_after_ms_ = 0;
+        counters_.rotations.fetch_add(1, std::memory_order_relaxed);
+        close_output(policy_ != fsync_policy::never);
+        if (const int error = open_output()) {
+            healthy_ = false;
+            writer_.report(fmt::format("file sink: cannot open {} after rotation: {}", cfg_.path,
+                                       std::strerror(error)));
+        }
+    }
+
+    void sync_output() {
+        if (!dirty()) return;
+        if (::fdatasync(fd_) != 0) {
+            healthy_ = false;
+            writer_.report(
+                fmt::format("file sink: fdatasync {}: {}", cfg_.path, std::strerror(errno)));
+            return;
+        }
+        synced_bytes_ = writer_.fd_bytes();
+        counters_.fsyncs.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    void close_output(bool sync) {
+        if (fd_ < 0) return;
+        if (sync) sync_output();
+        // Linux releases the descriptor even when close fails; never retry it.
+        if (::close(fd_) != 0)
+            writer_.report(fmt::format("file sink: close {}: {}", cfg_.path, std::strerror(errno)));
+        fd_ = -1;
+        writer_.set_fd(-1, writer_.torn_line());
+    }
+
+    file_sink_config cfg_;
+    fsync_policy policy_;
+    sink_counters counters_;
+    line_writer writer_;
+    int fd_ = -1;
+    bool opened_once_ = false;
+    dev_t dev_ = 0; // identity of the last file opened: is a reopened path the same file?
+    ino_t ino_ = 0;
+    bool regular_ = false;
+    uint64_t size_at_open_ = 0;
+    uint64_t synced_bytes_ = 0; // writer_.fd_bytes() at the last fdatasync
+    bool healthy_ = true;
+    bool closed_ = false;
+    std::optional<uint64_t> age_start_ms_; // tick() time the current file was first seen
+    std::optional<uint64_t> last_sync_ms_; // tick() time of the last interval fdatasync
+    uint64_t rotate_retry_after_ms_ = 0;   // CLOCK_MONOTONIC; 0: no failed rename pending
+};
+
+} // namespace
+
+std::unique_ptr<sink> make_file_sink(const file_sink_config& cfg, std::string& error) {
+    const std::optional<fsync_policy> policy = parse_fsync_policy(cfg.fsync);
+    if (!policy) {
+        error =
+            fmt::format("sink.file.fsync = \"{}\": expected never, interval or always", cfg.fsync);
+        return nullptr;
+    }
+    auto out = std::make_unique<file_sink>(cfg, *policy);
+    if (const int code = out->open_output()) {
+        error = fmt::format("sink.file.path: cannot open {}: {}", cfg.path, std::strerror(code));
+        return nullptr;
+    }
+    return out;
+}
+
+} // namespace pixelring
