@@ -1,1 +1,104 @@
-// placeholder, replaced below
+#include "core/metrics.hh"
+
+#include <fmt/format.h>
+
+namespace pixelring {
+
+namespace {
+
+void header(std::string& out, std::string_view name, std::string_view type,
+            std::string_view help) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name,
+                   type);
+}
+
+template <typename F> uint64_t sum(const metrics_view& v, F&& f) {
+    uint64_t total = 0;
+    for (size_t w = 0; w < v.worker_count; ++w) total += f(v.workers[w]);
+    return total;
+}
+
+} // namespace
+
+void write_prometheus(const metrics_view& v, std::string& out) {
+    auto it = std::back_inserter(out);
+    header(out, "pixelring_build_info", "gauge", "Version and sink of this collector.");
+    fmt::format_to(it, "pixelring_build_info{{version=\"{}\",sink=\"{}\"}} 1\n", v.version,
+                   v.sink_type);
+
+    header(out, "pixelring_http_requests_total", "counter",
+           "Requests answered on the public listener, by route and status.");
+    for (size_t r = 0; r < size_t(route::count_); ++r) {
+        for (size_t s = 0; s < tracked_statuses.size(); ++s) {
+            uint64_t n = sum(v, [&](const worker_counters& c) { return c.requests[r][s].get(); });
+            if (n == 0 && !(r == size_t(route::pixel) && tracked_statuses[s] == 200)) continue;
+            fmt::format_to(it, "pixelring_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
+                           route_names[r], tracked_statuses[s], n);
+        }
+    }
+
+    uint64_t accepted = sum(v, [](auto& c) { return c.events_accepted.get(); });
+    uint64_t ring_full = sum(v, [](auto& c) { return c.events_dropped_ring_full.get(); });
+    uint64_t written = v.events_written ? v.events_written->load(std::memory_order_relaxed) : 0;
+    uint64_t failed = v.events_failed ? v.events_failed->load(std::memory_order_relaxed) : 0;
+    header(out, "pixelring_events_total", "counter",
+           "Events by outcome: accepted into a ring, then written by the sink or dropped with "
+           "a reason. accepted = written + dropped{sink_error} + in flight.");
+    fmt::format_to(it, "pixelring_events_total{{outcome=\"accepted\"}} {}\n", accepted);
+    fmt::format_to(it, "pixelring_events_total{{outcome=\"written\"}} {}\n", written);
+    header(out, "pixelring_events_dropped_total", "counter", "Events not kept, by reason.");
+    fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"ring_full\"}} {}\n", ring_full);
+    fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"sink_error\"}} {}\n", failed);
+
+    header(out, "pixelring_connections_open", "gauge", "Open client connections.");
+    fmt::format_to(it, "pixelring_connections_open {}\n",
+                   sum(v, [](auto& c) { return c.connections_open.get(); }));
+    header(out, "pixelring_connections_accepted_total", "counter", "Connections accepted.");
+    fmt::format_to(it, "pixelring_connections_accepted_total {}\n",
+                   sum(v, [](auto& c) { return c.connections_accepted.get(); }));
+    header(out, "pixelring_connections_rejected_total", "counter",
+           "Connections closed at once because server.max_connections was reached.");
+    fmt::format_to(it, "pixelring_connections_rejected_total {}\n",
+                   sum(v, [](auto& c) { return c.connections_rejected.get(); }));
+    header(out, "pixelring_timeouts_total", "counter",
+           "Connections closed by the header (slow client) or idle (keep-alive) timeout.");
+    fmt::format_to(it, "pixelring_timeouts_total{{kind=\"header\"}} {}\n",
+                   sum(v, [](auto& c) { return c.header_timeouts.get(); }));
+    fmt::format_to(it, "pixelring_timeouts_total{{kind=\"idle\"}} {}\n",
+                   sum(v, [](auto& c) { return c.idle_timeouts.get(); }));
+    header(out, "pixelring_cq_overflows_total", "counter",
+           "io_uring completions the kernel had to hold back because a completion queue was "
+           "full.");
+    fmt::format_to(it, "pixelring_cq_overflows_total {}\n",
+                   sum(v, [](auto& c) { return c.cq_overflows.get(); }));
+    header(out, "pixelring_recv_no_buffers_total", "counter",
+           "Times a worker's provided receive buffers ran out (recv re-armed).");
+    fmt::format_to(it, "pixelring_recv_no_buffers_total {}\n",
+                   sum(v, [](auto& c) { return c.recv_no_buffers.get(); }));
+
+    if (v.ring_used_bytes) {
+        header(out, "pixelring_ring_used_bytes", "gauge",
+               "Bytes waiting in each worker's SPSC ring for the sink thread.");
+        for (size_t w = 0; w < v.worker_count; ++w)
+            fmt::format_to(it, "pixelring_ring_used_bytes{{worker=\"{}\"}} {}\n", w,
+                           v.ring_used_bytes(v.ring_ctx, w));
+        header(out, "pixelring_ring_capacity_bytes", "gauge", "Capacity of each SPSC ring.");
+        fmt::format_to(it, "pixelring_ring_capacity_bytes {}\n", v.ring_capacity);
+    }
+    if (v.sink_bytes) {
+        header(out, "pixelring_sink_bytes_total", "counter", "Bytes the sink wrote.");
+        fmt::format_to(it, "pixelring_sink_bytes_total {}\n",
+                       v.sink_bytes->load(std::memory_order_relaxed));
+    }
+    if (v.sink_rotations) {
+        header(out, "pixelring_sink_rotations_total", "counter", "Output files rotated.");
+        fmt::format_to(it, "pixelring_sink_rotations_total {}\n",
+                       v.sink_rotations->load(std::memory_order_relaxed));
+    }
+    if (v.sink_healthy) {
+        header(out, "pixelring_sink_healthy", "gauge", "1 while the sink can write.");
+        fmt::format_to(it, "pixelring_sink_healthy {}\n", v.sink_healthy(v.sink_ctx) ? 1 : 0);
+    }
+}
+
+} // namespace pixelring

@@ -1,1 +1,302 @@
-// placeholder
+#include "tools/collector.hh"
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <pthread.h>
+#include <sched.h>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/metrics.hh"
+#include "core/spsc_ring.hh"
+#include "net/admin_server.hh"
+#include "net/listener.hh"
+#include "net/worker.hh"
+#include "sinks/file_sink.hh"
+#include "sinks/stdout_sink.hh"
+
+namespace pixelring {
+
+namespace {
+
+uint64_t realtime_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
+}
+
+// CPUs this process may run on, in order: worker i is pinned to cpus[i % size].
+std::vector<int> allowed_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    std::vector<int> cpus;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        for (int i = 0; i < CPU_SETSIZE; ++i)
+            if (CPU_ISSET(i, &set)) cpus.push_back(i);
+    return cpus;
+}
+
+// Keys of DESIGN.md §7 that later parts of pixelring act on; say so when they are set.
+void warn_unimplemented(const config& cfg) {
+    auto warn = [](std::string_view key) {
+        fmt::print(stderr, "pixelring: warning: {} is set but not implemented in this version; "
+                           "it has no effect\n", key);
+    };
+    if (!cfg.server.trusted_proxies.empty()) warn("server.trusted_proxies");
+    if (cfg.server.proxy_protocol) warn("server.proxy_protocol");
+    if (cfg.server.rate_limit) warn("server.rate_limit");
+    if (!cfg.admin.user.empty() || !cfg.admin.password.empty()) warn("admin.user/password");
+    if (!cfg.privacy.visitor_secret.empty()) warn("privacy.visitor_secret");
+    if (!cfg.geoip.city_db.empty()) warn("geoip.city_db");
+    if (!cfg.geoip.asn_db.empty()) warn("geoip.asn_db");
+    if (!cfg.tracking.image.empty()) warn("tracking.image");
+    if (!cfg.tracking.allowed_events.empty()) warn("tracking.allowed_events");
+    if (!cfg.tracking.cors_origins.empty()) warn("tracking.cors_origins");
+    if (!cfg.redirect.secret.empty() || !cfg.redirect.allow_hosts.empty())
+        warn("redirect.secret/allow_hosts");
+}
+
+// The sink thread: drains every worker's ring into the sink. After stop is set (which
+// happens only once every worker has returned) it drains until the rings are empty, then
+// closes the sink.
+class sink_thread {
+public:
+    sink_thread(std::vector<std::unique_ptr<spsc_byte_ring>>& rings, sink& out,
+                drain_counters& counters)
+        : rings_(rings), sink_(out), counters_(counters) {}
+
+    void start() { thread_ = std::thread([this] { run(); }); }
+    void request_reopen() { reopen_.store(true, std::memory_order_release); }
+    void stop_and_join() {
+        stop_.store(true, std::memory_order_release);
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    // Records taken from one ring before moving to the next, so that one busy worker
+    // cannot starve the others.
+    static constexpr size_t batch_per_ring = 4096;
+
+    void run() {
+        uint64_t last_tick = 0;
+        for (;;) {
+            bool stopping = stop_.load(std::memory_order_acquire);
+            size_t drained = 0;
+            for (auto& ring : rings_) {
+                for (size_t i = 0; i < batch_per_ring; ++i) {
+                    std::string_view rec = ring->peek();
+                    if (rec.empty()) break;
+                    sink_.write(rec);
+                    ring->release();
+                    ++drained;
+                }
+            }
+            if (drained) {
+                sink_.flush();
+                counters_.drained.add(drained);
+            }
+            counters_.drain_passes.add();
+            if (reopen_.exchange(false, std::memory_order_acq_rel)) sink_.reopen();
+            uint64_t now = realtime_ms();
+            if (now - last_tick >= 100) {
+                sink_.tick(now);
+                last_tick = now;
+            }
+            if (stopping && drained == 0) break;
+            if (drained == 0) {
+                // Nothing to do: a short sleep costs ~1000 wake-ups a second and no
+                // measurable CPU; a ring absorbs far more than 1 ms of load.
+                timespec ts{0, 1'000'000};
+                nanosleep(&ts, nullptr);
+            }
+        }
+        sink_.close();
+    }
+
+    std::vector<std::unique_ptr<spsc_byte_ring>>& rings_;
+    sink& sink_;
+    drain_counters& counters_;
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> reopen_{false};
+    std::thread thread_;
+};
+
+std::string join(const std::vector<std::string>& parts) {
+    std::string out;
+    for (const std::string& p : parts) {
+        if (!out.empty()) out += ", ";
+        out += p;
+    }
+    return out;
+}
+
+} // namespace
+
+int run_collector(const config& cfg, const std::string& version) {
+    if (std::string err = probe_io_uring(); !err.empty()) {
+        fmt::print(stderr, "pixelring: this kernel cannot run pixelring: {}\n", err);
+        return 1;
+    }
+    warn_unimplemented(cfg);
+
+    std::string error;
+    std::unique_ptr<sink> out;
+    if (cfg.sink.type == "file") {
+        out = make_file_sink(cfg.sink.file, error);
+        if (out) {
+            std::error_code ec;
+            auto abs = std::filesystem::absolute(cfg.sink.file.path, ec);
+            fmt::print(stderr, "pixelring: writing events to {} (sink.file.path)\n",
+                       ec ? cfg.sink.file.path : abs.string());
+        }
+    } else if (cfg.sink.type == "stdout") {
+        out = make_stdout_sink();
+    } else {
+        error = fmt::format("sink.type = \"{}\": this version has no {} sink yet; accepted: "
+                            "file, stdout",
+                            cfg.sink.type, cfg.sink.type);
+    }
+    if (!out) {
+        fmt::print(stderr, "pixelring: {}\n", error);
+        return 1;
+    }
+
+    const unsigned workers = cfg.server.workers;
+    public_listeners listeners;
+    if (std::string err = open_public_listeners(cfg.server.listen, workers, 4096, listeners);
+        !err.empty()) {
+        fmt::print(stderr, "pixelring: {}\n", err);
+        return 1;
+    }
+    int admin_fd = -1;
+    std::string admin_bound;
+    if (std::string err = open_admin_listener(cfg.admin.listen, admin_fd, admin_bound);
+        !err.empty()) {
+        fmt::print(stderr, "pixelring: {}\n", err);
+        return 1;
+    }
+
+    // Every thread inherits this mask; the main thread takes the signals with sigwaitinfo.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    std::vector<std::unique_ptr<spsc_byte_ring>> rings;
+    std::unique_ptr<worker_counters[]> counters(new worker_counters[workers]);
+    drain_counters drain;
+    std::vector<std::unique_ptr<worker>> pool;
+    std::vector<std::thread> threads;
+    std::vector<std::string> worker_errors(workers);
+    std::vector<int> cpus = allowed_cpus();
+    const uint32_t per_worker_conns = (cfg.server.max_connections + workers - 1) / workers;
+    for (unsigned i = 0; i < workers; ++i) {
+        rings.push_back(std::make_unique<spsc_byte_ring>(cfg.server.ring_bytes));
+        worker_settings s;
+        s.index = i;
+        s.cpu = cpus.empty() ? -1 : cpus[i % cpus.size()];
+        s.listen_fds = listeners.fds[i];
+        s.limits.max_header_bytes = cfg.server.max_header_bytes;
+        s.limits.max_body_bytes = cfg.server.max_body_bytes;
+        s.encode.ip = cfg.privacy.ip == "full"   ? ip_privacy::full
+                      : cfg.privacy.ip == "none" ? ip_privacy::none
+                                                 : ip_privacy::truncate;
+        s.encode.user_agent = cfg.privacy.user_agent;
+        s.encode.collector = cfg.collector.name;
+        s.max_connections = per_worker_conns;
+        s.max_requests_per_connection = cfg.server.max_requests_per_connection;
+        s.header_timeout_ms = cfg.server.header_timeout_ms;
+        s.idle_timeout_ms = cfg.server.idle_timeout_ms;
+        pool.push_back(std::make_unique<worker>(std::move(s), *rings.back(), counters[i]));
+    }
+    for (unsigned i = 0; i < workers; ++i)
+        threads.emplace_back([&, i] { worker_errors[i] = pool[i]->run(); });
+
+    sink_thread drainer(rings, *out, drain);
+    drainer.start();
+
+    auto stop_workers = [&] {
+        for (auto& w : pool) w->request_stop();
+        for (auto& t : threads) t.join();
+    };
+    for (unsigned i = 0; i < workers; ++i) {
+        while (pool[i]->state() == 0) {
+            timespec ts{0, 1'000'000};
+            nanosleep(&ts, nullptr);
+        }
+        if (pool[i]->state() < 0) {
+            stop_workers();
+            drainer.stop_and_join();
+            fmt::print(stderr, "pixelring: worker {} could not start: {}\n", i, worker_errors[i]);
+            return 1;
+        }
+    }
+
+    sink* sink_ptr = out.get();
+    metrics_view view;
+    view.workers = counters.get();
+    view.worker_count = workers;
+    view.events_written = &sink_ptr->counters().written;
+    view.events_failed = &sink_ptr->counters().failed;
+    view.sink_bytes = &sink_ptr->counters().bytes;
+    view.sink_rotations = &sink_ptr->counters().rotations;
+    view.drain = &drain;
+    view.ring_ctx = &rings;
+    view.ring_used_bytes = [](const void* ctx, size_t w) {
+        return (*static_cast<const std::vector<std::unique_ptr<spsc_byte_ring>>*>(ctx))[w]
+            ->used_bytes();
+    };
+    view.ring_capacity = rings.front()->capacity();
+    view.sink_type = cfg.sink.type;
+    view.version = version;
+    view.sink_ctx = sink_ptr;
+    // healthy() is read without the sink thread's involvement: implementations keep it in
+    // an atomic or a plain flag whose torn read is harmless for a health probe.
+    view.sink_healthy = [](const void* ctx) { return static_cast<const sink*>(ctx)->healthy(); };
+    admin_handlers handlers;
+    handlers.metrics = [&view](std::string& body) { write_prometheus(view, body); };
+    handlers.ready = [sink_ptr] { return sink_ptr->healthy(); };
+    admin_server admin(admin_fd, std::move(handlers));
+    admin.start();
+
+    fmt::print(stderr, "pixelring {} listening on {} admin {} workers {} sink {}\n", version,
+               join(listeners.bound), admin_bound, workers, cfg.sink.type);
+
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&signals, &info);
+        if (sig == SIGHUP) {
+            drainer.request_reopen();
+            continue;
+        }
+        if (sig == SIGTERM || sig == SIGINT) break;
+    }
+    fmt::print(stderr, "pixelring: stopping: answering what was read, draining the rings\n");
+    stop_workers();
+    drainer.stop_and_join();
+    admin.stop();
+
+    uint64_t accepted = 0, ring_full = 0;
+    for (unsigned i = 0; i < workers; ++i) {
+        accepted += counters[i].events_accepted.get();
+        ring_full += counters[i].events_dropped_ring_full.get();
+    }
+    fmt::print(stderr,
+               "pixelring: stopped: {} events accepted, {} written, {} dropped (ring_full {}, "
+               "sink_error {})\n",
+               accepted, out->counters().written.load(), ring_full + out->counters().failed.load(),
+               ring_full, out->counters().failed.load());
+    return 0;
+}
+
+} // namespace pixelring

@@ -1,1 +1,58 @@
-// placeholder
+// pixelring: the collector's command line (DESIGN.md §7).
+
+#include <cstdio>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "core/config.hh"
+#include "tools/collector.hh"
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+    CLI::App app{"pixelring: an io_uring edge collector for tracking pixels. Every hit on "
+                 "/track/<action>.gif becomes one JSON event in the configured sink."};
+    app.set_version_flag("--version", std::string("pixelring ") + PIXELRING_VERSION);
+    pixelring::config_sources sources;
+    bool print_config = false;
+    bool check_config = false;
+    app.add_option("-c,--config", sources.file, "TOML configuration file");
+    app.add_option("-s,--set", sources.sets,
+                   "KEY=VALUE, a TOML value (a bare word is a string); repeatable; wins over "
+                   "the environment and the file. Example: --set server.listen=127.0.0.1:8080")
+        ->type_name("KEY=VALUE");
+    app.add_flag("--print-config", print_config,
+                 "print the effective configuration, defaults included, as TOML and exit");
+    app.add_flag("--check-config", check_config, "validate the configuration and exit");
+    app.footer(
+        "Precedence: --set, then environment PIXELRING_<KEY> (dots as underscores, upper "
+        "case: server.listen -> PIXELRING_SERVER_LISTEN), then --config FILE, then defaults.\n"
+        "NanoTrack variables DB_TYPE=flatfile, DISABLE_IP_TRACKING, "
+        "DISABLE_USER_AGENT_TRACKING, DASHBOARD_USER, DASHBOARD_PASSWORD and TRACKING_IMAGE "
+        "are accepted too.\n"
+        "Every key with its default and meaning: pixelring --print-config\n"
+        "Signals: SIGTERM/SIGINT stop without losing accepted events; SIGHUP reopens the "
+        "event file.");
+    CLI11_PARSE(app, argc, argv);
+
+    sources.env = environ;
+    pixelring::config cfg;
+    std::string error = pixelring::load_config(sources, cfg);
+    if (!error.empty()) {
+        fmt::print(stderr, "pixelring: configuration error: {}\n", error);
+        return 2;
+    }
+    if (print_config) {
+        std::fputs(pixelring::to_toml(cfg).c_str(), stdout);
+        return 0;
+    }
+    if (check_config) {
+        fmt::print("configuration ok\n");
+        return 0;
+    }
+    return pixelring::run_collector(cfg, PIXELRING_VERSION);
+}

@@ -1,0 +1,85 @@
+#pragma once
+// Counters of the hot path. Each worker owns one worker_counters block and is its only
+// writer; the admin thread reads them. Blocks are cache-line aligned so that two workers
+// never write the same line, and writers use a relaxed load+store instead of a locked
+// read-modify-write because there is exactly one writer per counter.
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pixelring {
+
+// Routes as they appear in the metrics label route="...".
+enum class route : uint8_t { pixel, not_found, invalid, count_ };
+inline constexpr std::array<std::string_view, 3> route_names{"pixel", "not_found", "invalid"};
+
+// Statuses the public listener can answer with, in the order of the counter array.
+inline constexpr std::array<uint16_t, 13> tracked_statuses{200, 204, 400, 404, 405, 408, 411,
+                                                           413, 414, 431, 501, 503, 505};
+
+constexpr size_t status_index(uint16_t status) noexcept {
+    for (size_t i = 0; i < tracked_statuses.size(); ++i)
+        if (tracked_statuses[i] == status) return i;
+    return 2; // 400: never reached for statuses the server sends
+}
+
+// Single-writer counter: the owning thread increments, any thread reads.
+struct counter {
+    std::atomic<uint64_t> value{0};
+    void add(uint64_t n = 1) noexcept {
+        value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    void set(uint64_t n) noexcept { value.store(n, std::memory_order_relaxed); }
+    uint64_t get() const noexcept { return value.load(std::memory_order_relaxed); }
+};
+
+struct alignas(64) worker_counters {
+    counter requests[size_t(route::count_)][tracked_statuses.size()];
+    counter events_accepted;      // encoded into the ring
+    counter events_dropped_ring_full;
+    counter connections_accepted;
+    counter connections_rejected; // over server.max_connections
+    counter connections_open;     // gauge
+    counter header_timeouts;
+    counter idle_timeouts;
+    counter cq_overflows;         // completions the kernel could not post
+    counter recv_no_buffers;      // -ENOBUFS: provided buffer ring ran dry, recv re-armed
+
+    void count_request(route r, uint16_t status) noexcept {
+        requests[size_t(r)][status_index(status)].add();
+    }
+};
+
+// Counters of the sink thread (one writer: the sink thread).
+struct alignas(64) drain_counters {
+    counter drained;     // records taken off the rings
+    counter drain_passes;
+};
+
+// What the admin thread needs to render /metrics; every pointer outlives the admin server.
+struct metrics_view {
+    const worker_counters* workers = nullptr; // array of worker_count
+    size_t worker_count = 0;
+    const std::atomic<uint64_t>* events_written = nullptr; // the sink's counters
+    const std::atomic<uint64_t>* events_failed = nullptr;
+    const std::atomic<uint64_t>* sink_bytes = nullptr;
+    const std::atomic<uint64_t>* sink_rotations = nullptr;
+    const drain_counters* drain = nullptr;
+    size_t (*ring_used_bytes)(const void* ctx, size_t worker) = nullptr; // gauge per worker
+    const void* ring_ctx = nullptr;
+    size_t ring_capacity = 0;
+    std::string_view sink_type;
+    std::string_view version;
+    bool (*sink_healthy)(const void* ctx) = nullptr;
+    const void* sink_ctx = nullptr;
+};
+
+// Appends the Prometheus text exposition (version 0.0.4) of everything in view to out.
+// Admin thread only; allocation is fine here.
+void write_prometheus(const metrics_view& view, std::string& out);
+
+} // namespace pixelring

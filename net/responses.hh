@@ -1,0 +1,72 @@
+#pragma once
+// Every answer the hot path sends, built once per worker at start-up into one arena that the
+// worker registers with its io_uring (io_uring_register_buffers). Requests pick an answer by
+// kind and never format or copy response bytes. The only bytes that change are the Date
+// fields, rewritten in place once a second by the owning worker.
+// No io_uring features used here; the arena is registered by net/worker.cc.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace pixelring {
+
+enum class response_kind : uint8_t {
+    pixel_gif,           // 200, 1x1 transparent GIF
+    pixel_png,           // 200, 1x1 transparent PNG
+    no_content,          // 204
+    bad_request,         // 400
+    not_found,           // 404
+    method_not_allowed,  // 405, Allow: GET, HEAD
+    request_timeout,     // 408
+    length_required,     // 411
+    payload_too_large,   // 413
+    uri_too_long,        // 414
+    headers_too_large,   // 431
+    not_implemented,     // 501
+    unavailable,         // 503
+    version_unsupported, // 505
+    count_
+};
+
+uint16_t response_status(response_kind kind) noexcept;
+// The error answer for a parser status (400, 411, 413, 414, 431, 501, 505).
+response_kind response_for_status(uint16_t status) noexcept;
+
+class response_table {
+public:
+    // Builds every answer. unix_s seeds the Date fields.
+    explicit response_table(uint64_t unix_s);
+
+    // The bytes to send. keep_alive picks "Connection: keep-alive" or "Connection: close";
+    // head drops the body (HEAD requests). The view points into arena() and stays valid
+    // for the table's life.
+    std::string_view get(response_kind kind, bool keep_alive, bool head) const noexcept {
+        const entry& e = entries_[size_t(kind)][keep_alive ? 0 : 1][head ? 1 : 0];
+        return {arena_.get() + e.offset, e.length};
+    }
+
+    // Rewrites every Date field when unix_s differs from the last call. Owning worker only.
+    void update_date(uint64_t unix_s) noexcept;
+
+    const char* arena() const noexcept { return arena_.get(); }
+    size_t arena_size() const noexcept { return arena_size_; }
+
+private:
+    struct entry {
+        uint32_t offset = 0;
+        uint32_t length = 0;
+    };
+    entry entries_[size_t(response_kind::count_)][2][2];
+    std::unique_ptr<char[]> arena_;
+    size_t arena_size_ = 0;
+    std::vector<uint32_t> date_offsets_;
+    uint64_t date_s_ = 0;
+};
+
+// "Sun, 22 Nov 2026 10:35:00 GMT" (29 bytes, IMF-fixdate) into out.
+void format_http_date(uint64_t unix_s, char* out) noexcept;
+
+} // namespace pixelring

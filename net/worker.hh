@@ -1,0 +1,62 @@
+#pragma once
+// One worker thread per CPU: its own io_uring, its own SO_REUSEPORT listeners, its own
+// connection table, SPSC ring and counters. Nothing mutable is shared with other workers.
+// io_uring features: multishot accept (5.19), multishot recv with a provided buffer ring
+// (6.0), SINGLE_ISSUER|DEFER_TASKRUN (6.1) with a COOP_TASKRUN fallback, registered buffers.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/event.hh"
+#include "core/http_parser.hh"
+#include "core/metrics.hh"
+#include "core/spsc_ring.hh"
+
+namespace pixelring {
+
+struct worker_settings {
+    unsigned index = 0;
+    int cpu = -1;                 // pin to this CPU; -1: no pinning
+    std::vector<int> listen_fds;  // owned by the worker from run() on
+    http_limits limits;
+    encode_options encode;        // collector name must outlive the worker
+    uint32_t max_connections = 100000; // this worker's share
+    uint32_t max_requests_per_connection = 10000;
+    uint32_t header_timeout_ms = 10000;
+    uint32_t idle_timeout_ms = 60000;
+    uint32_t stop_grace_ms = 5000; // after a stop, how long answers may still be sent
+};
+
+// Probes the running kernel once, on the main thread, for every io_uring feature a worker
+// needs. Returns an empty string, or a message naming what is missing.
+std::string probe_io_uring();
+
+class worker {
+public:
+    worker(worker_settings settings, spsc_byte_ring& ring, worker_counters& counters);
+    ~worker();
+    worker(const worker&) = delete;
+    worker& operator=(const worker&) = delete;
+
+    // The thread body: creates the io_uring on this thread, serves until request_stop(),
+    // then answers what was already read, closes every connection and returns. Returns an
+    // empty string after a clean stop, else the start-up error.
+    std::string run();
+
+    // Any thread. Wakes the worker and makes run() return after the grace period.
+    void request_stop() noexcept;
+
+    // 0 starting, 1 serving, -1 failed to start. Any thread.
+    int state() const noexcept { return state_.load(std::memory_order_acquire); }
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+    std::atomic<int> state_{0};
+    int wake_fd_ = -1;
+};
+
+} // namespace pixelring
