@@ -26,7 +26,7 @@ struct http_limits {
 inline constexpr size_t http_max_fields = 100;
 
 struct http_field {
-    std::string_view name; // as sent (case preserved); compare case-insensitively
+    std::string_view name;  // as sent (case preserved); compare case-insensitively
     std::string_view value; // leading and trailing whitespace removed
 };
 
@@ -38,14 +38,15 @@ struct http_request {
     std::string_view target;   // request-target as sent
     std::string_view path;     // target up to the first '?'
     std::string_view query;    // after the first '?', without it; empty when absent
-    std::string_view host;     // well-known fields, empty when absent
+    std::string_view host;     // well-known fields, empty when absent; for an absolute-form
+                               // target, host is its authority (RFC 9112 §3.2.2)
     std::string_view referer;
     std::string_view user_agent;
     std::string_view content_type;
     http_field fields[http_max_fields];
     uint16_t field_count = 0;
-    bool keep_alive = true;      // from the version and the Connection field
-    bool chunked = false;        // Transfer-Encoding: chunked
+    bool keep_alive = true; // from the version and the Connection field
+    bool chunked = false;   // Transfer-Encoding: chunked
     bool has_content_length = false;
     uint64_t content_length = 0; // valid when has_content_length
     size_t head_length = 0;      // bytes from the request line to the blank line, inclusive
@@ -57,12 +58,17 @@ struct http_request {
 // Parses one request head. Not thread-safe; one per connection. No allocation.
 class request_parser {
 public:
+    // limits is kept by reference and must outlive the parser.
     explicit request_parser(const http_limits& limits) noexcept : limits_(&limits) {}
+    explicit request_parser(http_limits&&) = delete;
 
     // Parses the head that starts at buf[0]. len is every byte received so far. After
     // need_more, call again with the same buf and a larger len: bytes already scanned are
     // not scanned again. After complete, out is filled and out.head_length says where the
     // body (or the next request) starts. After error, error_status() is the status to send.
+    // Empty lines before the request line are skipped (RFC 9112 §2.2) and count in
+    // head_length. After complete the parser is ready for the next request; after error it
+    // keeps returning error until reset().
     parse_status parse_head(const char* buf, size_t len, http_request& out) noexcept;
 
     // Forget everything; the next call parses a new request.
@@ -75,7 +81,9 @@ public:
 
 private:
     const http_limits* limits_;
-    size_t scanned_ = 0; // bytes known to hold no end of head
+    size_t scanned_ = 0;          // bytes known to hold no end of head
+    size_t head_start_ = 0;       // first byte of the request line (after empty lines)
+    size_t request_line_end_ = 0; // one past its LF; 0 while the request line is incomplete
     uint16_t error_status_ = 0;
     const char* error_reason_ = "";
 };
@@ -86,16 +94,23 @@ class chunked_decoder {
 public:
     explicit chunked_decoder(size_t max_body_bytes) noexcept : max_body_(max_body_bytes) {}
 
+    // Chunk extensions and trailers are never used by the clients we serve; the bound keeps
+    // a client from streaming framing forever without sending payload.
+    static constexpr uint32_t max_framing_line = 4096;
+
     // buf[0..*len) holds the body bytes received since the previous call (the first call
     // starts right after the head). On return buf[0..*len) holds the decoded payload of
     // those bytes (chunk framing removed). On complete, *trailing is the number of bytes
     // after the final CRLF of the chunked body, which now sit at buf[*len ..
     // *len + *trailing) and belong to the next request. On error, error_status() is 400 or
-    // 413 (decoded body beyond max_body_bytes).
+    // 413 (decoded body beyond max_body_bytes). A chunk-size line or the trailer section
+    // longer than max_framing_line bytes is a 400.
     parse_status decode(char* buf, size_t* len, size_t* trailing) noexcept;
 
     void reset() noexcept;
     uint16_t error_status() const noexcept { return error_status_; }
+    // A short constant reason for logs and tests; after error.
+    const char* error_reason() const noexcept { return error_reason_; }
     uint64_t decoded_bytes() const noexcept { return decoded_; }
 
 private:
@@ -105,6 +120,8 @@ private:
     uint8_t state_ = 0;
     uint8_t hex_digits_ = 0;
     uint16_t error_status_ = 0;
+    uint32_t line_bytes_ = 0; // bytes of the current chunk-size line or trailer section
+    const char* error_reason_ = "";
 };
 
 } // namespace pixelring
