@@ -41,6 +41,9 @@ using event_id = std::array<uint8_t, 16>;
 
 // Produces UUIDv7 values that are strictly increasing within one generator, also when
 // several are made in the same millisecond. One per worker thread; not thread-safe.
+// rand_a (12 bits) is a counter that starts at a random value below 0x800 in each new ms
+// (RFC 9562 §6.2, method 1), so 62 bits are random. More than 2048 ids in one ms, or a
+// clock that steps back, let the embedded time run ahead of the clock until it catches up.
 class uuidv7_generator {
 public:
     explicit uuidv7_generator(uint64_t seed) noexcept;
@@ -55,27 +58,41 @@ private:
 // "0192f7a4-6c1e-7d2a-9b1e-3f5c2d7e8a90" into out[0..36).
 void format_uuid(const event_id& id, char* out) noexcept;
 
-// "2026-11-22T10:35:00.123Z" into out[0..24).
+// "2026-11-22T10:35:00.123Z" into out[0..24). Times after 9999-12-31T23:59:59.999Z are
+// written as that. Caches the date per thread, so it takes no lock and allocates nothing.
 void format_timestamp(uint64_t unix_ms, char* out) noexcept;
 
-// Upper bound of encode_pixel_event's output for this hit; reserve this much.
+// At most this many params members are written; later distinct keys are dropped. Bounds the
+// encoder's stack and its repeated-key check (which compares each key with the earlier ones).
+inline constexpr size_t max_event_params = 64;
+
+// Upper bound of encode_pixel_event's output for this hit; reserve this much. Constant time:
+// about 6 bytes per input byte (12 per Referer byte) plus the fixed skeleton.
 size_t max_pixel_event_size(const pixel_hit& hit, const encode_options& opt) noexcept;
 
 // Writes the type=pixel event as one JSON object without a trailing newline into out, which
-// holds at least max_pixel_event_size(hit, opt) bytes. Returns the bytes written.
+// holds at least max_pixel_event_size(hit, opt) bytes. Returns the bytes written; the rest of
+// the reserved space may have been used as scratch.
 // Fields: v, id, ts, type, action, campaign (from campaignID), params (every other query
-// parameter; a repeated key keeps its first value), url/path/page_host (from Referer, null
-// when absent), referrer (null), ip (per opt.ip; absent when none), ua (absent when
-// opt.user_agent is false or no User-Agent was sent), host, collector.
+// parameter; a repeated key keeps its first value; at most max_event_params of them),
+// url/path/page_host (from Referer, null when absent; path and page_host also null when the
+// Referer is not an absolute http(s) URL), referrer (null), ip (per opt.ip; absent when none
+// or the family is unknown), ua (absent when opt.user_agent is false or no User-Agent was
+// sent), host, collector. Query keys and values are percent-decoded with '+' as a space; the
+// action and the Referer path are percent-decoded without it. Keys count as repeated when
+// their escaped forms are equal, so the object never holds a duplicate name.
+// Reentrant; the only shared state is format_timestamp's per-thread cache.
 size_t encode_pixel_event(const pixel_hit& hit, const encode_options& opt, const event_id& id,
                           uint64_t unix_ms, char* out) noexcept;
 
 // Appends s as the body of a JSON string (no quotes) to out, escaping '"', '\\' and control
-// bytes and replacing every invalid UTF-8 sequence with U+FFFD. When percent_decode is set,
+// bytes (and DEL, U+2028, U+2029 for JavaScript) and replacing each maximal invalid UTF-8
+// subpart (Unicode ch. 3, "U+FFFD substitution") with U+FFFD. When percent_decode is set,
 // %XX escapes are decoded first (and '+' in a query becomes a space when plus_is_space); a
 // '%' not followed by two hex digits is kept as a literal '%'. Decoded bytes are validated
-// as UTF-8 like the rest, so %ED%A0%80 (a lone surrogate) becomes U+FFFD. out needs
-// 6 * s.size() bytes at most. Returns bytes written.
+// as UTF-8 like the rest, so %ED%A0%80 (a lone surrogate) becomes U+FFFD (three of them: one
+// per maximal subpart). out must hold 6 * s.size() bytes; bytes past the returned length may
+// be overwritten (16-byte stores). Returns bytes written.
 size_t json_escape(std::string_view s, char* out, bool percent_decode = false,
                    bool plus_is_space = false) noexcept;
 
