@@ -6,15 +6,14 @@ namespace pixelring {
 
 namespace {
 
-void header(std::string& out, std::string_view name, std::string_view type,
-            std::string_view help) {
-    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name,
-                   type);
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
 template <typename F> uint64_t sum(const metrics_view& v, F&& f) {
     uint64_t total = 0;
-    for (size_t w = 0; w < v.worker_count; ++w) total += f(v.workers[w]);
+    for (size_t w = 0; w < v.worker_count; ++w)
+        total += f(v.workers[w]);
     return total;
 }
 

@@ -39,15 +39,15 @@ struct counter {
 
 struct alignas(64) worker_counters {
     counter requests[size_t(route::count_)][tracked_statuses.size()];
-    counter events_accepted;      // encoded into the ring
+    counter events_accepted; // encoded into the ring
     counter events_dropped_ring_full;
     counter connections_accepted;
     counter connections_rejected; // over server.max_connections
     counter connections_open;     // gauge
     counter header_timeouts;
     counter idle_timeouts;
-    counter cq_overflows;         // completions the kernel could not post
-    counter recv_no_buffers;      // -ENOBUFS: provided buffer ring ran dry, recv re-armed
+    counter cq_overflows;    // completions the kernel could not post
+    counter recv_no_buffers; // -ENOBUFS: provided buffer ring ran dry, recv re-armed
 
     void count_request(route r, uint16_t status) noexcept {
         requests[size_t(r)][status_index(status)].add();
@@ -56,7 +56,7 @@ struct alignas(64) worker_counters {
 
 // Counters of the sink thread (one writer: the sink thread).
 struct alignas(64) drain_counters {
-    counter drained;     // records taken off the rings
+    counter drained; // records taken off the rings
     counter drain_passes;
 };
 

@@ -44,7 +44,9 @@ admin_server::~admin_server() {
     ::close(listen_fd_);
 }
 
-void admin_server::start() { thread_ = std::thread([this] { serve(); }); }
+void admin_server::start() {
+    thread_ = std::thread([this] { serve(); });
+}
 
 void admin_server::stop() {
     if (!thread_.joinable()) return;

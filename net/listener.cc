@@ -15,10 +15,11 @@ namespace pixelring {
 
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
-int open_one(const sockaddr_storage& addr, socklen_t len, bool reuseport, int backlog,
-             int& err) {
+int open_one(const sockaddr_storage& addr, socklen_t len, bool reuseport, int backlog, int& err) {
     int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         err = errno;
@@ -118,7 +119,8 @@ std::string open_admin_listener(const std::string& address, int& fd, std::string
         return fmt::format("admin.listen: \"{}\" is not an address:port", address);
     int err = 0;
     fd = open_one(addr, socklen_t(len), false, 64, err);
-    if (fd < 0) return fmt::format("cannot listen on {} (admin.listen): {}", address, errno_text(err));
+    if (fd < 0)
+        return fmt::format("cannot listen on {} (admin.listen): {}", address, errno_text(err));
     bound = local_address_text(fd);
     return {};
 }

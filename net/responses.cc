@@ -43,12 +43,19 @@ spec spec_of(response_kind k) {
     auto text = [](std::string_view b) { return b; };
     switch (k) {
     case response_kind::pixel_gif:
-        return {200, "OK", "image/gif",
-                {reinterpret_cast<const char*>(gif_1x1), sizeof gif_1x1}, no_cache_headers};
+        return {200,
+                "OK",
+                "image/gif",
+                {reinterpret_cast<const char*>(gif_1x1), sizeof gif_1x1},
+                no_cache_headers};
     case response_kind::pixel_png:
-        return {200, "OK", "image/png",
-                {reinterpret_cast<const char*>(png_1x1), sizeof png_1x1}, no_cache_headers};
-    case response_kind::no_content: return {204, "No Content", {}, {}, no_cache_headers};
+        return {200,
+                "OK",
+                "image/png",
+                {reinterpret_cast<const char*>(png_1x1), sizeof png_1x1},
+                no_cache_headers};
+    case response_kind::no_content:
+        return {204, "No Content", {}, {}, no_cache_headers};
     case response_kind::bad_request:
         return {400, "Bad Request", "text/plain; charset=utf-8", text("bad request\n"), {}};
     case response_kind::not_found:
@@ -57,48 +64,63 @@ spec spec_of(response_kind k) {
         return {405, "Method Not Allowed", "text/plain; charset=utf-8",
                 text("method not allowed\n"), "Allow: GET, HEAD\r\n"};
     case response_kind::request_timeout:
-        return {408, "Request Timeout", "text/plain; charset=utf-8", text("request timeout\n"),
-                {}};
+        return {408, "Request Timeout", "text/plain; charset=utf-8", text("request timeout\n"), {}};
     case response_kind::length_required:
-        return {411, "Length Required", "text/plain; charset=utf-8", text("length required\n"),
-                {}};
+        return {411, "Length Required", "text/plain; charset=utf-8", text("length required\n"), {}};
     case response_kind::payload_too_large:
-        return {413, "Content Too Large", "text/plain; charset=utf-8",
-                text("content too large\n"), {}};
+        return {
+            413, "Content Too Large", "text/plain; charset=utf-8", text("content too large\n"), {}};
     case response_kind::uri_too_long:
         return {414, "URI Too Long", "text/plain; charset=utf-8", text("uri too long\n"), {}};
     case response_kind::headers_too_large:
-        return {431, "Request Header Fields Too Large", "text/plain; charset=utf-8",
-                text("request header fields too large\n"), {}};
-    case response_kind::not_implemented:
-        return {501, "Not Implemented", "text/plain; charset=utf-8", text("not implemented\n"),
+        return {431,
+                "Request Header Fields Too Large",
+                "text/plain; charset=utf-8",
+                text("request header fields too large\n"),
                 {}};
+    case response_kind::not_implemented:
+        return {501, "Not Implemented", "text/plain; charset=utf-8", text("not implemented\n"), {}};
     case response_kind::unavailable:
         return {503, "Service Unavailable", "text/plain; charset=utf-8",
                 text("service unavailable\n"), "Retry-After: 1\r\n"};
     case response_kind::version_unsupported:
-        return {505, "HTTP Version Not Supported", "text/plain; charset=utf-8",
-                text("http version not supported\n"), {}};
-    case response_kind::count_: break;
+        return {505,
+                "HTTP Version Not Supported",
+                "text/plain; charset=utf-8",
+                text("http version not supported\n"),
+                {}};
+    case response_kind::count_:
+        break;
     }
     return {500, "Internal Server Error", {}, {}, {}};
 }
 
 } // namespace
 
-uint16_t response_status(response_kind kind) noexcept { return spec_of(kind).status; }
+uint16_t response_status(response_kind kind) noexcept {
+    return spec_of(kind).status;
+}
 
 response_kind response_for_status(uint16_t status) noexcept {
     switch (status) {
-    case 408: return response_kind::request_timeout;
-    case 411: return response_kind::length_required;
-    case 413: return response_kind::payload_too_large;
-    case 414: return response_kind::uri_too_long;
-    case 431: return response_kind::headers_too_large;
-    case 501: return response_kind::not_implemented;
-    case 503: return response_kind::unavailable;
-    case 505: return response_kind::version_unsupported;
-    default: return response_kind::bad_request;
+    case 408:
+        return response_kind::request_timeout;
+    case 411:
+        return response_kind::length_required;
+    case 413:
+        return response_kind::payload_too_large;
+    case 414:
+        return response_kind::uri_too_long;
+    case 431:
+        return response_kind::headers_too_large;
+    case 501:
+        return response_kind::not_implemented;
+    case 503:
+        return response_kind::unavailable;
+    case 505:
+        return response_kind::version_unsupported;
+    default:
+        return response_kind::bad_request;
     }
 }
 
@@ -186,7 +208,8 @@ void response_table::update_date(uint64_t unix_s) noexcept {
     date_s_ = unix_s;
     char date[29];
     format_http_date(unix_s, date);
-    for (uint32_t off : date_offsets_) std::memcpy(arena_.get() + off, date, sizeof date);
+    for (uint32_t off : date_offsets_)
+        std::memcpy(arena_.get() + off, date, sizeof date);
 }
 
 } // namespace pixelring

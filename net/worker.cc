@@ -22,7 +22,10 @@
 
 #include <fmt/format.h>
 
+#include "net/connection_table.hh"
 #include "net/responses.hh"
+#include "net/router.hh"
+#include "net/uring_setup.hh"
 
 namespace pixelring {
 
@@ -38,17 +41,19 @@ enum class op : uint8_t { accept = 1, recv, send, timer, wake };
 constexpr uint64_t encode_user_data(op o, uint32_t gen, uint32_t index) noexcept {
     return (uint64_t(o) << 56) | (uint64_t(gen & 0xffffff) << 32) | index;
 }
-constexpr op user_data_op(uint64_t ud) noexcept { return op(ud >> 56); }
-constexpr uint32_t user_data_gen(uint64_t ud) noexcept { return uint32_t(ud >> 32) & 0xffffff; }
-constexpr uint32_t user_data_index(uint64_t ud) noexcept { return uint32_t(ud); }
+constexpr op user_data_op(uint64_t ud) noexcept {
+    return op(ud >> 56);
+}
+constexpr uint32_t user_data_gen(uint64_t ud) noexcept {
+    return uint32_t(ud >> 32) & 0xffffff;
+}
+constexpr uint32_t user_data_index(uint64_t ud) noexcept {
+    return uint32_t(ud);
+}
 
-constexpr unsigned sq_entries = 1024;
-constexpr unsigned cq_entries = 8 * sq_entries; // completions come in bursts (multishot)
-constexpr unsigned recv_buffer_count = 256;     // power of two
-constexpr unsigned recv_buffer_size = 16384;    // holds 16 pipelined pixel requests
+constexpr unsigned recv_buffer_count = 256;  // power of two
+constexpr unsigned recv_buffer_size = 16384; // holds 16 pipelined pixel requests
 constexpr uint16_t recv_buffer_group = 0;
-constexpr unsigned max_pending_answers = 64; // answers queued per connection before pausing
-constexpr uint32_t no_slot = UINT32_MAX;
 constexpr long tick_ns = 250'000'000;
 
 uint64_t realtime_ms() noexcept {
@@ -63,125 +68,6 @@ uint64_t monotonic_ms() noexcept {
     return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
 }
 
-int setup_ring(io_uring& ring, std::string& error) {
-    io_uring_params p{};
-    p.cq_entries = cq_entries;
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
-              IORING_SETUP_DEFER_TASKRUN;
-    int ret = io_uring_queue_init_params(sq_entries, &ring, &p);
-    if (ret == -EINVAL) {
-        // Kernels before 6.1 lack DEFER_TASKRUN.
-        p = {};
-        p.cq_entries = cq_entries;
-        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
-                  IORING_SETUP_TASKRUN_FLAG;
-        ret = io_uring_queue_init_params(sq_entries, &ring, &p);
-    }
-    if (ret < 0) {
-        error = fmt::format("io_uring_queue_init: {}", std::strerror(-ret));
-        return ret;
-    }
-    if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_FAST_POLL) ||
-        !(p.features & IORING_FEAT_SUBMIT_STABLE)) {
-        error = "io_uring lacks IORING_FEAT_NODROP, FAST_POLL or SUBMIT_STABLE (kernel >= 5.7 "
-                "needed)";
-        io_uring_queue_exit(&ring);
-        return -EOPNOTSUPP;
-    }
-    return 0;
-}
-
-} // namespace
-
-std::string probe_io_uring() {
-    io_uring ring;
-    std::string error;
-    if (setup_ring(ring, error) < 0) return error;
-    io_uring_probe* probe = io_uring_get_probe_ring(&ring);
-    if (!probe) {
-        io_uring_queue_exit(&ring);
-        return "io_uring opcode probe failed (kernel >= 5.6 needed)";
-    }
-    struct needed {
-        int op;
-        const char* name;
-    };
-    static constexpr needed ops[] = {{IORING_OP_ACCEPT, "IORING_OP_ACCEPT"},
-                                     {IORING_OP_RECV, "IORING_OP_RECV"},
-                                     {IORING_OP_SEND, "IORING_OP_SEND"},
-                                     {IORING_OP_SENDMSG, "IORING_OP_SENDMSG"},
-                                     {IORING_OP_TIMEOUT, "IORING_OP_TIMEOUT"},
-                                     {IORING_OP_READ, "IORING_OP_READ"}};
-    for (const needed& n : ops) {
-        if (!io_uring_opcode_supported(probe, n.op)) {
-            io_uring_free_probe(probe);
-            io_uring_queue_exit(&ring);
-            return fmt::format("io_uring: opcode {} not supported by this kernel", n.name);
-        }
-    }
-    io_uring_free_probe(probe);
-    // A provided buffer ring (5.19) is what multishot recv (6.0) reads into.
-    void* mem = nullptr;
-    if (posix_memalign(&mem, 4096, 4096) != 0) {
-        io_uring_queue_exit(&ring);
-        return "out of memory";
-    }
-    io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<uintptr_t>(mem);
-    reg.ring_entries = 8;
-    reg.bgid = 0;
-    int ret = io_uring_register_buf_ring(&ring, &reg, 0);
-    if (ret == 0) io_uring_unregister_buf_ring(&ring, 0);
-    free(mem);
-    io_uring_queue_exit(&ring);
-    if (ret < 0)
-        return fmt::format("io_uring: provided buffer rings (IORING_REGISTER_PBUF_RING, kernel "
-                           ">= 5.19, and multishot recv, kernel >= 6.0) unavailable: {}",
-                           std::strerror(-ret));
-    return {};
-}
-
-namespace {
-
-enum class timer_list : uint8_t { none, idle, header };
-
-struct connection {
-    int fd = -1;
-    uint32_t gen = 0;
-    uint16_t inflight = 0; // requests in the kernel that name this slot
-    bool open = false;
-    bool recv_armed = false;
-    bool send_armed = false;
-    bool close_after_send = false; // the last answer is queued; close once it is sent
-    bool input_done = false;       // read no more (error, close, stop)
-    bool peer_known = false;
-    uint32_t requests = 0;
-    ip_address peer;
-    // Bytes of a request not yet complete, or of requests held back while the answer queue
-    // is full. Taken from the worker's pool only while needed.
-    char* stage = nullptr;
-    uint32_t stage_len = 0;
-    uint64_t body_left = 0; // Content-Length body bytes still to skip
-    request_parser parser;
-    // Answers in request order; pointers into the response arena.
-    iovec out[max_pending_answers];
-    uint32_t out_count = 0;
-    msghdr msg{};
-    // Timer list links (doubly linked by slot index, FIFO by deadline).
-    timer_list list = timer_list::none;
-    uint32_t prev = no_slot;
-    uint32_t next = no_slot;
-    uint64_t deadline_ms = 0;
-    uint32_t next_free = no_slot;
-
-    explicit connection(const http_limits& limits) : parser(limits) {}
-};
-
-struct list_head {
-    uint32_t first = no_slot;
-    uint32_t last = no_slot;
-};
-
 } // namespace
 
 struct worker::impl {
@@ -195,17 +81,12 @@ struct worker::impl {
     response_table responses;
     uuidv7_generator ids;
     http_request req; // scratch: one request is handled at a time
-    std::vector<connection> conns;
-    uint32_t free_head = no_slot;
-    std::vector<char*> stage_pool;
-    size_t stage_cap;
-    list_head idle;
-    list_head header;
+    connection_table conns;
     uint32_t open_count = 0;
     bool stopping = false;
     uint64_t stop_deadline = 0;
-    uint64_t now_ms = 0;     // CLOCK_REALTIME, refreshed per completion batch
-    uint64_t mono_ms = 0;    // CLOCK_MONOTONIC, for timers
+    uint64_t now_ms = 0;  // CLOCK_REALTIME, refreshed per completion batch
+    uint64_t mono_ms = 0; // CLOCK_MONOTONIC, for timers
     __kernel_timespec tick{0, tick_ns};
     uint64_t wake_value = 0;
     int wake_fd;
@@ -215,12 +96,11 @@ struct worker::impl {
         : cfg(std::move(s)), events(r), counters(c), responses(uint64_t(time(nullptr))),
           ids(uint64_t(realtime_ms()) * 0x9e3779b97f4a7c15ull ^ (uint64_t(cfg.index) << 48) ^
               uint64_t(getpid())),
-          stage_cap(cfg.limits.max_header_bytes + 4 * recv_buffer_size), wake_fd(wake) {}
+          conns(cfg.limits, cfg.max_connections,
+                cfg.limits.max_header_bytes + 4 * recv_buffer_size),
+          wake_fd(wake) {}
 
     ~impl() {
-        for (char* p : stage_pool) delete[] p;
-        for (connection& c : conns)
-            if (c.stage) delete[] c.stage;
         if (ring_ready) io_uring_queue_exit(&ring);
         free(buf_ring);
         free(buf_base);
@@ -239,8 +119,7 @@ struct worker::impl {
 
     void arm_accept(uint32_t listener) {
         io_uring_sqe* s = sqe();
-        io_uring_prep_multishot_accept(s, cfg.listen_fds[listener], nullptr, nullptr,
-                                       SOCK_CLOEXEC);
+        io_uring_prep_multishot_accept(s, cfg.listen_fds[listener], nullptr, nullptr, SOCK_CLOEXEC);
         io_uring_sqe_set_data64(s, encode_user_data(op::accept, 0, listener));
     }
 
@@ -268,9 +147,8 @@ struct worker::impl {
     }
 
     void recycle_buffer(unsigned bid) noexcept {
-        io_uring_buf_ring_add(buf_ring, buf_base + size_t(bid) * recv_buffer_size,
-                              recv_buffer_size, uint16_t(bid),
-                              io_uring_buf_ring_mask(recv_buffer_count),
+        io_uring_buf_ring_add(buf_ring, buf_base + size_t(bid) * recv_buffer_size, recv_buffer_size,
+                              uint16_t(bid), io_uring_buf_ring_mask(recv_buffer_count),
                               int(buf_pending_advance));
         ++buf_pending_advance;
     }
@@ -299,13 +177,13 @@ struct worker::impl {
         reg.ring_entries = recv_buffer_count;
         reg.bgid = recv_buffer_group;
         int ret = io_uring_register_buf_ring(&ring, &reg, 0);
-        if (ret < 0)
-            return fmt::format("io_uring_register_buf_ring: {}", std::strerror(-ret));
+        if (ret < 0) return fmt::format("io_uring_register_buf_ring: {}", std::strerror(-ret));
         void* bufs = nullptr;
         if (posix_memalign(&bufs, 4096, size_t(recv_buffer_count) * recv_buffer_size) != 0)
             return "out of memory for receive buffers";
         buf_base = static_cast<char*>(bufs);
-        for (unsigned i = 0; i < recv_buffer_count; ++i) recycle_buffer(i);
+        for (unsigned i = 0; i < recv_buffer_count; ++i)
+            recycle_buffer(i);
         io_uring_buf_ring_advance(buf_ring, int(buf_pending_advance));
         buf_pending_advance = 0;
 
@@ -314,81 +192,15 @@ struct worker::impl {
         ret = io_uring_register_buffers(&ring, &arena, 1);
         if (ret < 0) return fmt::format("io_uring_register_buffers: {}", std::strerror(-ret));
 
-        // Slots are constructed on demand; reserving keeps their addresses stable and
-        // touches no memory until a connection uses it.
-        conns.reserve(cfg.max_connections);
-
-        for (uint32_t l = 0; l < cfg.listen_fds.size(); ++l) arm_accept(l);
+        for (uint32_t l = 0; l < cfg.listen_fds.size(); ++l)
+            arm_accept(l);
         arm_timer();
         arm_wake();
         io_uring_submit(&ring);
         return {};
     }
 
-    // ---- connection slots -------------------------------------------------------------
-
-    uint32_t alloc_slot() {
-        uint32_t index;
-        if (free_head != no_slot) {
-            index = free_head;
-            free_head = conns[index].next_free;
-        } else {
-            index = uint32_t(conns.size());
-            conns.emplace_back(cfg.limits);
-        }
-        return index;
-    }
-
-    void free_slot(uint32_t index) noexcept {
-        connection& c = conns[index];
-        c.gen = (c.gen + 1) & 0xffffff;
-        c.next_free = free_head;
-        free_head = index;
-    }
-
-    char* take_stage() {
-        if (!stage_pool.empty()) {
-            char* p = stage_pool.back();
-            stage_pool.pop_back();
-            return p;
-        }
-        return new char[stage_cap]; // grows the pool; reused for the process's life
-    }
-
-    void give_stage(connection& c) noexcept {
-        if (!c.stage) return;
-        stage_pool.push_back(c.stage);
-        c.stage = nullptr;
-        c.stage_len = 0;
-    }
-
     // ---- timers -------------------------------------------------------------------------
-
-    list_head& head_of(timer_list l) noexcept { return l == timer_list::idle ? idle : header; }
-
-    void unlink(uint32_t index) noexcept {
-        connection& c = conns[index];
-        if (c.list == timer_list::none) return;
-        list_head& h = head_of(c.list);
-        if (c.prev != no_slot) conns[c.prev].next = c.next;
-        else h.first = c.next;
-        if (c.next != no_slot) conns[c.next].prev = c.prev;
-        else h.last = c.prev;
-        c.prev = c.next = no_slot;
-        c.list = timer_list::none;
-    }
-
-    void link_tail(uint32_t index, timer_list l, uint64_t deadline) noexcept {
-        connection& c = conns[index];
-        list_head& h = head_of(l);
-        c.list = l;
-        c.deadline_ms = deadline;
-        c.prev = h.last;
-        c.next = no_slot;
-        if (h.last != no_slot) conns[h.last].next = index;
-        else h.first = index;
-        h.last = index;
-    }
 
     // Waiting for the next request: idle timeout from now. Part of a request held: the
     // header timeout runs from its first byte and is not extended by later bytes.
@@ -397,21 +209,26 @@ struct worker::impl {
         bool partial = c.stage_len > 0 || c.body_left > 0;
         if (partial) {
             if (c.list == timer_list::header) return;
-            unlink(index);
-            link_tail(index, timer_list::header, mono_ms + cfg.header_timeout_ms);
+            conns.unlink(index);
+            conns.link_tail(index, timer_list::header, mono_ms + cfg.header_timeout_ms);
         } else {
-            unlink(index);
-            link_tail(index, timer_list::idle, mono_ms + cfg.idle_timeout_ms);
+            conns.unlink(index);
+            conns.link_tail(index, timer_list::idle, mono_ms + cfg.idle_timeout_ms);
         }
     }
 
+    // The connection at the head of list when its deadline has passed, else no_slot.
+    uint32_t expired(timer_list list) noexcept {
+        uint32_t index = conns.first(list);
+        return index != no_slot && conns[index].deadline_ms <= mono_ms ? index : no_slot;
+    }
+
     void expire_timers() {
-        while (header.first != no_slot && conns[header.first].deadline_ms <= mono_ms) {
-            uint32_t index = header.first;
-            unlink(index);
+        for (uint32_t index; (index = expired(timer_list::header)) != no_slot;) {
+            conns.unlink(index);
             counters.header_timeouts.add();
             connection& c = conns[index];
-            give_stage(c);
+            conns.give_stage(c);
             c.body_left = 0;
             c.input_done = true;
             counters.count_request(route::invalid, 408);
@@ -419,9 +236,8 @@ struct worker::impl {
             c.close_after_send = true;
             flush_answers(index);
         }
-        while (idle.first != no_slot && conns[idle.first].deadline_ms <= mono_ms) {
-            uint32_t index = idle.first;
-            unlink(index);
+        for (uint32_t index; (index = expired(timer_list::idle)) != no_slot;) {
+            conns.unlink(index);
             counters.idle_timeouts.add();
             close_connection(index);
         }
@@ -441,7 +257,7 @@ struct worker::impl {
         }
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        uint32_t index = alloc_slot();
+        uint32_t index = conns.alloc();
         connection& c = conns[index];
         c.fd = fd;
         c.open = true;
@@ -467,14 +283,14 @@ struct worker::impl {
         connection& c = conns[index];
         if (!c.open) return;
         c.open = false;
-        unlink(index);
-        give_stage(c);
+        conns.unlink(index);
+        conns.give_stage(c);
         if (c.inflight > 0) ::shutdown(c.fd, SHUT_RDWR);
         ::close(c.fd);
         c.fd = -1;
         --open_count;
         counters.connections_open.set(open_count);
-        if (c.inflight == 0) free_slot(index);
+        if (c.inflight == 0) conns.free(index);
     }
 
     // A completion for a slot: returns the connection when it is current and open. Settles
@@ -486,7 +302,7 @@ struct worker::impl {
         if (c.gen != user_data_gen(ud)) return nullptr;
         if (final_completion) --c.inflight;
         if (!c.open) {
-            if (c.inflight == 0 && final_completion) free_slot(index);
+            if (c.inflight == 0 && final_completion) conns.free(index);
             return nullptr;
         }
         return &c;
@@ -503,8 +319,7 @@ struct worker::impl {
                     std::memcpy(c.peer.bytes, &reinterpret_cast<sockaddr_in&>(ss).sin_addr, 4);
                 } else if (ss.ss_family == AF_INET6) {
                     c.peer.family = 6;
-                    std::memcpy(c.peer.bytes, &reinterpret_cast<sockaddr_in6&>(ss).sin6_addr,
-                                16);
+                    std::memcpy(c.peer.bytes, &reinterpret_cast<sockaddr_in6&>(ss).sin6_addr, 16);
                 }
             }
             c.peer_known = true;
@@ -556,7 +371,8 @@ struct worker::impl {
         // Drop what was sent; a short send leaves the rest of an answer first in line.
         size_t sent = size_t(cqe->res);
         uint32_t done = 0;
-        while (done < c.out_count && sent >= c.out[done].iov_len) sent -= c.out[done++].iov_len;
+        while (done < c.out_count && sent >= c.out[done].iov_len)
+            sent -= c.out[done++].iov_len;
         if (done < c.out_count && sent > 0) {
             c.out[done].iov_base = static_cast<char*>(c.out[done].iov_base) + sent;
             c.out[done].iov_len -= sent;
@@ -574,42 +390,17 @@ struct worker::impl {
 
     // ---- requests ---------------------------------------------------------------------
 
-    static bool ends_with(std::string_view s, std::string_view suffix) noexcept {
-        return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-    }
-
     // Routes one complete request and queues its answer. Returns false when the connection
     // must be closed after the answer.
     bool handle_request(uint32_t index, const http_request& r) {
         connection& c = conns[index];
         ++c.requests;
-        bool keep_alive = r.keep_alive && c.requests < cfg.max_requests_per_connection &&
-                          !stopping && !r.chunked;
-        bool head = r.method == http_method::head;
-        constexpr std::string_view track = "/track/";
-        std::string_view path = r.path;
-        bool gif = ends_with(path, ".gif");
-        bool png = !gif && ends_with(path, ".png");
-        if (path.size() > track.size() + 4 && path.substr(0, track.size()) == track &&
-            (gif || png)) {
-            if (r.method != http_method::get && !head) {
-                counters.count_request(route::not_found, 405);
-                queue_answer(index, responses.get(response_kind::method_not_allowed, keep_alive,
-                                                  false));
-                return keep_alive;
-            }
-            std::string_view action = path.substr(track.size(), path.size() - track.size() - 4);
-            if (action.find('/') == std::string_view::npos) {
-                record_pixel(c, r, action);
-                counters.count_request(route::pixel, 200);
-                queue_answer(index, responses.get(gif ? response_kind::pixel_gif
-                                                      : response_kind::pixel_png,
-                                                  keep_alive, head));
-                return keep_alive;
-            }
-        }
-        counters.count_request(route::not_found, 404);
-        queue_answer(index, responses.get(response_kind::not_found, keep_alive, head));
+        bool keep_alive =
+            r.keep_alive && c.requests < cfg.max_requests_per_connection && !stopping && !r.chunked;
+        routed how = route_request(r);
+        if (how.pixel_event) record_pixel(c, r, how.action);
+        counters.count_request(how.metrics_route, response_status(how.answer));
+        queue_answer(index, responses.get(how.answer, keep_alive, how.head));
         return keep_alive;
     }
 
@@ -675,7 +466,7 @@ struct worker::impl {
         connection& c = conns[index];
         size_t used = consume(index, c.stage, c.stage_len);
         if (used >= c.stage_len || c.input_done) {
-            give_stage(c);
+            conns.give_stage(c);
         } else if (used > 0) {
             std::memmove(c.stage, c.stage + used, c.stage_len - used);
             c.stage_len -= uint32_t(used);
@@ -716,8 +507,10 @@ struct worker::impl {
         }
         if (res == -ENOBUFS) counters.recv_no_buffers.add();
         if (!c.recv_armed && !c.input_done && !stopping) arm_recv(index);
-        if (c.open && !c.input_done) update_timer(index);
-        else if (c.open) unlink(index);
+        if (c.open && !c.input_done)
+            update_timer(index);
+        else if (c.open)
+            conns.unlink(index);
     }
 
     void on_bytes(uint32_t index, char* data, size_t len) {
@@ -727,18 +520,17 @@ struct worker::impl {
             if (used < len && !c.input_done) {
                 // Keep the unfinished request; parser offsets stay valid because the
                 // request starts at stage[0] as it started at data[used].
-                c.stage = take_stage();
+                c.stage = conns.take_stage();
                 std::memcpy(c.stage, data + used, len - used);
                 c.stage_len = uint32_t(len - used);
             }
         } else {
-            if (c.stage_len + len > stage_cap) {
+            if (c.stage_len + len > conns.stage_capacity()) {
                 // A head beyond max_header_bytes is caught by the parser; this is a client
                 // that keeps sending while not reading its answers.
                 counters.count_request(route::invalid, 431);
-                give_stage(c);
-                queue_answer(index, responses.get(response_kind::headers_too_large, false,
-                                                  false));
+                conns.give_stage(c);
+                queue_answer(index, responses.get(response_kind::headers_too_large, false, false));
                 c.input_done = true;
                 c.close_after_send = true;
             } else {
@@ -762,7 +554,8 @@ struct worker::impl {
     void begin_stop() {
         stopping = true;
         stop_deadline = mono_ms + cfg.stop_grace_ms;
-        for (int fd : cfg.listen_fds) ::shutdown(fd, SHUT_RDWR); // ends the multishot accepts
+        for (int fd : cfg.listen_fds)
+            ::shutdown(fd, SHUT_RDWR); // ends the multishot accepts
         for (uint32_t i = 0; i < conns.size(); ++i) {
             connection& c = conns[i];
             if (!c.open) continue;
@@ -787,10 +580,18 @@ struct worker::impl {
             io_uring_for_each_cqe(&ring, head, cqe) {
                 ++seen;
                 switch (user_data_op(cqe->user_data)) {
-                case op::accept: on_accept(cqe); break;
-                case op::recv: on_recv(cqe); break;
-                case op::send: on_send(cqe); break;
-                case op::timer: on_timer(cqe); break;
+                case op::accept:
+                    on_accept(cqe);
+                    break;
+                case op::recv:
+                    on_recv(cqe);
+                    break;
+                case op::send:
+                    on_send(cqe);
+                    break;
+                case op::timer:
+                    on_timer(cqe);
+                    break;
                 case op::wake:
                     if (!stopping) begin_stop();
                     break;
@@ -804,7 +605,8 @@ struct worker::impl {
         }
         for (uint32_t i = 0; i < conns.size(); ++i)
             if (conns[i].open) close_connection(i);
-        for (int fd : cfg.listen_fds) ::close(fd);
+        for (int fd : cfg.listen_fds)
+            ::close(fd);
         cfg.listen_fds.clear();
     }
 };

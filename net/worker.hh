@@ -19,20 +19,16 @@ namespace pixelring {
 
 struct worker_settings {
     unsigned index = 0;
-    int cpu = -1;                 // pin to this CPU; -1: no pinning
-    std::vector<int> listen_fds;  // owned by the worker from run() on
+    int cpu = -1;                // pin to this CPU; -1: no pinning
+    std::vector<int> listen_fds; // owned by the worker from run() on
     http_limits limits;
-    encode_options encode;        // collector name must outlive the worker
+    encode_options encode;             // collector name must outlive the worker
     uint32_t max_connections = 100000; // this worker's share
     uint32_t max_requests_per_connection = 10000;
     uint32_t header_timeout_ms = 10000;
     uint32_t idle_timeout_ms = 60000;
     uint32_t stop_grace_ms = 5000; // after a stop, how long answers may still be sent
 };
-
-// Probes the running kernel once, on the main thread, for every io_uring feature a worker
-// needs. Returns an empty string, or a message naming what is missing.
-std::string probe_io_uring();
 
 class worker {
 public:

@@ -422,7 +422,7 @@ private:
     bool regular_ = false;
     uint64_t size_at_open_ = 0;
     uint64_t synced_bytes_ = 0; // writer_.fd_bytes() at the last fdatasync
-    bool healthy_ = true;
+    std::atomic<bool> healthy_{true}; // read by the admin thread
     bool closed_ = false;
     std::optional<uint64_t> age_start_ms_; // tick() time the current file was first seen
     std::optional<uint64_t> last_sync_ms_; // tick() time of the last interval fdatasync

@@ -1,7 +1,7 @@
 #pragma once
 // The sink interface: where the sink thread puts events it drained from the workers' rings.
-// Every member is called on the sink thread only, except counters(), which any thread may
-// read. Implementations: file_sink.hh (NDJSON, the default), stdout_sink.hh.
+// Every member is called on the sink thread only, except counters() and healthy(), which any
+// thread may read. Implementations: file_sink.hh (NDJSON, the default), stdout_sink.hh.
 
 #include <atomic>
 #include <cstdint>
@@ -33,7 +33,7 @@ public:
     virtual void reopen() = 0;
     // Flush, fsync where it applies, and close. No call follows.
     virtual void close() = 0;
-    // False while the sink cannot write (for /readyz).
+    // False while the sink cannot write (for /readyz). Any thread.
     virtual bool healthy() const = 0;
     virtual const sink_counters& counters() const = 0;
 };

@@ -47,7 +47,7 @@ private:
 
     sink_counters counters_;
     line_writer writer_{stdout_buffer_bytes, counters_, "stdout sink", /*guard_sigpipe=*/true};
-    bool healthy_ = true;
+    std::atomic<bool> healthy_{true}; // read by the admin thread
     uint64_t bytes_seen_ = 0;
 };
 

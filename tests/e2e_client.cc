@@ -46,11 +46,13 @@ pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>
     // every test states its own.
     clearenv();
     setenv("PATH", "/usr/bin:/bin", 1);
-    for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
+    for (const std::string& e : env)
+        putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> argv;
     std::string bin = PIXELRING_BIN;
     argv.push_back(bin.data());
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    for (const std::string& a : args)
+        argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     execv(bin.c_str(), argv.data());
     _exit(127);
@@ -78,10 +80,9 @@ collector_process::collector_process(std::vector<std::string> extra_sets,
                                      std::vector<std::string> env) {
     dir_ = make_temp_dir();
     stderr_path_ = dir_ + "/stderr.log";
-    std::vector<std::string> args = {"--set", "server.listen=127.0.0.1:0",
-                                     "--set", "admin.listen=127.0.0.1:0",
-                                     "--set", "server.workers=2",
-                                     "--set", "sink.file.path=" + events_path()};
+    std::vector<std::string> args = {
+        "--set", "server.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
+        "--set", "server.workers=2",          "--set", "sink.file.path=" + events_path()};
     for (const std::string& s : extra_sets) {
         args.push_back("--set");
         args.push_back(s);
@@ -116,7 +117,9 @@ collector_process::~collector_process() {
     }
 }
 
-std::string collector_process::stderr_text() const { return slurp(stderr_path_); }
+std::string collector_process::stderr_text() const {
+    return slurp(stderr_path_);
+}
 
 void collector_process::signal(int sig) {
     if (pid_ > 0) kill(pid_, sig);
@@ -190,7 +193,8 @@ size_t response_length(const std::string& buf, bool head) {
     if (end == std::string::npos) return 0;
     size_t body = 0;
     std::string lower = buf.substr(0, end);
-    for (char& c : lower) c = char(tolower(static_cast<unsigned char>(c)));
+    for (char& c : lower)
+        c = char(tolower(static_cast<unsigned char>(c)));
     size_t cl = lower.find("\r\ncontent-length:");
     if (cl != std::string::npos && !head) body = std::stoul(lower.substr(cl + 17));
     if (buf.size() < end + 4 + body) return 0;
@@ -250,9 +254,11 @@ http_response parse_response(const std::string& raw) {
         std::string line = raw.substr(pos, eol - pos);
         size_t colon = line.find(':');
         std::string name = line.substr(0, colon);
-        for (char& c : name) c = char(tolower(static_cast<unsigned char>(c)));
+        for (char& c : name)
+            c = char(tolower(static_cast<unsigned char>(c)));
         std::string value = line.substr(colon + 1);
-        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        while (!value.empty() && value.front() == ' ')
+            value.erase(0, 1);
         r.headers[name] = value;
         pos = eol + 2;
     }
@@ -272,7 +278,8 @@ std::vector<std::string> read_lines(const std::string& path) {
     std::vector<std::string> lines;
     std::ifstream in(path, std::ios::binary);
     std::string line;
-    while (std::getline(in, line)) lines.push_back(line);
+    while (std::getline(in, line))
+        lines.push_back(line);
     return lines;
 }
 

@@ -44,7 +44,8 @@ struct run_result {
     std::string err;
 };
 // Runs the binary to completion with args (for --check-config, --print-config, errors).
-run_result run_binary(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+run_result run_binary(const std::vector<std::string>& args,
+                      const std::vector<std::string>& env = {});
 
 // A blocking loopback TCP connection with a receive timeout.
 class connection {

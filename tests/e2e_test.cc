@@ -131,8 +131,8 @@ TEST(e2e, png_head_and_not_found) {
     ASSERT_EQ(r.size(), 1u);
     EXPECT_EQ(r[0], expected_pixel(checked_date(r[0]), true, true));
 
-    for (const char* path : {"/", "/track/", "/track/.gif", "/track/a/b.gif", "/favicon.ico",
-                             "/track/a.jpg"}) {
+    for (const char* path :
+         {"/", "/track/", "/track/.gif", "/track/a/b.gif", "/favicon.ico", "/track/a.jpg"}) {
         c.send_all(get(path));
         r = c.read_responses(1);
         ASSERT_EQ(r.size(), 1u) << path;
@@ -165,7 +165,8 @@ TEST(e2e, pipelined_sixteen_per_write_in_order) {
         c.send_all(burst);
         auto r = c.read_responses(16);
         ASSERT_EQ(r.size(), 16u) << "batch " << batch;
-        for (const auto& one : r) ASSERT_EQ(one, expected_pixel(checked_date(one), true, false));
+        for (const auto& one : r)
+            ASSERT_EQ(one, expected_pixel(checked_date(one), true, false));
     }
     auto lines = wait_lines(p, 1600);
     ASSERT_EQ(lines.size(), 1600u);
@@ -180,7 +181,8 @@ TEST(e2e, pipelined_requests_split_across_writes) {
     ASSERT_TRUE(p.started()) << p.stderr_text();
     connection c(p.port());
     std::string all;
-    for (int i = 0; i < 50; ++i) all += get("/track/split-" + std::to_string(i) + ".gif");
+    for (int i = 0; i < 50; ++i)
+        all += get("/track/split-" + std::to_string(i) + ".gif");
     // Odd-sized pieces: requests straddle writes at every possible place.
     for (size_t off = 0; off < all.size(); off += 37) {
         c.send_all(all.substr(off, 37));
@@ -235,7 +237,8 @@ TEST(e2e, malformed_requests_get_their_status_and_close) {
     collector_process p({"server.max_header_bytes=12000", "server.max_body_bytes=1000"});
     ASSERT_TRUE(p.started()) << p.stderr_text();
     std::string many_fields;
-    for (int i = 0; i < 101; ++i) many_fields += "X-F" + std::to_string(i) + ": v\r\n";
+    for (int i = 0; i < 101; ++i)
+        many_fields += "X-F" + std::to_string(i) + ": v\r\n";
     const std::vector<malformed_case> cases = {
         {"content-length with transfer-encoding",
          "POST /track/a.gif HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
@@ -254,7 +257,10 @@ TEST(e2e, malformed_requests_get_their_status_and_close) {
         {"bare CR in request line", "GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", 400},
         {"NUL in request line", std::string("GET /a\0b HTTP/1.1\r\nHost: a\r\n\r\n", 33), 400},
         {"NUL in field", std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 36), 400},
-        {"control byte in field", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n", 400},
+        {"control byte in field",
+         "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01"
+         "b\r\n\r\n",
+         400},
         {"missing host", "GET / HTTP/1.1\r\nUser-Agent: x\r\n\r\n", 400},
         {"repeated host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
         {"transfer-encoding gzip",
@@ -314,7 +320,8 @@ TEST(e2e, event_fields) {
     ASSERT_EQ(e.kind, json_value::object_t);
     EXPECT_EQ(e.get("v")->text, "1");
     EXPECT_TRUE(std::regex_match(
-        e.str("id"), std::regex("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+        e.str("id"),
+        std::regex("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
         << e.str("id");
     std::string ts = e.str("ts");
     ASSERT_TRUE(std::regex_match(ts, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
@@ -366,8 +373,9 @@ TEST(e2e, hostile_bytes_still_make_valid_json) {
         "/track/%E2%80%A8%FF%FE.gif?x=%F0%9F%98%80&y=%F0%9F%98",
         "/track/x.gif?q=" + std::string(2000, '%'),
     };
-    for (const auto& t : targets) c.send_all(get(t, "User-Agent: \x80\xff\xc3(\"\\\r\n"
-                                                     "Referer: http://a\"b\\c/\xe2\x82\r\n"));
+    for (const auto& t : targets)
+        c.send_all(get(t, "User-Agent: \x80\xff\xc3(\"\\\r\n"
+                          "Referer: http://a\"b\\c/\xe2\x82\r\n"));
     ASSERT_EQ(c.read_responses(targets.size()).size(), targets.size());
     auto lines = wait_lines(p, targets.size());
     ASSERT_EQ(lines.size(), targets.size());
@@ -392,8 +400,8 @@ TEST(e2e, privacy_settings_and_nanotrack_aliases) {
         EXPECT_EQ(parse_event(lines[0]).str("ip"), "127.0.0.1");
     }
     {
-        collector_process p({}, {"DISABLE_IP_TRACKING=true", "DISABLE_USER_AGENT_TRACKING=1",
-                                 "DB_TYPE=flatfile"});
+        collector_process p(
+            {}, {"DISABLE_IP_TRACKING=true", "DISABLE_USER_AGENT_TRACKING=1", "DB_TYPE=flatfile"});
         ASSERT_TRUE(p.started()) << p.stderr_text();
         connection c(p.port());
         c.send_all(get(pixel_target, "User-Agent: ua-1\r\n"));
@@ -487,7 +495,8 @@ TEST(e2e, admin_endpoints) {
     EXPECT_EQ(parse_response(admin_get(p.admin_port(), "/readyz")).status, 200);
     EXPECT_EQ(parse_response(admin_get(p.admin_port(), "/nope")).status, 404);
     connection c(p.port());
-    for (int i = 0; i < 10; ++i) c.send_all(get(pixel_target));
+    for (int i = 0; i < 10; ++i)
+        c.send_all(get(pixel_target));
     c.send_all(get("/missing"));
     ASSERT_EQ(c.read_responses(11).size(), 11u);
     wait_lines(p, 10);
@@ -530,9 +539,11 @@ TEST(e2e, sigterm_right_after_100000_requests_loses_none) {
     constexpr int conns = 16; // 6,250 requests each: under max_requests_per_connection
     constexpr int per_write = 16;
     std::vector<std::unique_ptr<connection>> cs;
-    for (int i = 0; i < conns; ++i) cs.push_back(std::make_unique<connection>(p.port()));
+    for (int i = 0; i < conns; ++i)
+        cs.push_back(std::make_unique<connection>(p.port()));
     std::string burst;
-    for (int i = 0; i < per_write; ++i) burst += get(pixel_target);
+    for (int i = 0; i < per_write; ++i)
+        burst += get(pixel_target);
     int answered = 0;
     while (answered < total) {
         int round = 0;
@@ -593,9 +604,9 @@ TEST(e2e, configuration_errors_name_key_value_and_choices) {
     // A port in use is a clear start-up error, not a crash.
     collector_process first;
     ASSERT_TRUE(first.started());
-    run_result busy = run_binary({"--set", "server.listen=127.0.0.1:" + std::to_string(first.port()),
-                                  "--set", "admin.listen=127.0.0.1:0", "--set",
-                                  "sink.type=stdout"});
+    run_result busy =
+        run_binary({"--set", "server.listen=127.0.0.1:" + std::to_string(first.port()), "--set",
+                    "admin.listen=127.0.0.1:0", "--set", "sink.type=stdout"});
     EXPECT_EQ(busy.exit_code, 1);
     EXPECT_NE(busy.err.find("Address already in use"), std::string::npos) << busy.err;
 }

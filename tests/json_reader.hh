@@ -91,10 +91,14 @@ private:
         for (int i = 0; i < 4; ++i) {
             char c = s_[pos_++];
             v <<= 4;
-            if (c >= '0' && c <= '9') v |= uint32_t(c - '0');
-            else if (c >= 'a' && c <= 'f') v |= uint32_t(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F') v |= uint32_t(c - 'A' + 10);
-            else return fail("bad hex digit");
+            if (c >= '0' && c <= '9')
+                v |= uint32_t(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= uint32_t(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                v |= uint32_t(c - 'A' + 10);
+            else
+                return fail("bad hex digit");
         }
         return true;
     }
@@ -112,14 +116,30 @@ private:
             if (pos_ >= s_.size()) return fail("dangling backslash");
             char e = s_[pos_++];
             switch (e) {
-            case '"': out += '"'; break;
-            case '\\': out += '\\'; break;
-            case '/': out += '/'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
+            case '"':
+                out += '"';
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '/':
+                out += '/';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
             case 'u': {
                 uint32_t cp;
                 if (!hex4(cp)) return false;
@@ -135,7 +155,8 @@ private:
                 put_utf8(out, cp);
                 break;
             }
-            default: return fail("bad escape");
+            default:
+                return fail("bad escape");
             }
         }
         return fail("unterminated string");
@@ -220,11 +241,14 @@ private:
         if (s_[pos_] == '-') ++pos_;
         auto digits = [&] {
             size_t b = pos_;
-            while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+            while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9')
+                ++pos_;
             return pos_ - b;
         };
-        if (pos_ < s_.size() && s_[pos_] == '0') ++pos_;
-        else if (digits() == 0) return fail("bad value");
+        if (pos_ < s_.size() && s_[pos_] == '0')
+            ++pos_;
+        else if (digits() == 0)
+            return fail("bad value");
         if (pos_ < s_.size() && s_[pos_] == '.') {
             ++pos_;
             if (digits() == 0) return fail("bad fraction");

@@ -18,6 +18,7 @@
 #include "core/spsc_ring.hh"
 #include "net/admin_server.hh"
 #include "net/listener.hh"
+#include "net/uring_setup.hh"
 #include "net/worker.hh"
 #include "sinks/file_sink.hh"
 #include "sinks/stdout_sink.hh"
@@ -46,8 +47,10 @@ std::vector<int> allowed_cpus() {
 // Keys of DESIGN.md §7 that later parts of pixelring act on; say so when they are set.
 void warn_unimplemented(const config& cfg) {
     auto warn = [](std::string_view key) {
-        fmt::print(stderr, "pixelring: warning: {} is set but not implemented in this version; "
-                           "it has no effect\n", key);
+        fmt::print(stderr,
+                   "pixelring: warning: {} is set but not implemented in this version; "
+                   "it has no effect\n",
+                   key);
     };
     if (!cfg.server.trusted_proxies.empty()) warn("server.trusted_proxies");
     if (cfg.server.proxy_protocol) warn("server.proxy_protocol");
@@ -72,7 +75,9 @@ public:
                 drain_counters& counters)
         : rings_(rings), sink_(out), counters_(counters) {}
 
-    void start() { thread_ = std::thread([this] { run(); }); }
+    void start() {
+        thread_ = std::thread([this] { run(); });
+    }
     void request_reopen() { reopen_.store(true, std::memory_order_release); }
     void stop_and_join() {
         stop_.store(true, std::memory_order_release);
@@ -226,8 +231,10 @@ int run_collector(const config& cfg, const std::string& version) {
     drainer.start();
 
     auto stop_workers = [&] {
-        for (auto& w : pool) w->request_stop();
-        for (auto& t : threads) t.join();
+        for (auto& w : pool)
+            w->request_stop();
+        for (auto& t : threads)
+            t.join();
     };
     for (unsigned i = 0; i < workers; ++i) {
         while (pool[i]->state() == 0) {

@@ -1,0 +1,101 @@
+#pragma once
+// A worker's connection slots: generations, staging buffers and the two timeout lists. No
+// I/O and no io_uring; owned and used by one worker thread only.
+
+#include <cstdint>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <vector>
+
+#include "core/event.hh"
+#include "core/http_parser.hh"
+
+namespace pixelring {
+
+inline constexpr uint32_t no_slot = UINT32_MAX;
+// Answers queued on one connection before the worker stops parsing its pipelined requests
+// until a send completes.
+inline constexpr unsigned max_pending_answers = 64;
+
+enum class timer_list : uint8_t { none, idle, header };
+
+struct connection {
+    int fd = -1;
+    uint32_t gen = 0;      // 24 bits used; bumped when the slot is freed
+    uint16_t inflight = 0; // requests in the kernel that name this slot
+    bool open = false;
+    bool recv_armed = false;
+    bool send_armed = false;
+    bool close_after_send = false; // the last answer is queued; close once it is sent
+    bool input_done = false;       // read no more (error, close, stop)
+    bool peer_known = false;
+    uint32_t requests = 0;
+    ip_address peer;
+    // Bytes of a request not yet complete, or of requests held back while the answer queue
+    // is full. Taken from the table's pool only while needed.
+    char* stage = nullptr;
+    uint32_t stage_len = 0;
+    uint64_t body_left = 0; // Content-Length body bytes still to skip
+    request_parser parser;
+    // Answers in request order; pointers into the response arena.
+    iovec out[max_pending_answers];
+    uint32_t out_count = 0;
+    msghdr msg{};
+    // Timeout list links (doubly linked by slot index).
+    timer_list list = timer_list::none;
+    uint32_t prev = no_slot;
+    uint32_t next = no_slot;
+    uint64_t deadline_ms = 0;
+    uint32_t next_free = no_slot;
+
+    explicit connection(const http_limits& limits) : parser(limits) {}
+};
+
+class connection_table {
+public:
+    // Reserves address space for max_slots slots but constructs (and touches) a slot only
+    // when a connection first needs it, so idle capacity costs no memory.
+    connection_table(const http_limits& limits, uint32_t max_slots, size_t stage_capacity);
+    ~connection_table();
+    connection_table(const connection_table&) = delete;
+    connection_table& operator=(const connection_table&) = delete;
+
+    connection& operator[](uint32_t index) noexcept { return slots_[index]; }
+    uint32_t size() const noexcept { return uint32_t(slots_.size()); }
+
+    // A free slot (reused first). The caller resets its fields.
+    uint32_t alloc();
+    // Back to the free list; its generation changes so late completions are recognised.
+    void free(uint32_t index) noexcept;
+
+    // Staging buffers of stage_capacity() bytes, pooled: allocated the first time the pool is
+    // empty and reused for the life of the worker.
+    char* take_stage();
+    void give_stage(connection& c) noexcept;
+    size_t stage_capacity() const noexcept { return stage_capacity_; }
+
+    // Timeout lists. Every member of one list has the same timeout, so appending at the tail
+    // keeps each list ordered by deadline and expiry only looks at the head: O(1).
+    void link_tail(uint32_t index, timer_list list, uint64_t deadline_ms) noexcept;
+    void unlink(uint32_t index) noexcept;
+    uint32_t first(timer_list list) const noexcept {
+        return list == timer_list::idle ? idle_.first : header_.first;
+    }
+
+private:
+    struct list_head {
+        uint32_t first = no_slot;
+        uint32_t last = no_slot;
+    };
+    list_head& head_of(timer_list l) noexcept { return l == timer_list::idle ? idle_ : header_; }
+
+    const http_limits& limits_;
+    std::vector<connection> slots_;
+    uint32_t free_head_ = no_slot;
+    std::vector<char*> stage_pool_;
+    size_t stage_capacity_;
+    list_head idle_;
+    list_head header_;
+};
+
+} // namespace pixelring
