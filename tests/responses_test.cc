@@ -1,0 +1,153 @@
+// The router and the prebuilt answers: every route, every answer's exact framing.
+
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <string>
+
+#include "core/http_parser.hh"
+#include "net/responses.hh"
+#include "net/router.hh"
+
+using namespace pixelring;
+
+namespace {
+
+struct parsed {
+    std::string text;
+    http_limits limits;
+    http_request req;
+    bool ok = false;
+};
+
+routed route_of(const std::string& method, const std::string& target, parsed& p) {
+    p.text = method + " " + target + " HTTP/1.1\r\nHost: a\r\n\r\n";
+    request_parser parser(p.limits);
+    p.ok = parser.parse_head(p.text.data(), p.text.size(), p.req) == parse_status::complete;
+    return route_request(p.req);
+}
+
+} // namespace
+
+TEST(router, pixels) {
+    parsed p;
+    routed r = route_of("GET", "/track/pageview.gif?campaignID=x", p);
+    ASSERT_TRUE(p.ok);
+    EXPECT_EQ(r.answer, response_kind::pixel_gif);
+    EXPECT_EQ(r.metrics_route, pixelring::route::pixel);
+    EXPECT_TRUE(r.pixel_event);
+    EXPECT_FALSE(r.head);
+    EXPECT_EQ(r.action, "pageview");
+
+    r = route_of("HEAD", "/track/email-open:ann@example.com.png", p);
+    EXPECT_EQ(r.answer, response_kind::pixel_png);
+    EXPECT_TRUE(r.head);
+    EXPECT_TRUE(r.pixel_event);
+    EXPECT_EQ(r.action, "email-open:ann@example.com");
+
+    r = route_of("GET", "/track/a%2Fb.gif", p); // an escaped slash stays in the action
+    EXPECT_TRUE(r.pixel_event);
+    EXPECT_EQ(r.action, "a%2Fb");
+}
+
+TEST(router, not_pixels) {
+    parsed p;
+    for (const char* target :
+         {"/", "/track", "/track/", "/track/.gif", "/track/a/b.gif", "/track/a.jpg", "/track/a.GIF",
+          "/tracker/a.gif", "/favicon.ico", "/track/a.gif/"}) {
+        routed r = route_of("GET", target, p);
+        ASSERT_TRUE(p.ok) << target;
+        EXPECT_EQ(r.answer, response_kind::not_found) << target;
+        EXPECT_EQ(r.metrics_route, pixelring::route::not_found) << target;
+        EXPECT_FALSE(r.pixel_event) << target;
+    }
+    for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS", "PATCH"}) {
+        std::string m = method;
+        parsed q;
+        q.text = m + " /track/a.gif HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n";
+        request_parser parser(q.limits);
+        ASSERT_EQ(parser.parse_head(q.text.data(), q.text.size(), q.req), parse_status::complete);
+        routed r = route_request(q.req);
+        EXPECT_EQ(r.answer, response_kind::method_not_allowed) << method;
+        EXPECT_FALSE(r.pixel_event) << method;
+    }
+}
+
+TEST(responses, every_answer_is_well_framed) {
+    response_table t(1795862100); // 2026-11-28T10:35:00Z, a Saturday
+    const std::regex status_line(R"(HTTP/1\.1 (\d{3}) [A-Za-z ]+\r\n)");
+    for (size_t k = 0; k < size_t(response_kind::count_); ++k) {
+        for (bool keep : {true, false}) {
+            for (bool head : {false, true}) {
+                std::string r(t.get(response_kind(k), keep, head));
+                std::smatch m;
+                ASSERT_TRUE(std::regex_search(r, m, status_line)) << r;
+                EXPECT_EQ(m.position(0), 0);
+                EXPECT_EQ(std::stoi(m[1]), response_status(response_kind(k)));
+                size_t end = r.find("\r\n\r\n");
+                ASSERT_NE(end, std::string::npos);
+                std::string headers = r.substr(0, end + 2);
+                std::string body = r.substr(end + 4);
+                EXPECT_NE(headers.find("\r\nDate: Sat, 28 Nov 2026 10:35:00 GMT\r\n"),
+                          std::string::npos)
+                    << headers;
+                EXPECT_NE(headers.find(keep ? "\r\nConnection: keep-alive\r\n"
+                                            : "\r\nConnection: close\r\n"),
+                          std::string::npos);
+                if (response_status(response_kind(k)) == 204) {
+                    EXPECT_EQ(headers.find("Content-Length"), std::string::npos);
+                    EXPECT_TRUE(body.empty());
+                    continue;
+                }
+                std::smatch cl;
+                ASSERT_TRUE(
+                    std::regex_search(headers, cl, std::regex(R"(\r\nContent-Length: (\d+)\r\n)")));
+                size_t declared = std::stoul(cl[1]);
+                EXPECT_GT(declared, 0u);
+                EXPECT_EQ(body.size(), head ? 0 : declared);
+            }
+        }
+    }
+}
+
+TEST(responses, tracking_answers_are_never_cached) {
+    response_table t(0);
+    for (auto kind : {response_kind::pixel_gif, response_kind::pixel_png}) {
+        std::string r(t.get(kind, true, false));
+        EXPECT_NE(r.find("\r\nCache-Control: no-store, no-cache, must-revalidate, private, "
+                         "max-age=0\r\n"),
+                  std::string::npos);
+        EXPECT_NE(r.find("\r\nPragma: no-cache\r\n"), std::string::npos);
+        EXPECT_NE(r.find("\r\nExpires: 0\r\n"), std::string::npos);
+        EXPECT_NE(r.find("\r\nCDN-Cache-Control: no-store\r\n"), std::string::npos);
+    }
+    std::string gif(t.get(response_kind::pixel_gif, true, false));
+    std::string body = gif.substr(gif.find("\r\n\r\n") + 4);
+    ASSERT_EQ(body.size(), 43u);
+    EXPECT_EQ(body.substr(0, 6), "GIF89a");
+    EXPECT_EQ(body.back(), ';'); // GIF trailer
+    std::string png(t.get(response_kind::pixel_png, true, false));
+    body = png.substr(png.find("\r\n\r\n") + 4);
+    EXPECT_EQ(body.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+    EXPECT_EQ(body.substr(body.size() - 8, 4), "IEND");
+    std::string allow(t.get(response_kind::method_not_allowed, true, false));
+    EXPECT_NE(allow.find("\r\nAllow: GET, HEAD\r\n"), std::string::npos);
+}
+
+TEST(responses, date_is_rewritten_in_place) {
+    response_table t(0);
+    std::string_view before = t.get(response_kind::pixel_gif, true, false);
+    EXPECT_NE(std::string(before).find("Date: Thu, 01 Jan 1970 00:00:00 GMT"), std::string::npos);
+    t.update_date(951782400); // 2000-02-29T00:00:00Z, a leap day
+    std::string_view after = t.get(response_kind::pixel_gif, true, false);
+    EXPECT_EQ(before.data(), after.data()); // same bytes, no copy
+    EXPECT_NE(std::string(after).find("Date: Tue, 29 Feb 2000 00:00:00 GMT"), std::string::npos);
+    char d[30] = {};
+    format_http_date(4102444799, d); // 2099-12-31T23:59:59Z
+    EXPECT_STREQ(d, "Thu, 31 Dec 2099 23:59:59 GMT");
+}
+
+TEST(responses, parser_statuses_map_to_their_answers) {
+    for (uint16_t s : {400, 408, 411, 413, 414, 431, 501, 503, 505})
+        EXPECT_EQ(response_status(response_for_status(s)), s);
+}
