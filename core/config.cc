@@ -1,7 +1,8 @@
-// Configuration loading (DESIGN.md §7). Every key is described once, in `keys` below: its
-// dotted name, where it lives in `config`, what it accepts and a one-line meaning. The TOML
-// reader, the environment, --set, to_toml and every error message work from that table, so a
-// new key is one line there. Runs once at start-up on the main thread; nothing here is shared.
+// Configuration loading (DESIGN.md §7). Every key is described once, in the table of
+// core/config_keys.cc: its dotted name, where it lives in `config`, what it accepts and a
+// one-line meaning. The TOML reader, the environment, --set, to_toml and every error message
+// work from that table, so a new key is one line there. Runs once at start-up on the main
+// thread; nothing here is shared.
 //
 // Values from the environment and --set are TOML values ("x = VALUE" is parsed); text that is
 // not a TOML value is a bare string. Where a string is expected, text that parses as another
@@ -11,11 +12,8 @@
 
 #include "core/config.hh"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,349 +29,24 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "core/config_keys.hh"
+
 namespace pixelring {
 namespace {
 
-constexpr uint64_t kib = 1024;
-constexpr uint64_t mib = kib << 10;
-constexpr uint64_t gib = mib << 10;
-constexpr uint64_t tib = gib << 10;
-constexpr uint64_t pib = tib << 10;
-
-// Secrets are printed as this by to_toml; load_config refuses it as the final value so that
-// --print-config output fed back in never turns the placeholder into a password.
-constexpr std::string_view redacted = "<redacted>";
-
-// A field of `config` reached through a chain of pointers to members:
-// field<&config::server, &server_config::workers>() returns `uint32_t& (*)(config&)`.
-template <auto... members> constexpr auto field() {
-    return +[](config & c) -> auto& {
-        return (c.*....*members);
-    };
-}
-
-using field_ref = std::variant<bool& (*)(config&), uint32_t& (*)(config&), uint64_t& (*)(config&),
-                               std::string& (*)(config&), std::vector<std::string>& (*)(config&),
-                               std::map<std::string, std::string>& (*)(config&)>;
-
-bool is_listen_address(const std::string& text);
-bool is_cidr(const std::string& text);
-bool is_non_empty(const std::string& text) {
-    return !text.empty();
-}
-
-// One configuration key. Integers use min/max (and size, power_of_two); strings use choices
-// ("a, b, c", also the text of the error message) or check/check_text; lists apply
-// check/check_text to every element.
-struct key_descriptor {
-    std::string_view name;
-    field_ref target;
-    std::string_view help;
-    uint64_t min = 0;
-    uint64_t max = 0;
-    bool size = false;         // also accepts "64KiB"-style strings
-    bool power_of_two = false; //
-    std::string_view choices = {};
-    bool (*check)(const std::string&) = nullptr;
-    std::string_view check_text = {}; // what check accepts, for messages
-    bool non_empty_list = false;
-    bool secret = false; // printed as <redacted> by to_toml
-};
-
-constexpr std::string_view address_text =
-    "an address such as 0.0.0.0:8080, [::]:8080 or localhost:8080 (port 0 to 65535)";
-constexpr std::string_view addresses_text =
-    "addresses such as 0.0.0.0:8080, [::]:8080 or localhost:8080 (port 0 to 65535)";
-constexpr std::string_view cidr_text = "IPv4 or IPv6 CIDRs such as 10.0.0.0/8 or 2001:db8::/32";
-constexpr std::string_view non_empty_text = "a non-empty string";
-constexpr uint64_t max_timeout_ms = 3'600'000;
-
-// The one list of keys, in the order and grouping that to_toml prints.
-constexpr key_descriptor keys[] = {
-    {.name = "server.listen",
-     .target = field<&config::server, &server_config::listen>(),
-     .help = "listen addresses (\"[::]:8080\" for IPv6); port 0 picks one and logs it",
-     .check = is_listen_address,
-     .check_text = addresses_text,
-     .non_empty_list = true},
-    {.name = "server.workers",
-     .target = field<&config::server, &server_config::workers>(),
-     .help = "worker threads, one io_uring each (default: online CPUs)",
-     .min = 1,
-     .max = 1024},
-    {.name = "server.max_connections",
-     .target = field<&config::server, &server_config::max_connections>(),
-     .help = "open client connections, across workers",
-     .min = 1,
-     .max = 10'000'000},
-    {.name = "server.max_requests_per_connection",
-     .target = field<&config::server, &server_config::max_requests_per_connection>(),
-     .help = "requests per keep-alive connection; the last answer says Connection: close",
-     .min = 1,
-     .max = 10'000'000},
-    {.name = "server.header_timeout_ms",
-     .target = field<&config::server, &server_config::header_timeout_ms>(),
-     .help = "time a client has to send a request's headers (slow clients)",
-     .min = 100,
-     .max = max_timeout_ms},
-    {.name = "server.idle_timeout_ms",
-     .target = field<&config::server, &server_config::idle_timeout_ms>(),
-     .help = "keep-alive connections idle this long are closed",
-     .min = 100,
-     .max = max_timeout_ms},
-    {.name = "server.max_header_bytes",
-     .target = field<&config::server, &server_config::max_header_bytes>(),
-     .help = "longest request line and headers; longer is answered 431",
-     .min = kib,
-     .max = mib,
-     .size = true},
-    {.name = "server.max_body_bytes",
-     .target = field<&config::server, &server_config::max_body_bytes>(),
-     .help = "longest request body (beacons); longer is answered 413",
-     .min = 0,
-     .max = 64 * mib,
-     .size = true},
-    {.name = "server.ring_bytes",
-     .target = field<&config::server, &server_config::ring_bytes>(),
-     .help = "per-worker ring between the worker and the sink thread",
-     .min = 64 * kib,
-     .max = gib,
-     .size = true,
-     .power_of_two = true},
-    {.name = "server.trusted_proxies",
-     .target = field<&config::server, &server_config::trusted_proxies>(),
-     .help = "CIDRs whose forwarding headers (X-Forwarded-For, Forwarded, ...) are believed",
-     .check = is_cidr,
-     .check_text = cidr_text},
-    {.name = "server.proxy_protocol",
-     .target = field<&config::server, &server_config::proxy_protocol>(),
-     .help = "expect the PROXY protocol v1/v2 on the listeners"},
-    {.name = "server.rate_limit",
-     .target = field<&config::server, &server_config::rate_limit>(),
-     .help = "events/s per client address per worker, 0 = off",
-     .min = 0,
-     .max = 10'000'000},
-    {.name = "admin.listen",
-     .target = field<&config::admin, &admin_config::listen>(),
-     .help = "health, metrics and dashboard listener; never make it public",
-     .check = is_listen_address,
-     .check_text = address_text},
-    {.name = "admin.user",
-     .target = field<&config::admin, &admin_config::user>(),
-     .help = "basic-auth user for the dashboard"},
-    {.name = "admin.password",
-     .target = field<&config::admin, &admin_config::password>(),
-     .help = "basic-auth password for the dashboard",
-     .secret = true},
-    {.name = "sink.type",
-     .target = field<&config::sink, &sink_config::type>(),
-     .help = "where events go (default: kafka when sink.kafka.brokers is set, else file)",
-     .choices = "file, kafka, stdout"},
-    {.name = "sink.file.path",
-     .target = field<&config::sink, &sink_config::file, &file_sink_config::path>(),
-     .help = "newline-delimited JSON output of the file sink",
-     .check = is_non_empty,
-     .check_text = non_empty_text},
-    {.name = "sink.file.rotate_bytes",
-     .target = field<&config::sink, &sink_config::file, &file_sink_config::rotate_bytes>(),
-     .help = "start a new file at this size, 0 = never",
-     .min = 0,
-     .max = tib,
-     .size = true},
-    {.name = "sink.file.rotate_seconds",
-     .target = field<&config::sink, &sink_config::file, &file_sink_config::rotate_seconds>(),
-     .help = "start a new file at this age, 0 = never",
-     .min = 0,
-     .max = 366 * 86400},
-    {.name = "sink.file.fsync",
-     .target = field<&config::sink, &sink_config::file, &file_sink_config::fsync>(),
-     .help = "when the file is fsync'd",
-     .choices = "never, interval, always"},
-    {.name = "sink.file.fsync_interval_ms",
-     .target = field<&config::sink, &sink_config::file, &file_sink_config::fsync_interval_ms>(),
-     .help = "fsync period when sink.file.fsync is \"interval\"",
-     .min = 1,
-     .max = max_timeout_ms},
-    {.name = "sink.kafka.brokers",
-     .target = field<&config::sink, &sink_config::kafka, &kafka_sink_config::brokers>(),
-     .help = "Kafka bootstrap brokers, host:port",
-     .check = is_non_empty,
-     .check_text = "host:port strings"},
-    {.name = "sink.kafka.topic",
-     .target = field<&config::sink, &sink_config::kafka, &kafka_sink_config::topic>(),
-     .help = "Kafka topic of the events",
-     .check = is_non_empty,
-     .check_text = non_empty_text},
-    {.name = "sink.kafka.properties",
-     .target = field<&config::sink, &sink_config::kafka, &kafka_sink_config::properties>(),
-     .help = "librdkafka properties, passed through (\"linger.ms\" = \"5\")"},
-    {.name = "spool.dir",
-     .target = field<&config::spool, &spool_config::dir>(),
-     .help = "disk spool for events Kafka did not take",
-     .check = is_non_empty,
-     .check_text = non_empty_text},
-    {.name = "spool.max_bytes",
-     .target = field<&config::spool, &spool_config::max_bytes>(),
-     .help = "disk budget of the spool; when spent, beacons get 503",
-     .min = mib,
-     .max = pib,
-     .size = true},
-    {.name = "spool.fsync_ms",
-     .target = field<&config::spool, &spool_config::fsync_ms>(),
-     .help = "batched fsync period of the spool",
-     .min = 1,
-     .max = max_timeout_ms},
-    {.name = "privacy.ip",
-     .target = field<&config::privacy, &privacy_config::ip>(),
-     .help = "client address in events: truncate (/24, /48), full or none",
-     .choices = "truncate, full, none"},
-    {.name = "privacy.user_agent",
-     .target = field<&config::privacy, &privacy_config::user_agent>(),
-     .help = "keep the User-Agent string in events"},
-    {.name = "privacy.visitor_secret",
-     .target = field<&config::privacy, &privacy_config::visitor_secret>(),
-     .help = "fleet-wide secret for the daily visitor salt",
-     .secret = true},
-    {.name = "privacy.honor_dnt",
-     .target = field<&config::privacy, &privacy_config::honor_dnt>(),
-     .help = "DNT: 1 and Sec-GPC: 1 drop visitor, ip and ua"},
-    {.name = "geoip.city_db",
-     .target = field<&config::geoip, &geoip_config::city_db>(),
-     .help = "MaxMind-format city database (country, city)"},
-    {.name = "geoip.asn_db",
-     .target = field<&config::geoip, &geoip_config::asn_db>(),
-     .help = "MaxMind-format ASN database"},
-    {.name = "tracking.image",
-     .target = field<&config::tracking, &tracking_config::image>(),
-     .help = "image file answered instead of the 1x1 pixel"},
-    {.name = "tracking.allowed_events",
-     .target = field<&config::tracking, &tracking_config::allowed_events>(),
-     .help = "allowed action names, [] = any"},
-    {.name = "tracking.cors_origins",
-     .target = field<&config::tracking, &tracking_config::cors_origins>(),
-     .help = "allowed beacon origins, [] = echo any"},
-    {.name = "redirect.secret",
-     .target = field<&config::redirect, &redirect_config::secret>(),
-     .help = "key of signed /r/ links; with allow_hosts unset too, /r/ is off",
-     .secret = true},
-    {.name = "redirect.allow_hosts",
-     .target = field<&config::redirect, &redirect_config::allow_hosts>(),
-     .help = "hosts /r/ may redirect to without a signature (exact match)"},
-    {.name = "collector.name",
-     .target = field<&config::collector, &collector_config::name>(),
-     .help = "collector field of every event (default: the host name)"},
-};
-
-constexpr std::string_view properties_key = "sink.kafka.properties";
-constexpr std::string_view env_prefix = "PIXELRING_";
-constexpr std::string_view env_properties_prefix = "PIXELRING_SINK_KAFKA_PROPERTIES_";
-
-const key_descriptor* find_key(std::string_view name) {
-    for (const auto& k : keys)
-        if (k.name == name) return &k;
-    return nullptr;
-}
-
-// "server" and "sink.kafka" are sections: a key name starts with them and a dot.
-bool is_section(std::string_view name) {
-    return std::any_of(std::begin(keys), std::end(keys), [&](const key_descriptor& k) {
-        return k.name.size() > name.size() && k.name.starts_with(name) &&
-               k.name[name.size()] == '.';
-    });
-}
-
-std::string env_name(std::string_view key) {
-    std::string out(env_prefix);
-    for (char ch : key)
-        out += ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    return out;
-}
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j)
-        row[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        size_t diagonal = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            size_t above = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-            diagonal = above;
-        }
-    }
-    return row[b.size()];
-}
-
-// " (did you mean X?)" for the closest key, spelled by `spell`, or a pointer to the key list.
-template <typename Spell> std::string suggestion(std::string_view unknown, Spell spell) {
-    std::string best;
-    size_t best_distance = SIZE_MAX;
-    for (const auto& k : keys) {
-        std::string candidate = spell(k.name);
-        size_t d = edit_distance(unknown, candidate);
-        if (d < best_distance) best_distance = d, best = std::move(candidate);
-    }
-    if (best_distance <= std::max<size_t>(2, unknown.size() / 5))
-        return fmt::format(" (did you mean {}?)", best);
-    return " (pixelring --print-config lists every key)";
-}
-
-std::string spell_key(std::string_view name) {
-    return std::string(name);
-}
-
-std::string human_size(uint64_t n) {
-    static constexpr std::pair<uint64_t, std::string_view> units[] = {
-        {pib, "PiB"}, {tib, "TiB"}, {gib, "GiB"}, {mib, "MiB"}, {kib, "KiB"}};
-    for (auto [unit, suffix] : units)
-        if (n != 0 && n % unit == 0) return fmt::format("{}{}", n / unit, suffix);
-    return std::to_string(n);
-}
-
-// "64KiB" and the like; a plain number in a string is not a size (it would be a quoted integer).
-std::optional<uint64_t> parse_size(std::string_view text) {
-    static constexpr std::pair<std::string_view, uint64_t> units[] = {
-        {"KiB", kib}, {"MiB", mib}, {"GiB", gib}, {"TiB", tib}, {"PiB", pib}};
-    size_t digits = 0;
-    while (digits < text.size() && digits < 10 && text[digits] >= '0' && text[digits] <= '9')
-        ++digits;
-    if (digits == 0) return std::nullopt;
-    uint64_t number = std::stoull(std::string(text.substr(0, digits)));
-    for (auto [suffix, unit] : units)
-        if (text.substr(digits) == suffix && number <= UINT64_MAX / unit) return number * unit;
-    return std::nullopt;
-}
-
-// What a key accepts, for error messages and to_toml's comments.
-std::string accepted(const key_descriptor& k) {
-    return std::visit(
-        [&](auto target) -> std::string {
-            using value_type = std::remove_reference_t<decltype(target(std::declval<config&>()))>;
-            if constexpr (std::is_same_v<value_type, bool>) {
-                return "true or false";
-            } else if constexpr (std::is_integral_v<value_type>) {
-                if (!k.size) return fmt::format("an integer from {} to {}", k.min, k.max);
-                config defaults;
-                return fmt::format("{} from {} to {} bytes ({} to {}; an integer or a string such "
-                                   "as \"{}\")",
-                                   k.power_of_two ? "a power of two" : "a size", k.min, k.max,
-                                   human_size(k.min), human_size(k.max),
-                                   human_size(target(defaults)));
-            } else if constexpr (std::is_same_v<value_type, std::string>) {
-                if (!k.choices.empty()) return fmt::format("one of {}", k.choices);
-                if (k.check) return std::string(k.check_text);
-                return "a string";
-            } else if constexpr (std::is_same_v<value_type, std::vector<std::string>>) {
-                if (k.non_empty_list) return fmt::format("a non-empty list of {}", k.check_text);
-                if (k.check) return fmt::format("a list of {}", k.check_text);
-                return "a string or an array of strings";
-            } else {
-                return "a table of librdkafka properties such as \"linger.ms\" = \"5\"";
-            }
-        },
-        k.target);
-}
+using detail::accepted;
+using detail::env_name;
+using detail::env_prefix;
+using detail::env_properties_prefix;
+using detail::find_key;
+using detail::is_section;
+using detail::key_descriptor;
+using detail::keys;
+using detail::parse_size;
+using detail::properties_key;
+using detail::redacted;
+using detail::spell_key;
+using detail::suggestion;
 
 std::string toml_text(const toml::node& v) {
     std::ostringstream os;
@@ -745,39 +418,6 @@ std::string quote(std::string_view s) {
     return out + "\"";
 }
 
-bool parse_port(std::string_view text, uint16_t& port) {
-    if (text.empty() || text.size() > 5) return false;
-    unsigned value = 0;
-    for (char ch : text) {
-        if (ch < '0' || ch > '9') return false;
-        value = value * 10 + static_cast<unsigned>(ch - '0');
-    }
-    if (value > 65535) return false;
-    port = static_cast<uint16_t>(value);
-    return true;
-}
-
-bool is_listen_address(const std::string& text) {
-    sockaddr_storage address;
-    unsigned len;
-    return parse_listen_address(text, address, len);
-}
-
-bool is_cidr(const std::string& text) {
-    size_t slash = text.find('/');
-    std::string address = text.substr(0, slash);
-    unsigned char bytes[sizeof(in6_addr)];
-    unsigned max_prefix = 32;
-    if (inet_pton(AF_INET, address.c_str(), bytes) != 1) {
-        if (inet_pton(AF_INET6, address.c_str(), bytes) != 1) return false;
-        max_prefix = 128;
-    }
-    if (slash == std::string::npos) return true; // one host
-    std::string_view prefix = std::string_view(text).substr(slash + 1);
-    uint16_t bits;
-    return prefix.size() <= 3 && parse_port(prefix, bits) && bits <= max_prefix;
-}
-
 } // namespace
 
 std::string load_config(const config_sources& sources, config& out) {
@@ -842,36 +482,6 @@ std::string to_toml(const config& cfg) {
         std::visit([&](auto target) { print(target(copy)); }, k.target);
     }
     return out;
-}
-
-bool parse_listen_address(const std::string& text, sockaddr_storage& out, unsigned& len) {
-    size_t colon = text.rfind(':');
-    if (colon == std::string::npos) return false;
-    std::string host = text.substr(0, colon);
-    uint16_t port;
-    if (!parse_port(std::string_view(text).substr(colon + 1), port)) return false;
-    std::memset(&out, 0, sizeof out);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-        auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
-        if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &v6->sin6_addr) != 1)
-            return false;
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(port);
-        len = sizeof(sockaddr_in6);
-        return true;
-    }
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
-    std::string lower = host;
-    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-    if (lower == "localhost") {
-        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK); // no resolver: localhost is 127.0.0.1
-    } else if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) != 1) {
-        return false;
-    }
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    len = sizeof(sockaddr_in);
-    return true;
 }
 
 } // namespace pixelring

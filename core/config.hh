@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-struct sockaddr_storage; // <sys/socket.h>, declared at global scope as there
+// parse_listen_address, which load_config validates with and net/ binds with.
+#include "core/address.hh"
 
 namespace pixelring {
 
@@ -154,10 +155,5 @@ std::string load_config(const config_sources& sources, config& out);
 // privacy.visitor_secret, redirect.secret) are printed as "<redacted>" when set, and
 // load_config refuses that placeholder, so the output restores everything except them.
 std::string to_toml(const config& cfg);
-
-// "127.0.0.1:8080", "[::1]:0", "0.0.0.0:80", "localhost:8080" (always 127.0.0.1; no resolver
-// is asked) into a socket address, len its size. The port is required, 0 to 65535. Returns
-// false for anything else. Used by load_config to validate, and by net/ to bind.
-bool parse_listen_address(const std::string& text, ::sockaddr_storage& out, unsigned& len);
 
 } // namespace pixelring

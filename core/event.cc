@@ -2,93 +2,16 @@
 
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "core/percent_decode.hh"
 
 namespace pixelring {
 namespace {
 
+using detail::decoded_byte;
+using detail::k_hex_digits;
+using detail::read_byte;
+
 // ---- byte tables -------------------------------------------------------------------------
-
-// Bytes that leave the plain-ASCII copy loop: always the ones JSON needs escaped or UTF-8
-// validation must see; '%' and '+' only when the caller decodes them.
-constexpr uint8_t k_stop_always = 1;
-constexpr uint8_t k_stop_percent = 2;
-constexpr uint8_t k_stop_plus = 4;
-
-constexpr std::array<uint8_t, 256> make_byte_classes() {
-    std::array<uint8_t, 256> t{};
-    for (int c = 0; c < 256; ++c) {
-        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7F) t[c] |= k_stop_always;
-        if (c == '%') t[c] |= k_stop_percent;
-        if (c == '+') t[c] |= k_stop_plus;
-    }
-    return t;
-}
-constexpr auto k_byte_classes = make_byte_classes();
-
-constexpr char k_hex_digits[] = "0123456789abcdef";
-
-// The JSON form of each ASCII byte: itself, a two-character escape, or \u00XX.
-struct ascii_escape {
-    uint8_t len;
-    char text[6];
-};
-
-constexpr std::array<ascii_escape, 128> make_ascii_escapes() {
-    std::array<ascii_escape, 128> t{};
-    for (int c = 0; c < 128; ++c) {
-        ascii_escape& e = t[c];
-        char short_form = 0;
-        switch (c) {
-        case '"':
-            short_form = '"';
-            break;
-        case '\\':
-            short_form = '\\';
-            break;
-        case '\b':
-            short_form = 'b';
-            break;
-        case '\f':
-            short_form = 'f';
-            break;
-        case '\n':
-            short_form = 'n';
-            break;
-        case '\r':
-            short_form = 'r';
-            break;
-        case '\t':
-            short_form = 't';
-            break;
-        default:
-            break;
-        }
-        if (short_form != 0) {
-            e = {2, {'\\', short_form}};
-        } else if (c < 0x20 || c == 0x7F) {
-            e = {6, {'\\', 'u', '0', '0', k_hex_digits[c >> 4], k_hex_digits[c & 15]}};
-        } else {
-            e = {1, {static_cast<char>(c)}};
-        }
-    }
-    return t;
-}
-constexpr auto k_ascii_escapes = make_ascii_escapes();
-
-constexpr std::array<int8_t, 256> make_hex_values() {
-    std::array<int8_t, 256> t{};
-    for (int c = 0; c < 256; ++c) {
-        t[c] = c >= '0' && c <= '9'   ? static_cast<int8_t>(c - '0')
-               : c >= 'a' && c <= 'f' ? static_cast<int8_t>(c - 'a' + 10)
-               : c >= 'A' && c <= 'F' ? static_cast<int8_t>(c - 'A' + 10)
-                                      : int8_t{-1};
-    }
-    return t;
-}
-constexpr auto k_hex_values = make_hex_values();
 
 constexpr std::array<char, 200> make_digit_pairs() {
     std::array<char, 200> t{};
@@ -103,130 +26,6 @@ constexpr auto k_digit_pairs = make_digit_pairs();
 inline char* put_2digits(char* o, unsigned v) noexcept {
     std::memcpy(o, &k_digit_pairs[2 * v], 2);
     return o + 2;
-}
-
-constexpr char k_replacement[] = "\xEF\xBF\xBD"; // U+FFFD
-
-// ---- escaping ----------------------------------------------------------------------------
-
-// One decoded byte and how many input bytes it took (1, or 3 for a %XX escape).
-struct decoded_byte {
-    uint8_t value;
-    uint8_t len;
-};
-
-template <bool decode, bool plus>
-inline decoded_byte read_byte(const uint8_t* p, const uint8_t* end) noexcept {
-    const uint8_t c = *p;
-    if constexpr (decode) {
-        if (c == '%' && end - p >= 3) {
-            const int hi = k_hex_values[p[1]];
-            const int lo = k_hex_values[p[2]];
-            if ((hi | lo) >= 0) return {static_cast<uint8_t>(hi << 4 | lo), 3};
-        }
-    }
-    if constexpr (plus) {
-        if (c == '+') return {' ', 1};
-    }
-    return {c, 1};
-}
-
-// Copies the run of bytes that JSON takes as they are; returns where the run stopped.
-// The SSE2 loop stores 16 bytes before it knows how many of them are plain. That stays
-// inside json_escape's 6 * size budget: output so far is at most 6 * input consumed, and the
-// loop only runs while 16 input bytes remain.
-template <uint8_t stop>
-inline const uint8_t* copy_plain_run(const uint8_t* p, const uint8_t* end, char*& o) noexcept {
-#if defined(__SSE2__)
-    while (end - p >= 16) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        // Signed compare: bytes >= 0x80 are negative, so this also catches non-ASCII.
-        __m128i special = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
-        special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
-        special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-        special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)));
-        if constexpr ((stop & k_stop_percent) != 0)
-            special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8('%')));
-        if constexpr ((stop & k_stop_plus) != 0)
-            special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8('+')));
-        const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(o), v);
-        if (mask != 0) {
-            const unsigned n = static_cast<unsigned>(__builtin_ctz(mask));
-            o += n;
-            return p + n;
-        }
-        p += 16;
-        o += 16;
-    }
-#endif
-    while (p < end && (k_byte_classes[*p] & stop) == 0)
-        *o++ = static_cast<char>(*p++);
-    return p;
-}
-
-template <bool decode, bool plus>
-size_t escape_impl(const uint8_t* p, const uint8_t* const end, char* const out) noexcept {
-    constexpr uint8_t stop =
-        k_stop_always | (decode ? k_stop_percent : 0) | (plus ? k_stop_plus : 0);
-    char* o = out;
-    while (p < end) {
-        p = copy_plain_run<stop>(p, end, o);
-        if (p == end) break;
-
-        const decoded_byte lead = read_byte<decode, plus>(p, end);
-        if (lead.value < 0x80) {
-            const ascii_escape& e = k_ascii_escapes[lead.value];
-            std::memcpy(o, e.text, sizeof e.text); // fixed size; the budget covers 6 bytes
-            o += e.len;
-            p += lead.len;
-            continue;
-        }
-
-        // A multi-byte sequence. Allowed second bytes narrow for E0, ED, F0 and F4 so that
-        // overlong forms, surrogates and code points above U+10FFFF are rejected (Unicode
-        // Table 3-7). A failing byte is not consumed: each maximal invalid subpart becomes
-        // one U+FFFD and scanning restarts at the byte that broke it.
-        const uint8_t b = lead.value;
-        int need = 0;
-        uint8_t lo = 0x80;
-        uint8_t hi = 0xBF;
-        if (b >= 0xC2 && b <= 0xDF) {
-            need = 1;
-        } else if (b >= 0xE0 && b <= 0xEF) {
-            need = 2;
-            if (b == 0xE0) lo = 0xA0;
-            if (b == 0xED) hi = 0x9F;
-        } else if (b >= 0xF0 && b <= 0xF4) {
-            need = 3;
-            if (b == 0xF0) lo = 0x90;
-            if (b == 0xF4) hi = 0x8F;
-        }
-        uint8_t seq[4] = {b, 0, 0, 0};
-        const uint8_t* q = p + lead.len;
-        int got = 0;
-        while (got < need && q < end) {
-            const decoded_byte next = read_byte<decode, plus>(q, end);
-            if (next.value < lo || next.value > hi) break;
-            seq[++got] = next.value;
-            q += next.len;
-            lo = 0x80;
-            hi = 0xBF;
-        }
-        p = q;
-        if (need == 0 || got < need) {
-            std::memcpy(o, k_replacement, 3);
-            o += 3;
-        } else if (b == 0xE2 && seq[1] == 0x80 && (seq[2] == 0xA8 || seq[2] == 0xA9)) {
-            // U+2028/U+2029 are legal in JSON but end a line in pre-ES2019 JavaScript.
-            std::memcpy(o, seq[2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
-            o += 6;
-        } else {
-            std::memcpy(o, seq, sizeof seq); // fixed size; at least 2 input bytes, 12 budget
-            o += need + 1;
-        }
-    }
-    return static_cast<size_t>(o - out);
 }
 
 // ---- query string ------------------------------------------------------------------------
@@ -496,24 +295,6 @@ char* put_params(char* const out, char* o, std::string_view query) noexcept {
     }
     return o;
 }
-
-} // namespace
-
-// ---- public ------------------------------------------------------------------------------
-
-size_t json_escape(std::string_view s, char* out, bool percent_decode,
-                   bool plus_is_space) noexcept {
-    const auto p = reinterpret_cast<const uint8_t*>(s.data());
-    const auto end = p + s.size();
-    if (percent_decode) {
-        return plus_is_space ? escape_impl<true, true>(p, end, out)
-                             : escape_impl<true, false>(p, end, out);
-    }
-    return plus_is_space ? escape_impl<false, true>(p, end, out)
-                         : escape_impl<false, false>(p, end, out);
-}
-
-namespace {
 
 uint64_t splitmix64(uint64_t& x) noexcept {
     uint64_t z = (x += 0x9E3779B97F4A7C15ULL);

@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <string_view>
 
+// json_escape, which the encoder uses for every string it writes.
+#include "core/json_escape.hh"
+
 namespace pixelring {
 
 // A client address in network byte order. family is 4 or 6; 0 means unknown.
@@ -84,16 +87,5 @@ size_t max_pixel_event_size(const pixel_hit& hit, const encode_options& opt) noe
 // Reentrant; the only shared state is format_timestamp's per-thread cache.
 size_t encode_pixel_event(const pixel_hit& hit, const encode_options& opt, const event_id& id,
                           uint64_t unix_ms, char* out) noexcept;
-
-// Appends s as the body of a JSON string (no quotes) to out, escaping '"', '\\' and control
-// bytes (and DEL, U+2028, U+2029 for JavaScript) and replacing each maximal invalid UTF-8
-// subpart (Unicode ch. 3, "U+FFFD substitution") with U+FFFD. When percent_decode is set,
-// %XX escapes are decoded first (and '+' in a query becomes a space when plus_is_space); a
-// '%' not followed by two hex digits is kept as a literal '%'. Decoded bytes are validated
-// as UTF-8 like the rest, so %ED%A0%80 (a lone surrogate) becomes U+FFFD (three of them: one
-// per maximal subpart). out must hold 6 * s.size() bytes; bytes past the returned length may
-// be overwritten (16-byte stores). Returns bytes written.
-size_t json_escape(std::string_view s, char* out, bool percent_decode = false,
-                   bool plus_is_space = false) noexcept;
 
 } // namespace pixelring
