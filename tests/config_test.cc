@@ -91,7 +91,7 @@ TEST_F(config_test, defaults_match_design) {
     EXPECT_EQ(cfg.server.idle_timeout_ms, 60000u);
     EXPECT_EQ(cfg.server.max_header_bytes, 16384u);
     EXPECT_EQ(cfg.server.max_body_bytes, 65536u);
-    EXPECT_EQ(cfg.server.ring_bytes, 4u << 20);
+    EXPECT_EQ(cfg.server.ring_bytes, 32u << 20);
     EXPECT_TRUE(cfg.server.trusted_proxies.empty());
     EXPECT_FALSE(cfg.server.proxy_protocol);
     EXPECT_EQ(cfg.server.rate_limit, 0u);
@@ -374,10 +374,10 @@ TEST_F(config_test, set_value_errors) {
          "\"64KiB\")"},
         {"server.ring_bytes=3MiB",
          "expected a power of two from 65536 to 1073741824 bytes (64KiB to 1GiB; an integer or "
-         "a string such as \"4MiB\")"},
+         "a string such as \"32MiB\")"},
         {"server.ring_bytes=32KiB",
          "expected a power of two from 65536 to 1073741824 bytes (64KiB to 1GiB; an integer or "
-         "a string such as \"4MiB\")"},
+         "a string such as \"32MiB\")"},
         {"server.listen=8080",
          "expected a non-empty list of addresses such as 0.0.0.0:8080, [::]:8080 or "
          "localhost:8080 (port 0 to 65535)"},
