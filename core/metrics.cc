@@ -74,6 +74,14 @@ void write_prometheus(const metrics_view& v, std::string& out) {
            "Times a worker's provided receive buffers ran out (recv re-armed).");
     fmt::format_to(it, "pixelring_recv_no_buffers_total {}\n",
                    sum(v, [](auto& c) { return c.recv_no_buffers.get(); }));
+    header(out, "pixelring_io_uring_waits_total", "counter",
+           "Times a worker entered the kernel to submit and wait for completions.");
+    fmt::format_to(it, "pixelring_io_uring_waits_total {}\n",
+                   sum(v, [](auto& c) { return c.ring_waits.get(); }));
+    header(out, "pixelring_io_uring_completions_total", "counter",
+           "Completions the workers handled; divided by waits: completions per kernel entry.");
+    fmt::format_to(it, "pixelring_io_uring_completions_total {}\n",
+                   sum(v, [](auto& c) { return c.completions.get(); }));
 
     if (v.ring_used_bytes) {
         header(out, "pixelring_ring_used_bytes", "gauge",

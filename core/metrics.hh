@@ -48,6 +48,8 @@ struct alignas(64) worker_counters {
     counter idle_timeouts;
     counter cq_overflows;    // completions the kernel could not post
     counter recv_no_buffers; // -ENOBUFS: provided buffer ring ran dry, recv re-armed
+    counter ring_waits;      // io_uring_enter calls that waited for completions
+    counter completions;     // completions handled; completions / ring_waits = batching
 
     void count_request(route r, uint16_t status) noexcept {
         requests[size_t(r)][status_index(status)].add();

@@ -598,6 +598,8 @@ struct worker::impl {
                 }
             }
             io_uring_cq_advance(&ring, seen);
+            counters.ring_waits.add();
+            counters.completions.add(seen);
             if (buf_pending_advance) {
                 io_uring_buf_ring_advance(buf_ring, int(buf_pending_advance));
                 buf_pending_advance = 0;
