@@ -49,6 +49,8 @@ public:
     }
 
     // Rewrites every Date field when unix_s differs from the last call. Owning worker only.
+    // A send the kernel has not yet copied (a full socket buffer) may then carry the newer
+    // second, or in the worst case a mix of both: always a well-formed 29-byte date.
     void update_date(uint64_t unix_s) noexcept;
 
     const char* arena() const noexcept { return arena_.get(); }
