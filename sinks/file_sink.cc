@@ -1,6 +1,7 @@
 // The file sink and the line_writer it shares with the stdout sink. Runs on the sink thread;
 // every system call here is a plain blocking one on a local file (write, writev, fdatasync,
-// rename), at most one write per call of write() or flush() in the normal case.
+// rename), at most one write per call of write() or flush() in the normal case. fdatasync runs
+// here only for fsync "always" and at close; "interval" leaves it to file_syncer's thread.
 
 #include "sinks/file_sink.hh"
 
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <optional>
+#include <system_error>
 #include <utility>
 
 #include <fcntl.h>
@@ -20,6 +22,8 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+
+#include "sinks/file_syncer.hh"
 
 namespace pixelring {
 
@@ -271,11 +275,18 @@ int rename_aside(const std::string& from, const std::string& stamp, std::string&
     return EEXIST;
 }
 
+// How close_output makes the file durable before it closes it: not at all, here (the caller
+// waits), or soon on the syncer thread (nobody waits; only with fsync "interval").
+enum class sync_before_close { no, here, by_syncer };
+
 class file_sink final : public sink {
 public:
-    file_sink(const file_sink_config& cfg, fsync_policy policy)
-        : cfg_(cfg), policy_(policy),
-          writer_(file_buffer_bytes, counters_, "file sink " + cfg.path) {}
+    file_sink(const file_sink_config& cfg, fsync_policy policy, fdatasync_function fdatasync)
+        : cfg_(cfg), policy_(policy), fdatasync_(std::move(fdatasync)),
+          writer_(file_buffer_bytes, counters_, "file sink " + cfg.path) {
+        if (policy_ == fsync_policy::interval)
+            syncer_.emplace(cfg_.path, cfg_.fsync_interval_ms, fdatasync_, counters_, healthy_);
+    }
     ~file_sink() override { close(); }
 
     void write(std::string_view event) override {
@@ -286,6 +297,7 @@ public:
     void flush() override {
         if (!writer_.flush()) healthy_ = false;
         if (policy_ == fsync_policy::always) sync_output();
+        note_written();
     }
 
     void tick(uint64_t now_ms) override {
@@ -298,18 +310,12 @@ public:
             if (rotatable() && file_size() + writer_.buffered_bytes() > 0) rotate(now_ms);
             age_start_ms_ = now_ms;
         }
-        if (policy_ == fsync_policy::interval) {
-            if (!last_sync_ms_ || now_ms < *last_sync_ms_) last_sync_ms_ = now_ms;
-            if (now_ms - *last_sync_ms_ >= cfg_.fsync_interval_ms && dirty()) {
-                sync_output();
-                last_sync_ms_ = now_ms;
-            }
-        }
+        // fsync "interval" is the syncer's job, on its own clock: tick never waits for a disk.
     }
 
     void reopen() override {
         if (!writer_.flush()) healthy_ = false;
-        close_output(policy_ != fsync_policy::never);
+        close_output(sync_when_leaving());
         if (const int error = open_output()) {
             healthy_ = false;
             writer_.report(
@@ -319,11 +325,14 @@ public:
         healthy_ = true;
     }
 
+    // The last fdatasync runs here, on the sink thread, and the syncer is joined before this
+    // returns: everything written is on disk (or the failure reported) by then.
     void close() override {
         if (closed_) return;
         closed_ = true;
         if (!writer_.flush()) healthy_ = false;
-        close_output(true);
+        close_output(sync_before_close::here);
+        if (syncer_) syncer_->stop();
     }
 
     bool healthy() const override { return healthy_; }
@@ -339,18 +348,32 @@ public:
             ::close(fd);
             return error;
         }
+        // Rotation renames the path, which only makes sense for a regular file: never
+        // rename /dev/full or a FIFO. fdatasync fails with EINVAL on those, too.
+        const bool regular = S_ISREG(st.st_mode);
+        // The syncer gets a descriptor of its own, which it closes when it is done with it:
+        // this thread may close fd whenever it likes, even in the middle of a sync.
+        int syncer_fd = -1;
+        if (syncer_ && regular) {
+            syncer_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            if (syncer_fd < 0) {
+                const int error = errno;
+                ::close(fd);
+                return error;
+            }
+        }
         const bool same_file = opened_once_ && st.st_dev == dev_ && st.st_ino == ino_;
         if (!same_file) age_start_ms_.reset(); // the age is the file's, not the descriptor's
         opened_once_ = true;
         dev_ = st.st_dev;
         ino_ = st.st_ino;
-        // Rotation renames the path, which only makes sense for a regular file: never
-        // rename /dev/full or a FIFO. fdatasync fails with EINVAL on those, too.
-        regular_ = S_ISREG(st.st_mode);
+        regular_ = regular;
         size_at_open_ = regular_ ? uint64_t(st.st_size) : 0;
         fd_ = fd;
         synced_bytes_ = 0;
+        noted_bytes_ = 0;
         writer_.set_fd(fd, same_file && writer_.torn_line());
+        if (syncer_fd >= 0) syncer_->install(syncer_fd);
         return 0;
     }
 
@@ -358,6 +381,29 @@ private:
     uint64_t file_size() const { return size_at_open_ + writer_.fd_bytes(); }
     bool dirty() const { return fd_ >= 0 && regular_ && writer_.fd_bytes() != synced_bytes_; }
     bool rotatable() const { return fd_ >= 0 && regular_; }
+    bool synced_by_syncer() const { return syncer_ && fd_ >= 0 && regular_; }
+
+    // Rotation and reopen sync the file they leave unless the policy is never; under
+    // "interval" the syncer does it soon after, and the sink thread goes on meanwhile.
+    sync_before_close sync_when_leaving() const {
+        switch (policy_) {
+        case fsync_policy::never:
+            return sync_before_close::no;
+        case fsync_policy::interval:
+            return sync_before_close::by_syncer;
+        case fsync_policy::always:
+            break;
+        }
+        return sync_before_close::here;
+    }
+
+    // Tells the syncer when bytes reached the file since the last time: one atomic store per
+    // flush that wrote, none per event.
+    void note_written() {
+        if (!synced_by_syncer() || writer_.fd_bytes() == noted_bytes_) return;
+        noted_bytes_ = writer_.fd_bytes();
+        syncer_->note_written();
+    }
 
     // The line would take the file past rotate_bytes. An empty file is never rotated, so an
     // event larger than rotate_bytes gets a file of its own.
@@ -381,7 +427,7 @@ private:
         }
         rotate_retry_after_ms_ = 0;
         counters_.rotations.fetch_add(1, std::memory_order_relaxed);
-        close_output(policy_ != fsync_policy::never);
+        close_output(sync_when_leaving());
         if (const int error = open_output()) {
             healthy_ = false;
             writer_.report(fmt::format("file sink: cannot open {} after rotation: {}", cfg_.path,
@@ -389,21 +435,34 @@ private:
         }
     }
 
+    // fsync "never" and "always": syncs what was written since the last sync, on this thread.
     void sync_output() {
         if (!dirty()) return;
-        if (::fdatasync(fd_) != 0) {
+        if (sync_file()) synced_bytes_ = writer_.fd_bytes();
+    }
+
+    bool sync_file() {
+        if (fdatasync_(fd_) != 0) {
             healthy_ = false;
             writer_.report(
                 fmt::format("file sink: fdatasync {}: {}", cfg_.path, std::strerror(errno)));
-            return;
+            return false;
         }
-        synced_bytes_ = writer_.fd_bytes();
         counters_.fsyncs.fetch_add(1, std::memory_order_relaxed);
+        return true;
     }
 
-    void close_output(bool sync) {
+    void close_output(sync_before_close sync) {
         if (fd_ < 0) return;
-        if (sync) sync_output();
+        if (synced_by_syncer()) {
+            note_written();
+            // Synced here only if the syncer has not started a sync since the last write; one
+            // it has started is over when its thread is joined (close).
+            const bool unsynced = syncer_->retire(sync == sync_before_close::by_syncer);
+            if (sync == sync_before_close::here && unsynced) sync_file();
+        } else if (sync != sync_before_close::no) {
+            sync_output();
+        }
         // Linux releases the descriptor even when close fails; never retry it.
         if (::close(fd_) != 0)
             writer_.report(fmt::format("file sink: close {}: {}", cfg_.path, std::strerror(errno)));
@@ -413,7 +472,8 @@ private:
 
     file_sink_config cfg_;
     fsync_policy policy_;
-    sink_counters counters_;
+    fdatasync_function fdatasync_;
+    sink_counters counters_; // updated by the syncer thread too
     line_writer writer_;
     int fd_ = -1;
     bool opened_once_ = false;
@@ -421,24 +481,37 @@ private:
     ino_t ino_ = 0;
     bool regular_ = false;
     uint64_t size_at_open_ = 0;
-    uint64_t synced_bytes_ = 0; // writer_.fd_bytes() at the last fdatasync
-    std::atomic<bool> healthy_{true}; // read by the admin thread
+    uint64_t synced_bytes_ = 0;       // writer_.fd_bytes() at the last fdatasync on this thread
+    uint64_t noted_bytes_ = 0;        // writer_.fd_bytes() at the last syncer_->note_written()
+    std::atomic<bool> healthy_{true}; // read by the admin thread, cleared by the syncer thread
     bool closed_ = false;
     std::optional<uint64_t> age_start_ms_; // tick() time the current file was first seen
-    std::optional<uint64_t> last_sync_ms_; // tick() time of the last interval fdatasync
     uint64_t rotate_retry_after_ms_ = 0;   // CLOCK_MONOTONIC; 0: no failed rename pending
+    // fsync "interval" only. Last, so that it stops before the members it uses are destroyed.
+    std::optional<file_syncer> syncer_;
 };
 
 } // namespace
 
 std::unique_ptr<sink> make_file_sink(const file_sink_config& cfg, std::string& error) {
+    return make_file_sink(cfg, error, ::fdatasync);
+}
+
+std::unique_ptr<sink> make_file_sink(const file_sink_config& cfg, std::string& error,
+                                     fdatasync_function fdatasync) {
     const std::optional<fsync_policy> policy = parse_fsync_policy(cfg.fsync);
     if (!policy) {
         error =
             fmt::format("sink.file.fsync = \"{}\": expected never, interval or always", cfg.fsync);
         return nullptr;
     }
-    auto out = std::make_unique<file_sink>(cfg, *policy);
+    std::unique_ptr<file_sink> out;
+    try {
+        out = std::make_unique<file_sink>(cfg, *policy, std::move(fdatasync));
+    } catch (const std::system_error& e) { // only the syncer's thread can fail to start
+        error = fmt::format("sink.file.fsync = \"interval\": cannot start a thread: {}", e.what());
+        return nullptr;
+    }
     if (const int code = out->open_output()) {
         error = fmt::format("sink.file.path: cannot open {}: {}", cfg.path, std::strerror(code));
         return nullptr;

@@ -1,9 +1,12 @@
 #pragma once
 // Newline-delimited JSON to a file: append, rotation by size and by age, reopen on SIGHUP,
-// fsync policy (never | interval | always). Sink thread only.
+// fsync policy (never | interval | always). Sink thread only; under "interval" the sink owns
+// a syncer thread (file_syncer.hh) that does the periodic fdatasync, so the sink thread never
+// waits for one.
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,6 +22,16 @@ namespace pixelring {
 // On failure returns nullptr and sets error to one clear message naming the path and
 // strerror. A rotated file is renamed to "<path>.<UTC yyyymmddThhmmssZ>[.<n>]".
 std::unique_ptr<sink> make_file_sink(const file_sink_config& cfg, std::string& error);
+
+// What the file sink calls to make its file's data durable: ::fdatasync, unless a test passes
+// its own (to slow it down, to fail it, to see which thread calls it). Called on the sink
+// thread (fsync "always"; close) and on the syncer thread (fsync "interval"), possibly both at
+// once. Returns 0, or -1 with errno set.
+using fdatasync_function = std::function<int(int fd)>;
+
+// make_file_sink with fdatasync(2) replaced by fdatasync.
+std::unique_ptr<sink> make_file_sink(const file_sink_config& cfg, std::string& error,
+                                     fdatasync_function fdatasync);
 
 // Buffered NDJSON lines to one file descriptor with the exact accounting sink.hh promises:
 // every event is counted once, in counters.written when its whole line (event + '\n') reached

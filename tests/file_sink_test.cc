@@ -4,15 +4,20 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -287,37 +292,322 @@ TEST(FileSink, FsyncAlwaysSyncsEveryFlushThatWrote) {
     EXPECT_EQ(out->counters().fsyncs, 3u);
 }
 
-TEST(FileSink, FsyncIntervalSyncsOnTick) {
+// Polls done() every millisecond for up to limit; true once it returned true.
+template <class Done>
+bool eventually(Done done, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+TEST(FileSink, FsyncIntervalSyncsInTheBackground) {
     temp_dir dir;
     auto cfg = config_for(dir.file("events.ndjson"));
     cfg.fsync = "interval";
-    cfg.fsync_interval_ms = 1000;
+    cfg.fsync_interval_ms = 20;
     auto out = open_sink(cfg);
-    constexpr uint64_t t0 = 1'000'000;
-    out->tick(t0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(out->counters().fsyncs, 0u) << "nothing written";
     out->write(R"({"a":1})");
     out->flush();
-    EXPECT_EQ(out->counters().fsyncs, 0u);
-    out->tick(t0 + 999);
-    EXPECT_EQ(out->counters().fsyncs, 0u);
-    out->tick(t0 + 1000);
-    EXPECT_EQ(out->counters().fsyncs, 1u);
-    out->tick(t0 + 5000); // nothing written since
-    EXPECT_EQ(out->counters().fsyncs, 1u);
+    ASSERT_TRUE(eventually([&] { return out->counters().fsyncs == 1; }));
+    out->tick(1'000'000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100)); // five intervals
+    EXPECT_EQ(out->counters().fsyncs, 1u) << "nothing written since";
     out->write(R"({"b":2})");
     out->flush();
-    out->tick(t0 + 5100); // the last fsync is long ago
-    EXPECT_EQ(out->counters().fsyncs, 2u);
+    ASSERT_TRUE(eventually([&] { return out->counters().fsyncs == 2; }));
     out->write(R"({"c":3})");
-    out->flush();
-    out->tick(t0 + 6000);
-    EXPECT_EQ(out->counters().fsyncs, 2u);
-    out->tick(t0 + 6100);
-    EXPECT_EQ(out->counters().fsyncs, 3u);
-    out->write(R"({"d":4})");
     out->close(); // flush + fdatasync
-    EXPECT_EQ(out->counters().fsyncs, 4u);
-    EXPECT_EQ(out->counters().written, 4u);
+    EXPECT_EQ(out->counters().fsyncs, 3u);
+    EXPECT_EQ(out->counters().written, 3u);
+}
+
+// An fdatasync for make_file_sink that records every call (thread, file, size when it started,
+// outcome), and can block the next call until release(): a sync as slow as the test wants.
+class sync_probe {
+public:
+    struct call {
+        std::thread::id thread;
+        pid_t tid = 0;
+        ino_t ino = 0;
+        off_t size = -1; // -1: the descriptor was not open
+        int error = 0;   // what the call failed with
+        bool finished = false;
+    };
+
+    fdatasync_function function() {
+        return [this](int fd) { return sync(fd); };
+    }
+    void hold_next() {
+        const std::lock_guard lock(mutex_);
+        hold_next_ = true;
+    }
+    void release() {
+        {
+            const std::lock_guard lock(mutex_);
+            released_ = true;
+        }
+        changed_.notify_all();
+    }
+    void fail_with(int error) {
+        const std::lock_guard lock(mutex_);
+        fail_ = error;
+    }
+    // The call hold_next() meant has come and is blocked.
+    bool wait_held() {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return held_ > 0; });
+    }
+    int held() {
+        const std::lock_guard lock(mutex_);
+        return held_;
+    }
+    std::vector<call> calls() {
+        const std::lock_guard lock(mutex_);
+        return calls_;
+    }
+    std::size_t count_on(std::thread::id thread) {
+        const auto all = calls();
+        return std::size_t(std::count_if(all.begin(), all.end(),
+                                         [&](const call& c) { return c.thread == thread; }));
+    }
+
+private:
+    int sync(int fd) {
+        call c;
+        c.thread = std::this_thread::get_id();
+        c.tid = gettid();
+        struct stat st;
+        if (fstat(fd, &st) == 0) {
+            c.ino = st.st_ino;
+            c.size = st.st_size;
+        }
+        std::unique_lock lock(mutex_);
+        const std::size_t index = calls_.size();
+        calls_.push_back(c);
+        if (hold_next_) {
+            hold_next_ = false;
+            ++held_;
+            changed_.notify_all();
+            // Bounded, so that a sink thread that waits for this sync fails the test instead
+            // of hanging it.
+            changed_.wait_for(lock, std::chrono::seconds(30), [&] { return released_; });
+            --held_;
+        }
+        int error = c.size < 0 ? EBADF : fail_;
+        lock.unlock();
+        if (error == 0 && ::fdatasync(fd) != 0) error = errno;
+        lock.lock();
+        calls_[index].error = error;
+        calls_[index].finished = true;
+        lock.unlock();
+        errno = error;
+        return error == 0 ? 0 : -1;
+    }
+
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<call> calls_;
+    bool hold_next_ = false;
+    bool released_ = false;
+    int held_ = 0;
+    int fail_ = 0;
+};
+
+std::unique_ptr<sink> open_sink(const file_sink_config& cfg, sync_probe& probe) {
+    std::string error;
+    auto out = make_file_sink(cfg, error, probe.function());
+    EXPECT_NE(out, nullptr) << error;
+    return out;
+}
+
+file_sink_config interval_config(const std::string& path) {
+    auto cfg = config_for(path);
+    cfg.fsync = "interval";
+    cfg.fsync_interval_ms = 1; // the syncer all but always busy
+    return cfg;
+}
+
+// The sink thread drains 32 MiB and rotates 7 times while the syncer is stuck in one
+// fdatasync: it neither waits for that sync nor makes one of its own.
+TEST(FileSink, FsyncIntervalNeverWaitsForASlowSync) {
+    temp_dir dir;
+    const std::string path = dir.file("events.ndjson");
+    auto cfg = interval_config(path);
+    cfg.rotate_bytes = 4 << 20;
+    sync_probe probe;
+    auto out = open_sink(cfg, probe);
+    const auto sink_thread = std::this_thread::get_id();
+    probe.hold_next();
+    out->write(R"({"first":1})");
+    out->flush();
+    ASSERT_TRUE(probe.wait_held()) << "the syncer never synced";
+
+    const std::string pad(1000, 'p');
+    constexpr int events = 32 * 1024;
+    auto longest = std::chrono::steady_clock::duration::zero();
+    for (int i = 0; i < events; ++i) {
+        out->write(R"({"n":)" + std::to_string(i) + R"(,"pad":")" + pad + R"("})");
+        if (i % 256 == 255) {
+            const auto start = std::chrono::steady_clock::now();
+            out->flush();
+            out->tick(1'000'000 + uint64_t(i));
+            longest = std::max(longest, std::chrono::steady_clock::now() - start);
+        }
+    }
+    EXPECT_EQ(probe.held(), 1) << "the sink thread waited for the sync it was not to wait for";
+    EXPECT_EQ(probe.count_on(sink_thread), 0u);
+    EXPECT_EQ(out->counters().written, uint64_t(events) + 1);
+    EXPECT_EQ(out->counters().rotations, 7u);
+    std::printf("longest flush+tick while the syncer was blocked: %.3f ms\n",
+                std::chrono::duration<double, std::milli>(longest).count());
+
+    probe.release();
+    // The writes made while the syncer was blocked get a sync of their own.
+    ASSERT_TRUE(eventually([&] { return out->counters().fsyncs >= 2; }));
+    EXPECT_EQ(probe.count_on(sink_thread), 0u);
+    out->close();
+    EXPECT_TRUE(out->healthy());
+    std::map<ino_t, off_t> synced; // largest size seen at the start of a successful sync
+    for (const auto& c : probe.calls()) {
+        EXPECT_EQ(c.error, 0);
+        synced[c.ino] = std::max(synced[c.ino], c.size);
+    }
+    std::vector<fs::path> files = rotated_files(dir, "events.ndjson");
+    files.push_back(path);
+    for (const auto& file : files) {
+        struct stat st;
+        ASSERT_EQ(stat(file.c_str(), &st), 0);
+        EXPECT_EQ(synced[st.st_ino], st.st_size) << file << " not synced after its last write";
+    }
+}
+
+TEST(FileSink, FsyncIntervalRotationSyncsEveryFileAndKeepsEveryEvent) {
+    temp_dir dir;
+    const std::string path = dir.file("events.ndjson");
+    auto cfg = interval_config(path);
+    cfg.rotate_bytes = 4096;
+    sync_probe probe;
+    auto out = open_sink(cfg, probe);
+    const auto events = make_events(6000); // ~1.4 MB: some 300 files
+    testing::internal::CaptureStderr();
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        out->write(events[i]);
+        if (i % 5 == 4) out->flush();
+        if (i % 50 == 49) out->tick(1'000'000 + i);
+    }
+    EXPECT_EQ(probe.count_on(std::this_thread::get_id()), 0u) << "rotation synced on the sink";
+    out->close();
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+    EXPECT_TRUE(out->healthy());
+    EXPECT_EQ(out->counters().written, events.size());
+    EXPECT_EQ(out->counters().failed, 0u);
+    EXPECT_GE(out->counters().rotations, 200u);
+
+    std::vector<fs::path> files = rotated_files(dir, "events.ndjson");
+    EXPECT_EQ(out->counters().rotations, files.size());
+    files.push_back(path);
+    // Every file was synced by a call that started after its last byte, and finished.
+    std::map<ino_t, off_t> synced; // largest size seen at the start of a successful sync
+    uint64_t successes = 0;
+    for (const auto& c : probe.calls()) {
+        EXPECT_GE(c.size, 0) << "fdatasync on a closed descriptor";
+        EXPECT_TRUE(c.finished);
+        if (c.error != 0 || !c.finished) continue;
+        ++successes;
+        synced[c.ino] = std::max(synced[c.ino], c.size);
+    }
+    EXPECT_EQ(out->counters().fsyncs, successes);
+    std::string all;
+    for (const auto& file : files) {
+        const std::string text = read_all(file.string());
+        EXPECT_EQ(text.back(), '\n') << file;
+        all += text;
+        struct stat st;
+        ASSERT_EQ(stat(file.c_str(), &st), 0);
+        EXPECT_EQ(synced[st.st_ino], st.st_size) << file << " not synced after its last write";
+    }
+    EXPECT_EQ(all, as_ndjson(events));
+}
+
+TEST(FileSink, FsyncIntervalCloseSyncsAndJoinsTheSyncer) {
+    temp_dir dir;
+    const std::string path = dir.file("events.ndjson");
+    sync_probe probe;
+    auto out = open_sink(interval_config(path), probe);
+    out->write(R"({"a":1})");
+    out->flush();
+    ASSERT_TRUE(eventually([&] { return out->counters().fsyncs == 1; }));
+    const pid_t syncer = probe.calls().at(0).tid;
+    EXPECT_NE(syncer, gettid());
+    const std::string task = "/proc/self/task/" + std::to_string(syncer);
+    EXPECT_TRUE(fs::exists(task));
+
+    out->write(R"({"b":2})"); // still buffered: close writes it, then syncs it
+    out->close();
+    const auto calls = probe.calls();
+    const off_t size = off_t(read_all(path).size());
+    EXPECT_EQ(size, 16);
+    EXPECT_TRUE(std::any_of(calls.begin(), calls.end(), [&](const sync_probe::call& c) {
+        return c.finished && c.error == 0 && c.size == size;
+    })) << "no sync of the whole file finished before close() returned";
+    EXPECT_EQ(out->counters().fsyncs, calls.size());
+    // The thread is gone: joined (the kernel forgets it a moment after its exit).
+    EXPECT_TRUE(eventually([&] { return !fs::exists(task); }));
+}
+
+TEST(FileSink, FsyncIntervalDestructorStopsTheSyncerWithoutClose) {
+    temp_dir dir;
+    const std::string path = dir.file("events.ndjson");
+    sync_probe probe;
+    pid_t syncer = 0;
+    {
+        auto out = open_sink(interval_config(path), probe);
+        out->write(R"({"a":1})");
+        out->flush();
+        ASSERT_TRUE(eventually([&] { return out->counters().fsyncs == 1; }));
+        syncer = probe.calls().at(0).tid;
+        out->write(R"({"b":2})");
+    }
+    EXPECT_EQ(read_all(path), "{\"a\":1}\n{\"b\":2}\n");
+    EXPECT_TRUE(
+        eventually([&] { return !fs::exists("/proc/self/task/" + std::to_string(syncer)); }));
+}
+
+TEST(FileSink, FsyncIntervalFailureIsReportedAndMarksUnhealthy) {
+    temp_dir dir;
+    const std::string path = dir.file("events.ndjson");
+    sync_probe probe;
+    probe.fail_with(EIO);
+    auto out = open_sink(interval_config(path), probe);
+    testing::internal::CaptureStderr();
+    for (std::size_t i = 1; i <= 5; ++i) {
+        out->write(R"({"a":1})");
+        out->flush();
+        ASSERT_TRUE(eventually([&] { return probe.calls().size() >= i; }));
+    }
+    EXPECT_TRUE(eventually([&] { return !out->healthy(); }));
+    probe.fail_with(0);
+    // Within 10 s of the first report, the other failures are not logged.
+    const std::string log = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+    EXPECT_NE(log.find("fdatasync"), std::string::npos) << log;
+    EXPECT_NE(log.find(path), std::string::npos) << log;
+    EXPECT_NE(log.find(std::strerror(EIO)), std::string::npos) << log;
+    EXPECT_EQ(out->counters().fsyncs, 0u);
+
+    out->tick(1'000'000); // reopens; the syncer follows the new descriptor
+    EXPECT_TRUE(out->healthy());
+    out->write(R"({"b":2})");
+    out->flush();
+    EXPECT_TRUE(eventually([&] { return out->counters().fsyncs >= 1; }));
+    out->close();
+    EXPECT_TRUE(out->healthy());
+    EXPECT_EQ(out->counters().written, 6u);
 }
 
 TEST(FileSink, FullDiskCountsFailedAndRecoversOnTick) {

@@ -145,6 +145,16 @@ std::string join(const std::vector<std::string>& parts) {
 } // namespace
 
 int run_collector(const config& cfg, const std::string& version) {
+    // Blocked before any thread exists (the file sink starts one), so every thread inherits
+    // the mask and only the main thread takes these signals, with sigwaitinfo.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
     if (std::string err = probe_io_uring(); !err.empty()) {
         fmt::print(stderr, "pixelring: this kernel cannot run pixelring: {}\n", err);
         return 1;
@@ -187,15 +197,6 @@ int run_collector(const config& cfg, const std::string& version) {
         fmt::print(stderr, "pixelring: {}\n", err);
         return 1;
     }
-
-    // Every thread inherits this mask; the main thread takes the signals with sigwaitinfo.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
 
     std::vector<std::unique_ptr<spsc_byte_ring>> rings;
     std::unique_ptr<worker_counters[]> counters(new worker_counters[workers]);
