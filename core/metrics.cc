@@ -78,6 +78,10 @@ void write_prometheus(const metrics_view& v, std::string& out) {
            "Times a worker entered the kernel to submit and wait for completions.");
     fmt::format_to(it, "pixelring_io_uring_waits_total {}\n",
                    sum(v, [](auto& c) { return c.ring_waits.get(); }));
+    header(out, "pixelring_worker_yields_total", "counter",
+           "Times a worker yielded its CPU to let the sink thread drain a half-full ring.");
+    fmt::format_to(it, "pixelring_worker_yields_total {}\n",
+                   sum(v, [](auto& c) { return c.sink_yields.get(); }));
     header(out, "pixelring_io_uring_completions_total", "counter",
            "Completions the workers handled; divided by waits: completions per kernel entry.");
     fmt::format_to(it, "pixelring_io_uring_completions_total {}\n",
