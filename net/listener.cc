@@ -51,6 +51,21 @@ void set_port(sockaddr_storage& addr, uint16_t port) {
 
 } // namespace
 
+ip_address peer_address(int fd) {
+    ip_address peer;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return peer;
+    if (ss.ss_family == AF_INET) {
+        peer.family = 4;
+        std::memcpy(peer.bytes, &reinterpret_cast<sockaddr_in&>(ss).sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        peer.family = 6;
+        std::memcpy(peer.bytes, &reinterpret_cast<sockaddr_in6&>(ss).sin6_addr, 16);
+    }
+    return peer;
+}
+
 std::string local_address_text(int fd) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/event.hh"
+
 namespace pixelring {
 
 struct public_listeners {
@@ -23,6 +25,9 @@ std::string open_public_listeners(const std::vector<std::string>& addresses, uns
 
 // One blocking-accept socket for the admin server. Returns an empty string or an error.
 std::string open_admin_listener(const std::string& address, int& fd, std::string& bound);
+
+// The peer of a connected socket (getpeername); family 0 when it cannot be read.
+ip_address peer_address(int fd);
 
 // "127.0.0.1:8080" / "[::1]:8080" for a bound socket.
 std::string local_address_text(int fd);

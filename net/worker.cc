@@ -22,54 +22,23 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.hh"
 #include "net/connection_table.hh"
+#include "net/listener.hh"
+#include "net/provided_buffers.hh"
 #include "net/responses.hh"
 #include "net/router.hh"
 #include "net/uring_setup.hh"
+#include "net/user_data.hh"
 
 namespace pixelring {
 
 namespace {
 
-// user_data layout, 64 bits:
-//   bits 56..63  op      (what kind of completion this is)
-//   bits 32..55  gen     (connection slot generation, 24 bits: a completion that arrives
-//                         after its slot was recycled carries an old gen and is ignored)
-//   bits  0..31  index   (connection slot, or listener index for accepts)
-enum class op : uint8_t { accept = 1, recv, send, timer, wake };
-
-constexpr uint64_t encode_user_data(op o, uint32_t gen, uint32_t index) noexcept {
-    return (uint64_t(o) << 56) | (uint64_t(gen & 0xffffff) << 32) | index;
-}
-constexpr op user_data_op(uint64_t ud) noexcept {
-    return op(ud >> 56);
-}
-constexpr uint32_t user_data_gen(uint64_t ud) noexcept {
-    return uint32_t(ud >> 32) & 0xffffff;
-}
-constexpr uint32_t user_data_index(uint64_t ud) noexcept {
-    return uint32_t(ud);
-}
-
-constexpr unsigned recv_buffer_count = 256;  // power of two
-constexpr unsigned recv_buffer_size = 16384; // holds 16 pipelined pixel requests
-constexpr uint16_t recv_buffer_group = 0;
 constexpr long tick_ns = 250'000'000;
 constexpr unsigned batch_threshold = 8;
 constexpr unsigned batch_wait_count = 16;
 constexpr long batch_wait_ns = 50'000; // the most a busy worker delays a completion
-
-uint64_t realtime_ms() noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
-}
-
-uint64_t monotonic_ms() noexcept {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
-}
 
 } // namespace
 
@@ -79,8 +48,7 @@ struct worker::impl {
     worker_counters& counters;
     io_uring ring{};
     bool ring_ready = false;
-    io_uring_buf_ring* buf_ring = nullptr;
-    char* buf_base = nullptr;
+    provided_buffers buffers; // freed after ~impl has exited the ring
     response_table responses;
     uuidv7_generator ids;
     http_request req; // scratch: one request is handled at a time
@@ -93,7 +61,6 @@ struct worker::impl {
     __kernel_timespec tick{0, tick_ns};
     uint64_t wake_value = 0;
     int wake_fd;
-    unsigned buf_pending_advance = 0;
     unsigned last_seen = 0; // completions handled in the previous pass
 
     impl(worker_settings s, spsc_byte_ring& r, worker_counters& c, int wake)
@@ -101,13 +68,11 @@ struct worker::impl {
           ids(uint64_t(realtime_ms()) * 0x9e3779b97f4a7c15ull ^ (uint64_t(cfg.index) << 48) ^
               uint64_t(getpid())),
           conns(cfg.limits, cfg.max_connections,
-                cfg.limits.max_header_bytes + 4 * recv_buffer_size),
+                cfg.limits.max_header_bytes + 4 * provided_buffers::size),
           wake_fd(wake) {}
 
     ~impl() {
         if (ring_ready) io_uring_queue_exit(&ring);
-        free(buf_ring);
-        free(buf_base);
     }
 
     // ---- submission helpers -------------------------------------------------------------
@@ -132,7 +97,7 @@ struct worker::impl {
         io_uring_sqe* s = sqe();
         io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);
         s->flags |= IOSQE_BUFFER_SELECT;
-        s->buf_group = recv_buffer_group;
+        s->buf_group = provided_buffers::group;
         io_uring_sqe_set_data64(s, encode_user_data(op::recv, c.gen, index));
         c.recv_armed = true;
         ++c.inflight;
@@ -150,13 +115,6 @@ struct worker::impl {
         io_uring_sqe_set_data64(s, encode_user_data(op::wake, 0, 0));
     }
 
-    void recycle_buffer(unsigned bid) noexcept {
-        io_uring_buf_ring_add(buf_ring, buf_base + size_t(bid) * recv_buffer_size, recv_buffer_size,
-                              uint16_t(bid), io_uring_buf_ring_mask(recv_buffer_count),
-                              int(buf_pending_advance));
-        ++buf_pending_advance;
-    }
-
     // ---- set-up -----------------------------------------------------------------------
 
     std::string start() {
@@ -171,29 +129,11 @@ struct worker::impl {
         ring_ready = true;
 
         // Provided buffers for multishot recv.
-        void* mem = nullptr;
-        if (posix_memalign(&mem, 4096, recv_buffer_count * sizeof(io_uring_buf)) != 0)
-            return "out of memory for the buffer ring";
-        buf_ring = static_cast<io_uring_buf_ring*>(mem);
-        io_uring_buf_ring_init(buf_ring);
-        io_uring_buf_reg reg{};
-        reg.ring_addr = reinterpret_cast<uintptr_t>(buf_ring);
-        reg.ring_entries = recv_buffer_count;
-        reg.bgid = recv_buffer_group;
-        int ret = io_uring_register_buf_ring(&ring, &reg, 0);
-        if (ret < 0) return fmt::format("io_uring_register_buf_ring: {}", std::strerror(-ret));
-        void* bufs = nullptr;
-        if (posix_memalign(&bufs, 4096, size_t(recv_buffer_count) * recv_buffer_size) != 0)
-            return "out of memory for receive buffers";
-        buf_base = static_cast<char*>(bufs);
-        for (unsigned i = 0; i < recv_buffer_count; ++i)
-            recycle_buffer(i);
-        io_uring_buf_ring_advance(buf_ring, int(buf_pending_advance));
-        buf_pending_advance = 0;
+        if (std::string err = buffers.init(ring); !err.empty()) return err;
 
         // The prebuilt answers live in registered memory.
         iovec arena{const_cast<char*>(responses.arena()), responses.arena_size()};
-        ret = io_uring_register_buffers(&ring, &arena, 1);
+        int ret = io_uring_register_buffers(&ring, &arena, 1);
         if (ret < 0) return fmt::format("io_uring_register_buffers: {}", std::strerror(-ret));
 
         for (uint32_t l = 0; l < cfg.listen_fds.size(); ++l)
@@ -314,18 +254,7 @@ struct worker::impl {
 
     const ip_address& peer_of(connection& c) {
         if (!c.peer_known) {
-            sockaddr_storage ss{};
-            socklen_t len = sizeof ss;
-            c.peer = {};
-            if (::getpeername(c.fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-                if (ss.ss_family == AF_INET) {
-                    c.peer.family = 4;
-                    std::memcpy(c.peer.bytes, &reinterpret_cast<sockaddr_in&>(ss).sin_addr, 4);
-                } else if (ss.ss_family == AF_INET6) {
-                    c.peer.family = 6;
-                    std::memcpy(c.peer.bytes, &reinterpret_cast<sockaddr_in6&>(ss).sin6_addr, 16);
-                }
-            }
+            c.peer = peer_address(c.fd);
             c.peer_known = true;
         }
         return c.peer;
@@ -484,18 +413,18 @@ struct worker::impl {
         connection* cp = settle(cqe->user_data, !more);
         uint32_t index = user_data_index(cqe->user_data);
         if (!cp) {
-            if (has_buffer) recycle_buffer(bid);
+            if (has_buffer) buffers.recycle(bid);
             return;
         }
         connection& c = *cp;
         if (!more) c.recv_armed = false;
         int res = cqe->res;
         if (res > 0 && has_buffer) {
-            char* data = buf_base + size_t(bid) * recv_buffer_size;
+            char* data = buffers.data(bid);
             if (!c.input_done) on_bytes(index, data, size_t(res));
-            recycle_buffer(bid);
+            buffers.recycle(bid);
         } else if (has_buffer) {
-            recycle_buffer(bid);
+            buffers.recycle(bid);
         }
         if (!c.open) return;
         if (res == 0 || (res < 0 && res != -ENOBUFS && res != -EINTR)) {
@@ -625,10 +554,7 @@ struct worker::impl {
                 counters.sink_yields.add();
                 sched_yield();
             }
-            if (buf_pending_advance) {
-                io_uring_buf_ring_advance(buf_ring, int(buf_pending_advance));
-                buf_pending_advance = 0;
-            }
+            buffers.publish();
         }
         for (uint32_t i = 0; i < conns.size(); ++i)
             if (conns[i].open) close_connection(i);

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.hh"
 #include "core/metrics.hh"
 #include "core/spsc_ring.hh"
 #include "net/admin_server.hh"
@@ -26,12 +27,6 @@
 namespace pixelring {
 
 namespace {
-
-uint64_t realtime_ms() {
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
-}
 
 // CPUs this process may run on, in order: worker i is pinned to cpus[i % size].
 std::vector<int> allowed_cpus() {
