@@ -29,16 +29,9 @@ namespace pixelring {
 
 namespace {
 
-constexpr uint64_t report_interval_ms = 10'000;
 // A failed rename is retried no sooner than this, so a directory we may not write to costs
 // one rename(2) per interval rather than one per event.
 constexpr uint64_t rotate_retry_ms = 10'000;
-
-uint64_t clock_ms(clockid_t clock) {
-    timespec ts{};
-    clock_gettime(clock, &ts);
-    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
-}
 
 // Blocks SIGPIPE on this thread for its lifetime; a SIGPIPE raised meanwhile by our own write
 // is taken off the pending set before the old mask returns, so it is never delivered.
@@ -212,20 +205,7 @@ bool line_writer::write_lines(iovec* parts, int count, uint64_t events) {
 }
 
 void line_writer::report(const std::string& message) {
-    const uint64_t now = clock_ms(CLOCK_MONOTONIC);
-    if (reported_ && now - last_report_ms_ < report_interval_ms) {
-        ++suppressed_reports_;
-        return;
-    }
-    reported_ = true;
-    last_report_ms_ = now;
-    std::string line = "pixelring: " + message;
-    if (suppressed_reports_ > 0) {
-        line += fmt::format(" ({} similar messages suppressed)", suppressed_reports_);
-        suppressed_reports_ = 0;
-    }
-    line += '\n';
-    std::fputs(line.c_str(), stderr);
+    log_.report(message);
 }
 
 // ---- file sink ------------------------------------------------------------------------------
@@ -290,7 +270,7 @@ public:
     ~file_sink() override { close(); }
 
     void write(std::string_view event) override {
-        if (size_rotation_due(event.size() + 1)) rotate(clock_ms(CLOCK_REALTIME));
+        if (size_rotation_due(event.size() + 1)) rotate(realtime_ms());
         if (!writer_.write(event)) healthy_ = false;
     }
 
@@ -411,7 +391,7 @@ private:
         if (cfg_.rotate_bytes == 0 || !rotatable()) return false;
         const uint64_t size = file_size() + writer_.buffered_bytes();
         if (size == 0 || size + line <= cfg_.rotate_bytes) return false;
-        return rotate_retry_after_ms_ == 0 || clock_ms(CLOCK_MONOTONIC) >= rotate_retry_after_ms_;
+        return rotate_retry_after_ms_ == 0 || monotonic_ms() >= rotate_retry_after_ms_;
     }
 
     // Flushes, renames the file aside and starts a fresh one. A failed flush does not stop the
@@ -422,7 +402,7 @@ private:
         if (const int error = rename_aside(cfg_.path, utc_stamp(now_ms), target)) {
             writer_.report(fmt::format("file sink: cannot rename {} to {}: {}; not rotating",
                                        cfg_.path, target, std::strerror(error)));
-            rotate_retry_after_ms_ = clock_ms(CLOCK_MONOTONIC) + rotate_retry_ms;
+            rotate_retry_after_ms_ = monotonic_ms() + rotate_retry_ms;
             return;
         }
         rotate_retry_after_ms_ = 0;

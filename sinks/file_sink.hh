@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/config.hh"
+#include "sinks/rate_limited_log.hh"
 #include "sinks/sink.hh"
 
 struct iovec;
@@ -81,9 +82,7 @@ private:
     int fd_ = -1;
     uint64_t fd_bytes_ = 0;
     bool torn_line_ = false;
-    uint64_t last_report_ms_ = 0; // CLOCK_MONOTONIC
-    bool reported_ = false;
-    uint64_t suppressed_reports_ = 0;
+    rate_limited_log log_;
 };
 
 } // namespace pixelring

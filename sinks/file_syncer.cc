@@ -20,14 +20,6 @@ namespace pixelring {
 
 namespace {
 
-constexpr uint64_t report_interval_ms = 10'000;
-
-uint64_t monotonic_ms() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
-}
-
 // strerror is not guaranteed thread-safe, and the sink thread reports errors too.
 std::string error_text(int error) {
     char buffer[128];
@@ -151,23 +143,10 @@ void file_syncer::close_fd(int fd) {
     if (::close(fd) != 0) report(fmt::format("file sink: close {}: {}", path_, error_text(errno)));
 }
 
-// The same rate limit as line_writer::report, with state of its own: the two run on different
+// The same rate limit as line_writer::report, with a log of its own: the two run on different
 // threads.
 void file_syncer::report(const std::string& message) {
-    const uint64_t now = monotonic_ms();
-    if (reported_ && now - last_report_ms_ < report_interval_ms) {
-        ++suppressed_reports_;
-        return;
-    }
-    reported_ = true;
-    last_report_ms_ = now;
-    std::string line = "pixelring: " + message;
-    if (suppressed_reports_ > 0) {
-        line += fmt::format(" ({} similar messages suppressed)", suppressed_reports_);
-        suppressed_reports_ = 0;
-    }
-    line += '\n';
-    std::fputs(line.c_str(), stderr);
+    log_.report(message);
 }
 
 } // namespace pixelring

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sinks/file_sink.hh"
+#include "sinks/rate_limited_log.hh"
 #include "sinks/sink.hh"
 
 namespace pixelring {
@@ -75,9 +76,7 @@ private:
     bool stopping_ = false;             // guarded by mutex_
     std::thread thread_;
 
-    uint64_t last_report_ms_ = 0; // syncer thread only; CLOCK_MONOTONIC
-    bool reported_ = false;
-    uint64_t suppressed_reports_ = 0;
+    rate_limited_log log_;
 };
 
 } // namespace pixelring
