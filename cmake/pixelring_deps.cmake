@@ -14,6 +14,7 @@ endfunction()
 
 pixelring_require_pkg(URING liburing liburing-dev)
 pixelring_require_pkg(TOMLPP tomlplusplus libtomlplusplus-dev)
+pixelring_require_pkg(RDKAFKA rdkafka librdkafka-dev)
 
 find_package(fmt QUIET)
 if(NOT fmt_FOUND)

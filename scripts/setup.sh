@@ -11,7 +11,7 @@ for t in "$@"; do targets+=(--target "$t"); done
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  liburing-dev libtomlplusplus-dev libfmt-dev libcli11-dev libreaderwriterqueue-dev
+  liburing-dev librdkafka-dev libtomlplusplus-dev libfmt-dev libcli11-dev libreaderwriterqueue-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format
   curl wrk procps
 )

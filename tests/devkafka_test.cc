@@ -1,0 +1,204 @@
+// pixelring-devkafka, end to end: the real binary, a real librdkafka producer and consumer.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <fstream>
+#include <poll.h>
+#include <regex>
+#include <set>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#ifndef DEVKAFKA_BIN
+#error "DEVKAFKA_BIN must name the pixelring-devkafka binary"
+#endif
+
+namespace {
+
+// Starts pixelring-devkafka and reads its bootstrap line from stdout.
+class devkafka {
+public:
+    explicit devkafka(const std::string& topic) {
+        char tmpl[] = "/tmp/pixelring-devkafka-XXXXXX";
+        dir_ = mkdtemp(tmpl);
+        fifo_ = dir_ + "/control";
+        int out[2];
+        if (pipe(out) != 0) return;
+        pid_ = fork();
+        if (pid_ == 0) {
+            dup2(out[1], 1);
+            int err = open((dir_ + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            dup2(err, 2);
+            close(out[0]);
+            execl(DEVKAFKA_BIN, DEVKAFKA_BIN, "--brokers", "3", "--topic", topic.c_str(),
+                  "--control", fifo_.c_str(), (char*)nullptr);
+            _exit(127);
+        }
+        close(out[1]);
+        std::string line;
+        char c;
+        pollfd p{out[0], POLLIN, 0};
+        while (poll(&p, 1, 10000) > 0 && read(out[0], &c, 1) == 1 && c != '\n')
+            line += c;
+        close(out[0]);
+        std::smatch m;
+        if (std::regex_search(line, m, std::regex("bootstrap (\\S+) brokers"))) bootstrap_ = m[1];
+    }
+    ~devkafka() {
+        if (pid_ > 0) {
+            kill(pid_, SIGTERM);
+            waitpid(pid_, nullptr, 0);
+        }
+        std::string cmd = "rm -rf '" + dir_ + "'";
+        if (std::system(cmd.c_str()) != 0) {
+        }
+    }
+    const std::string& bootstrap() const { return bootstrap_; }
+    // Sends one control command and waits (up to 10 s) for its "ok"/"error" reply line.
+    void command(const std::string& line) {
+        size_t before = replies();
+        std::ofstream(fifo_) << line << '\n';
+        for (int i = 0; i < 1000 && replies() == before; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    size_t replies() const {
+        std::string log = stderr_text();
+        size_t n = 0;
+        for (size_t at = 0; (at = log.find("pixelring-devkafka: ", at)) != std::string::npos; ++at)
+            ++n;
+        return n;
+    }
+    std::string stderr_text() const {
+        std::ifstream in(dir_ + "/stderr");
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    int stop() {
+        kill(pid_, SIGTERM);
+        int status = 0;
+        waitpid(pid_, &status, 0);
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+
+private:
+    pid_t pid_ = -1;
+    std::string dir_;
+    std::string fifo_;
+    std::string bootstrap_;
+};
+
+struct delivery_counts {
+    int ok = 0;
+    int failed = 0;
+};
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* counts = static_cast<delivery_counts*>(opaque);
+    if (m->err)
+        ++counts->failed;
+    else
+        ++counts->ok;
+}
+
+// Produces n keyed messages "<prefix>-<i>" and waits for every delivery report.
+delivery_counts produce(const std::string& bootstrap, const std::string& topic,
+                        const std::string& prefix, int n, const char* message_timeout_ms) {
+    delivery_counts counts;
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
+    rd_kafka_conf_set(conf, "message.timeout.ms", message_timeout_ms, err, sizeof err);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, &counts);
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk) return counts;
+    for (int i = 0; i < n; ++i) {
+        std::string value = prefix + "-" + std::to_string(i);
+        std::string key = "k" + std::to_string(i % 17);
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(key.data(), key.size()),
+                          RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_END);
+        rd_kafka_poll(rk, 0);
+    }
+    // Count delivery reports; the flush result alone says nothing about failures.
+    rd_kafka_flush(rk, 30000);
+    rd_kafka_destroy(rk);
+    return counts;
+}
+
+// Reads every partition from the beginning until n messages or timeout.
+std::set<std::string> consume(const std::string& bootstrap, const std::string& topic,
+                              int partitions, size_t n) {
+    std::set<std::string> values;
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "devkafka-test", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk) return values;
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; ++p)
+        rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (values.size() < n && std::chrono::steady_clock::now() < deadline) {
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) continue;
+        if (!m->err) values.emplace(static_cast<const char*>(m->payload), m->len);
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return values;
+}
+
+} // namespace
+
+TEST(devkafka, a_real_producer_and_consumer_see_every_message) {
+    devkafka broker("events:4");
+    ASSERT_FALSE(broker.bootstrap().empty()) << broker.stderr_text();
+    delivery_counts sent = produce(broker.bootstrap(), "events", "m", 2000, "30000");
+    EXPECT_EQ(sent.ok, 2000);
+    EXPECT_EQ(sent.failed, 0);
+    std::set<std::string> got = consume(broker.bootstrap(), "events", 4, 2000);
+    EXPECT_EQ(got.size(), 2000u);
+    EXPECT_TRUE(got.count("m-0") && got.count("m-1999"));
+    EXPECT_EQ(broker.stop(), 0);
+}
+
+TEST(devkafka, control_fifo_takes_brokers_down_and_up) {
+    devkafka broker("events:2");
+    ASSERT_FALSE(broker.bootstrap().empty()) << broker.stderr_text();
+    broker.command("down all");
+    delivery_counts while_down = produce(broker.bootstrap(), "events", "down", 20, "1500");
+    EXPECT_EQ(while_down.ok, 0);
+    EXPECT_EQ(while_down.failed, 20); // every message settled, as a failure
+    broker.command("up all");
+    delivery_counts after = produce(broker.bootstrap(), "events", "up", 20, "30000");
+    EXPECT_EQ(after.ok, 20);
+    broker.command("leader events 0 2");
+    broker.command("rtt all 5");
+    broker.command("nonsense");
+    std::string log = broker.stderr_text();
+    EXPECT_NE(log.find("ok down all"), std::string::npos) << log;
+    EXPECT_NE(log.find("ok up all"), std::string::npos) << log;
+    EXPECT_NE(log.find("ok leader events 0 2"), std::string::npos) << log;
+    EXPECT_NE(log.find("ok rtt all 5"), std::string::npos) << log;
+    EXPECT_NE(log.find("unknown command \"nonsense\""), std::string::npos) << log;
+    std::set<std::string> got = consume(broker.bootstrap(), "events", 2, 20);
+    EXPECT_EQ(got.size(), 20u);
+    EXPECT_TRUE(got.count("up-0") && !got.count("down-0"));
+}
