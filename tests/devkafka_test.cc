@@ -17,6 +17,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "tests/e2e_client.hh"
+
 #ifndef DEVKAFKA_BIN
 #error "DEVKAFKA_BIN must name the pixelring-devkafka binary"
 #endif
@@ -136,17 +138,23 @@ delivery_counts produce(const std::string& bootstrap, const std::string& topic,
     return counts;
 }
 
+struct consumed {
+    std::string value;
+    std::string key;
+    std::string schema; // the "schema" header
+};
+
 // Reads every partition from the beginning until n messages or timeout.
-std::set<std::string> consume(const std::string& bootstrap, const std::string& topic,
-                              int partitions, size_t n) {
-    std::set<std::string> values;
+std::vector<consumed> consume_all(const std::string& bootstrap, const std::string& topic,
+                                  int partitions, size_t n) {
+    std::vector<consumed> out;
     char err[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
     rd_kafka_conf_set(conf, "group.id", "devkafka-test", err, sizeof err);
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!rk) return values;
+    if (!rk) return out;
     rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
     for (int p = 0; p < partitions; ++p)
         rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset =
@@ -154,14 +162,34 @@ std::set<std::string> consume(const std::string& bootstrap, const std::string& t
     rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (values.size() < n && std::chrono::steady_clock::now() < deadline) {
+    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
         rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
         if (!m) continue;
-        if (!m->err) values.emplace(static_cast<const char*>(m->payload), m->len);
+        if (!m->err) {
+            consumed c;
+            c.value.assign(static_cast<const char*>(m->payload), m->len);
+            if (m->key) c.key.assign(static_cast<const char*>(m->key), m->key_len);
+            rd_kafka_headers_t* headers = nullptr;
+            const void* hv = nullptr;
+            size_t hlen = 0;
+            if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                rd_kafka_header_get_last(headers, "schema", &hv, &hlen) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR)
+                c.schema.assign(static_cast<const char*>(hv), hlen);
+            out.push_back(std::move(c));
+        }
         rd_kafka_message_destroy(m);
     }
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
+    return out;
+}
+
+std::set<std::string> consume(const std::string& bootstrap, const std::string& topic,
+                              int partitions, size_t n) {
+    std::set<std::string> values;
+    for (auto& c : consume_all(bootstrap, topic, partitions, n))
+        values.insert(c.value);
     return values;
 }
 
@@ -201,4 +229,52 @@ TEST(devkafka, control_fifo_takes_brokers_down_and_up) {
     std::set<std::string> got = consume(broker.bootstrap(), "events", 2, 20);
     EXPECT_EQ(got.size(), 20u);
     EXPECT_TRUE(got.count("up-0") && !got.count("down-0"));
+}
+
+// The collector with the Kafka sink: 100,000 pixels, SIGTERM right after the last answer,
+// then a real consumer finds 100,000 distinct ids, keyed by campaign, with the schema header.
+TEST(kafka_sink, every_pixel_reaches_the_topic) {
+    devkafka broker("pixelring.events:8");
+    ASSERT_FALSE(broker.bootstrap().empty()) << broker.stderr_text();
+    pixelring::test::collector_process p({"sink.kafka.brokers=" + broker.bootstrap()});
+    ASSERT_TRUE(p.started()) << p.stderr_text();
+    EXPECT_NE(p.stderr_text().find("sink kafka"), std::string::npos) << p.stderr_text();
+    constexpr int total = 100000;
+    constexpr int per_write = 16;
+    std::vector<std::unique_ptr<pixelring::test::connection>> cs;
+    for (int i = 0; i < 16; ++i)
+        cs.push_back(std::make_unique<pixelring::test::connection>(p.port()));
+    int answered = 0;
+    while (answered < total) {
+        for (auto& c : cs) {
+            std::string burst;
+            for (int i = 0; i < per_write; ++i)
+                burst += "GET /track/open.gif?campaignID=c" + std::to_string((answered + i) % 7) +
+                         " HTTP/1.1\r\nHost: px.example.com\r\n\r\n";
+            c->send_all(burst);
+            ASSERT_EQ(c->read_responses(per_write).size(), size_t(per_write));
+            answered += per_write;
+            if (answered >= total) break;
+        }
+    }
+    EXPECT_EQ(p.stop(60000), 0);
+    std::string log = p.stderr_text();
+    EXPECT_NE(log.find(std::to_string(answered) + " events accepted, " + std::to_string(answered) +
+                       " written, 0 dropped"),
+              std::string::npos)
+        << log;
+    auto got = consume_all(broker.bootstrap(), "pixelring.events", 8, size_t(answered));
+    ASSERT_EQ(int(got.size()), answered);
+    std::set<std::string> ids;
+    for (const auto& c : got) {
+        size_t at = c.value.find("\"id\":\"");
+        ASSERT_NE(at, std::string::npos) << c.value;
+        ids.insert(c.value.substr(at + 6, 36));
+        size_t camp = c.value.find("\"campaign\":\"");
+        ASSERT_NE(camp, std::string::npos);
+        EXPECT_EQ(c.key, c.value.substr(camp + 12, c.key.size()));
+        EXPECT_EQ(c.key.substr(0, 1), "c");
+        EXPECT_EQ(c.schema, "1");
+    }
+    EXPECT_EQ(int(ids.size()), answered);
 }

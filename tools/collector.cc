@@ -22,6 +22,7 @@
 #include "net/uring_setup.hh"
 #include "net/worker.hh"
 #include "sinks/file_sink.hh"
+#include "sinks/kafka_sink.hh"
 #include "sinks/stdout_sink.hh"
 
 namespace pixelring {
@@ -168,10 +169,17 @@ int run_collector(const config& cfg, const std::string& version) {
         }
     } else if (cfg.sink.type == "stdout") {
         out = make_stdout_sink();
+    } else if (cfg.sink.type == "kafka") {
+        out = make_kafka_sink(cfg.sink.kafka, error);
+        if (out) {
+            std::string brokers;
+            for (const std::string& b : cfg.sink.kafka.brokers)
+                brokers += (brokers.empty() ? "" : ",") + b;
+            fmt::print(stderr, "pixelring: producing events to Kafka topic {} at {}\n",
+                       cfg.sink.kafka.topic, brokers);
+        }
     } else {
-        error = fmt::format("sink.type = \"{}\": this version has no {} sink yet; accepted: "
-                            "file, stdout",
-                            cfg.sink.type, cfg.sink.type);
+        error = fmt::format("sink.type = \"{}\": accepted: file, kafka, stdout", cfg.sink.type);
     }
     if (!out) {
         fmt::print(stderr, "pixelring: {}\n", error);
