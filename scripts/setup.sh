@@ -13,7 +13,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   liburing-dev librdkafka-dev libtomlplusplus-dev libfmt-dev libcli11-dev libreaderwriterqueue-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format
-  curl wrk procps
+  curl wrk procps kcat
 )
 
 missing=()

@@ -278,3 +278,43 @@ TEST(kafka_sink, every_pixel_reaches_the_topic) {
     }
     EXPECT_EQ(int(ids.size()), answered);
 }
+
+// An independent client reads the topic: kcat (Debian package kcat, installed by
+// scripts/setup.sh) consumes every partition from the beginning.
+TEST(kafka_sink, kcat_reads_the_events) {
+    ASSERT_EQ(std::system("command -v kcat >/dev/null"), 0) << "apt-get install kcat";
+    devkafka broker("pixelring.events:4");
+    ASSERT_FALSE(broker.bootstrap().empty()) << broker.stderr_text();
+    pixelring::test::collector_process p({"sink.kafka.brokers=" + broker.bootstrap()});
+    ASSERT_TRUE(p.started()) << p.stderr_text();
+    pixelring::test::connection c(p.port());
+    constexpr int total = 1000;
+    for (int i = 0; i < total; i += 10) {
+        std::string burst;
+        for (int j = 0; j < 10; ++j)
+            burst += "GET /track/kcat-" + std::to_string(i + j) +
+                     ".gif?campaignID=mail HTTP/1.1\r\nHost: a\r\n\r\n";
+        c.send_all(burst);
+        ASSERT_EQ(c.read_responses(10).size(), 10u);
+    }
+    EXPECT_EQ(p.stop(60000), 0);
+    std::string cmd = "timeout 60 kcat -C -q -e -o beginning -b '" + broker.bootstrap() +
+                      "' -t pixelring.events -f '%k\\t%s\\n' 2>/dev/null";
+    FILE* pipe = popen(cmd.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::set<std::string> actions;
+    int lines = 0;
+    char buf[8192];
+    while (fgets(buf, sizeof buf, pipe)) {
+        std::string line(buf);
+        ++lines;
+        EXPECT_EQ(line.substr(0, 5), "mail\t") << line;
+        size_t at = line.find("\"action\":\"");
+        ASSERT_NE(at, std::string::npos) << line;
+        actions.insert(line.substr(at + 10, line.find('"', at + 10) - at - 10));
+    }
+    EXPECT_EQ(pclose(pipe), 0);
+    EXPECT_EQ(lines, total);
+    EXPECT_EQ(int(actions.size()), total);
+    EXPECT_TRUE(actions.count("kcat-0") && actions.count("kcat-999"));
+}
