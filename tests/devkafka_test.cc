@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -21,6 +22,9 @@
 
 #ifndef DEVKAFKA_BIN
 #error "DEVKAFKA_BIN must name the pixelring-devkafka binary"
+#endif
+#ifndef CONSUME_BIN
+#error "CONSUME_BIN must name the pixelring-consume binary"
 #endif
 
 namespace {
@@ -317,4 +321,82 @@ TEST(kafka_sink, kcat_reads_the_events) {
     EXPECT_EQ(lines, total);
     EXPECT_EQ(int(actions.size()), total);
     EXPECT_TRUE(actions.count("kcat-0") && actions.count("kcat-999"));
+}
+
+namespace {
+
+// Runs pixelring-consume with args; returns its exit code and stdout.
+std::pair<int, std::string> run_consume(const std::string& args) {
+    std::string cmd = std::string("timeout 60 ") + CONSUME_BIN + " " + args + " 2>/dev/null";
+    FILE* pipe = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (pipe && fgets(buf, sizeof buf, pipe))
+        out += buf;
+    int status = pipe ? pclose(pipe) : -1;
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+} // namespace
+
+TEST(pixelring_consume, count_verify_and_stats) {
+    devkafka broker("pixelring.events:4");
+    ASSERT_FALSE(broker.bootstrap().empty()) << broker.stderr_text();
+    pixelring::test::collector_process p({"sink.kafka.brokers=" + broker.bootstrap()});
+    ASSERT_TRUE(p.started()) << p.stderr_text();
+    pixelring::test::connection c(p.port());
+    for (int i = 0; i < 300; i += 10) {
+        std::string burst;
+        for (int j = 0; j < 10; ++j)
+            burst += std::string("GET /track/") + (j < 7 ? "open" : "click") +
+                     ".gif?campaignID=" + (j < 5 ? "spring" : "summer") +
+                     " HTTP/1.1\r\nHost: a\r\n\r\n";
+        c.send_all(burst);
+        ASSERT_EQ(c.read_responses(10).size(), 10u);
+    }
+    ASSERT_EQ(p.stop(60000), 0);
+    std::string b = "--brokers '" + broker.bootstrap() + "' --timeout-ms 30000 ";
+
+    auto [count_rc, count_out] = run_consume(b + "count");
+    EXPECT_EQ(count_rc, 0);
+    EXPECT_NE(count_out.find("total 300\n"), std::string::npos) << count_out;
+    EXPECT_NE(count_out.find("partition 3 "), std::string::npos) << count_out;
+
+    auto [ok_rc, ok_out] = run_consume(b + "verify --expected-count 300");
+    EXPECT_EQ(ok_rc, 0) << ok_out;
+    EXPECT_NE(ok_out.find("messages 300 distinct 300 duplicates 0 missing 0"), std::string::npos)
+        << ok_out;
+    auto [short_rc, short_out] = run_consume(b + "verify --expected-count 301");
+    EXPECT_EQ(short_rc, 1) << short_out;
+    EXPECT_NE(short_out.find("missing 1"), std::string::npos) << short_out;
+
+    // Every id on the topic plus one that never was: exactly that one is reported missing.
+    auto events = consume_all(broker.bootstrap(), "pixelring.events", 4, 300);
+    ASSERT_EQ(events.size(), 300u);
+    std::string ids_path = "/tmp/pixelring-consume-ids-" + std::to_string(getpid());
+    {
+        std::ofstream ids(ids_path);
+        for (const auto& e : events)
+            ids << e.value.substr(e.value.find("\"id\":\"") + 6, 36) << '\n';
+        ids << "01a20000-0000-7000-8000-000000000000\n";
+    }
+    auto [ids_rc, ids_out] = run_consume(b + "verify --expected-ids " + ids_path);
+    std::remove(ids_path.c_str());
+    EXPECT_EQ(ids_rc, 1);
+    EXPECT_NE(ids_out.find("missing 01a20000-0000-7000-8000-000000000000\n"), std::string::npos)
+        << ids_out;
+    EXPECT_NE(ids_out.find("distinct 300 duplicates 0 missing 1"), std::string::npos) << ids_out;
+
+    auto [stats_rc, stats_out] = run_consume(b + "stats");
+    EXPECT_EQ(stats_rc, 0);
+    EXPECT_NE(stats_out.find("events 300 "), std::string::npos) << stats_out;
+    EXPECT_NE(stats_out.find("campaign spring 150\n"), std::string::npos) << stats_out;
+    EXPECT_NE(stats_out.find("campaign summer 150\n"), std::string::npos) << stats_out;
+    EXPECT_NE(stats_out.find("action open 210\n"), std::string::npos) << stats_out;
+    EXPECT_NE(stats_out.find("action click 90\n"), std::string::npos) << stats_out;
+
+    auto [tail_rc, tail_out] =
+        run_consume(b.substr(0, b.find("--timeout-ms")) + "--timeout-ms 3000 tail --raw");
+    EXPECT_EQ(tail_rc, 0);
+    EXPECT_EQ(std::count(tail_out.begin(), tail_out.end(), '\n'), 300) << tail_out.substr(0, 300);
 }
