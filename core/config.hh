@@ -53,6 +53,7 @@ struct file_sink_config {
 struct kafka_sink_config {
     std::vector<std::string> brokers;
     std::string topic = "pixelring.events";
+    uint32_t stop_timeout_ms = 10000; // on SIGTERM, how long to wait for outstanding deliveries
     std::map<std::string, std::string> properties; // passed through to librdkafka
 
     bool operator==(const kafka_sink_config&) const = default;

@@ -106,6 +106,12 @@ void write_prometheus(const metrics_view& v, std::string& out) {
         fmt::format_to(it, "pixelring_sink_rotations_total {}\n",
                        v.sink_rotations->load(std::memory_order_relaxed));
     }
+    if (v.sink_queued) {
+        header(out, "pixelring_sink_queued_events", "gauge",
+               "Events handed to the sink and not yet settled (the Kafka producer's queue).");
+        fmt::format_to(it, "pixelring_sink_queued_events {}\n",
+                       v.sink_queued->load(std::memory_order_relaxed));
+    }
     if (v.sink_healthy) {
         header(out, "pixelring_sink_healthy", "gauge", "1 while the sink can write.");
         fmt::format_to(it, "pixelring_sink_healthy {}\n", v.sink_healthy(v.sink_ctx) ? 1 : 0);

@@ -71,6 +71,7 @@ struct metrics_view {
     const std::atomic<uint64_t>* events_failed = nullptr;
     const std::atomic<uint64_t>* sink_bytes = nullptr;
     const std::atomic<uint64_t>* sink_rotations = nullptr;
+    const std::atomic<uint64_t>* sink_queued = nullptr;
     const drain_counters* drain = nullptr;
     size_t (*ring_used_bytes)(const void* ctx, size_t worker) = nullptr; // gauge per worker
     const void* ring_ctx = nullptr;

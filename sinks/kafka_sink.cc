@@ -25,12 +25,12 @@ constexpr std::pair<const char*, const char*> producer_defaults[] = {
 // How long write() waits for room when librdkafka's queue is full before it counts the event
 // failed: a bounded stall of the sink thread, never of a worker.
 constexpr int queue_full_wait_ms = 100;
-constexpr int close_flush_ms = 10000;
 constexpr char schema_version[] = "1";
 
 class kafka_sink final : public sink {
 public:
-    explicit kafka_sink(std::string topic) : topic_(std::move(topic)) {}
+    kafka_sink(std::string topic, uint32_t stop_timeout_ms)
+        : topic_(std::move(topic)), stop_timeout_ms_(int(stop_timeout_ms)) {}
     ~kafka_sink() override { close(); }
 
     // The producer is created after the sink, whose address its callbacks carry.
@@ -89,26 +89,30 @@ public:
         }
     }
 
-    void flush() override { rd_kafka_poll(rk_, 0); }
-    void tick(uint64_t) override { rd_kafka_poll(rk_, 0); }
+    void flush() override {
+        rd_kafka_poll(rk_, 0);
+        counters_.queued.store(uint64_t(rd_kafka_outq_len(rk_)), std::memory_order_relaxed);
+    }
+    void tick(uint64_t) override { flush(); }
     void reopen() override {}
 
-    // Waits up to close_flush_ms for outstanding deliveries; then purges what is left so that
-    // every event gets its delivery report (as failed) before the producer goes away.
+    // Waits up to sink.kafka.stop_timeout_ms for outstanding deliveries; then purges what is left
+    // so that every event gets its delivery report (as failed) before the producer goes away.
     void close() override {
         if (closed_ || !rk_) return;
         closed_ = true;
-        rd_kafka_flush(rk_, close_flush_ms); // its result is not trusted: reports are counted
+        rd_kafka_flush(rk_, stop_timeout_ms_); // its result is not trusted: reports are counted
         if (int left = rd_kafka_outq_len(rk_); left > 0) {
             rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
             rd_kafka_flush(rk_, 1000);
             std::fputs(fmt::format("pixelring: kafka: {} events still queued after {} ms were "
                                    "purged and counted failed\n",
-                                   left, close_flush_ms)
+                                   left, stop_timeout_ms_)
                            .c_str(),
                        stderr);
         }
         rd_kafka_destroy(rk_);
+        counters_.queued.store(0, std::memory_order_relaxed);
     }
 
     bool healthy() const override { return healthy_.load(std::memory_order_relaxed); }
@@ -117,6 +121,7 @@ public:
 private:
     rd_kafka_t* rk_ = nullptr;
     std::string topic_;
+    int stop_timeout_ms_;
     sink_counters counters_;
     std::atomic<bool> healthy_{true};
     bool closed_ = false;
@@ -172,7 +177,7 @@ std::unique_ptr<sink> make_kafka_sink(const kafka_sink_config& cfg, std::string&
     rd_kafka_conf_set_error_cb(conf, &kafka_sink::on_error);
     // The sink must exist before the producer so that callbacks can reach it; it takes the
     // handle right after.
-    auto out = std::make_unique<kafka_sink>(cfg.topic);
+    auto out = std::make_unique<kafka_sink>(cfg.topic, cfg.stop_timeout_ms);
     rd_kafka_conf_set_opaque(conf, out.get());
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!rk) {

@@ -16,6 +16,7 @@ struct sink_counters {
     std::atomic<uint64_t> bytes{0};
     std::atomic<uint64_t> rotations{0};
     std::atomic<uint64_t> fsyncs{0};
+    std::atomic<uint64_t> queued{0}; // gauge: handed over, not yet settled (Kafka's queue)
 };
 
 class sink {

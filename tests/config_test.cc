@@ -103,6 +103,7 @@ TEST_F(config_test, defaults_match_design) {
     EXPECT_EQ(cfg.sink.file.fsync, "interval");
     EXPECT_TRUE(cfg.sink.kafka.brokers.empty());
     EXPECT_EQ(cfg.sink.kafka.topic, "pixelring.events");
+    EXPECT_EQ(cfg.sink.kafka.stop_timeout_ms, 10000u);
     EXPECT_TRUE(cfg.sink.kafka.properties.empty());
     EXPECT_EQ(cfg.spool.dir, "./spool");
     EXPECT_EQ(cfg.spool.max_bytes, 10ull << 30);
@@ -616,7 +617,7 @@ TEST_F(config_test, to_toml_comments_every_key_and_groups_sections) {
         }
         previous = line;
     }
-    EXPECT_EQ(keys, 38); // every key of the table but the properties table itself
+    EXPECT_EQ(keys, 39); // every key of the table but the properties table itself
 }
 
 TEST_F(config_test, to_toml_redacts_secrets) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "sinks/kafka_sink.hh"
 
 using namespace pixelring;
@@ -48,4 +50,24 @@ TEST(kafka_sink, an_unreachable_broker_counts_every_event_failed_on_close) {
     s->close();
     EXPECT_EQ(s->counters().written.load(), 0u);
     EXPECT_EQ(s->counters().failed.load(), 10u);
+}
+
+TEST(kafka_sink, stop_timeout_bounds_close_and_purged_events_count_failed) {
+    kafka_sink_config cfg;
+    cfg.brokers = {"127.0.0.1:9"};
+    cfg.stop_timeout_ms = 200;
+    cfg.properties["message.timeout.ms"] = "600000"; // would wait ten minutes
+    std::string error;
+    auto s = make_kafka_sink(cfg, error);
+    ASSERT_NE(s, nullptr) << error;
+    for (int i = 0; i < 25; ++i)
+        s->write(R"({"v":1,"campaign":null})");
+    s->flush();
+    EXPECT_EQ(s->counters().queued.load(), 25u);
+    auto start = std::chrono::steady_clock::now();
+    s->close();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    EXPECT_EQ(s->counters().written.load(), 0u);
+    EXPECT_EQ(s->counters().failed.load(), 25u);
+    EXPECT_EQ(s->counters().queued.load(), 0u);
 }

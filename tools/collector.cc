@@ -261,6 +261,7 @@ int run_collector(const config& cfg, const std::string& version) {
     view.events_failed = &sink_ptr->counters().failed;
     view.sink_bytes = &sink_ptr->counters().bytes;
     view.sink_rotations = &sink_ptr->counters().rotations;
+    view.sink_queued = &sink_ptr->counters().queued;
     view.drain = &drain;
     view.ring_ctx = &rings;
     view.ring_used_bytes = [](const void* ctx, size_t w) {
