@@ -6,7 +6,6 @@
 
 #include "net/worker.hh"
 
-#include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -194,8 +193,12 @@ struct worker::impl {
         if (!(cqe->flags & IORING_CQE_F_MORE) && !stopping) arm_accept(listener);
         int fd = cqe->res;
         if (fd < 0) return; // -EMFILE, -ENFILE, -ECONNABORTED...: nothing to clean up
-        if (stopping || open_count >= cfg.max_connections) {
-            counters.connections_rejected.add(stopping ? 0 : 1);
+        if (stopping) {
+            ::close(fd);
+            return;
+        }
+        if (open_count >= cfg.max_connections) {
+            counters.connections_rejected.add();
             ::close(fd);
             return;
         }

@@ -161,10 +161,7 @@ std::unique_ptr<sink> make_kafka_sink(const kafka_sink_config& cfg, std::string&
         error = fmt::format("sink.kafka.properties.{} = \"{}\": {}", name, value, errstr);
         return false;
     };
-    std::string brokers;
-    for (const std::string& b : cfg.brokers)
-        brokers += (brokers.empty() ? "" : ",") + b;
-    bool ok = set("bootstrap.servers", brokers);
+    bool ok = set("bootstrap.servers", fmt::format("{}", fmt::join(cfg.brokers, ",")));
     for (const auto& [name, value] : producer_defaults)
         ok = ok && set(name, value);
     for (const auto& [name, value] : cfg.properties)

@@ -129,15 +129,6 @@ private:
     std::thread thread_;
 };
 
-std::string join(const std::vector<std::string>& parts) {
-    std::string out;
-    for (const std::string& p : parts) {
-        if (!out.empty()) out += ", ";
-        out += p;
-    }
-    return out;
-}
-
 } // namespace
 
 int run_collector(const config& cfg, const std::string& version) {
@@ -172,11 +163,8 @@ int run_collector(const config& cfg, const std::string& version) {
     } else if (cfg.sink.type == "kafka") {
         out = make_kafka_sink(cfg.sink.kafka, error);
         if (out) {
-            std::string brokers;
-            for (const std::string& b : cfg.sink.kafka.brokers)
-                brokers += (brokers.empty() ? "" : ",") + b;
             fmt::print(stderr, "pixelring: producing events to Kafka topic {} at {}\n",
-                       cfg.sink.kafka.topic, brokers);
+                       cfg.sink.kafka.topic, fmt::join(cfg.sink.kafka.brokers, ","));
         }
     } else {
         error = fmt::format("sink.type = \"{}\": accepted: file, kafka, stdout", cfg.sink.type);
@@ -282,7 +270,7 @@ int run_collector(const config& cfg, const std::string& version) {
     admin.start();
 
     fmt::print(stderr, "pixelring {} listening on {} admin {} workers {} sink {}\n", version,
-               join(listeners.bound), admin_bound, workers, cfg.sink.type);
+               fmt::join(listeners.bound, ", "), admin_bound, workers, cfg.sink.type);
 
     for (;;) {
         siginfo_t info;
