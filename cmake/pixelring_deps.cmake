@@ -15,6 +15,7 @@ endfunction()
 pixelring_require_pkg(URING liburing liburing-dev)
 pixelring_require_pkg(TOMLPP tomlplusplus libtomlplusplus-dev)
 pixelring_require_pkg(RDKAFKA rdkafka librdkafka-dev)
+pixelring_require_pkg(SIMDJSON simdjson libsimdjson-dev)
 
 find_package(fmt QUIET)
 if(NOT fmt_FOUND)

@@ -4,10 +4,31 @@
 
 namespace pixelring {
 
+void prometheus_header(std::string& out, std::string_view name, std::string_view type,
+                       std::string_view help) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+void latency_histogram::write(std::string& out, std::string_view name,
+                              std::string_view help) const {
+    prometheus_header(out, name, "histogram", help);
+    auto it = std::back_inserter(out);
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < bounds_us.size(); ++b) {
+        cumulative += buckets[b].get();
+        fmt::format_to(it, "{}_bucket{{le=\"{}\"}} {}\n", name, double(bounds_us[b]) / 1e6,
+                       cumulative);
+    }
+    cumulative += buckets[bounds_us.size()].get();
+    fmt::format_to(it, "{}_bucket{{le=\"+Inf\"}} {}\n", name, cumulative);
+    fmt::format_to(it, "{}_sum {}\n{}_count {}\n", name, double(sum_us.get()) / 1e6, name,
+                   cumulative);
+}
+
 namespace {
 
 void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    prometheus_header(out, name, type, help);
 }
 
 template <typename F> uint64_t sum(const metrics_view& v, F&& f) {
@@ -40,14 +61,36 @@ void write_prometheus(const metrics_view& v, std::string& out) {
     uint64_t ring_full = sum(v, [](auto& c) { return c.events_dropped_ring_full.get(); });
     uint64_t written = v.events_written ? v.events_written->load(std::memory_order_relaxed) : 0;
     uint64_t failed = v.events_failed ? v.events_failed->load(std::memory_order_relaxed) : 0;
-    header(out, "pixelring_events_total", "counter",
-           "Events by outcome: accepted into a ring, then written by the sink or dropped with "
-           "a reason. accepted = written + dropped{sink_error} + in flight.");
+    auto load = [](const std::atomic<uint64_t>* a) {
+        return a ? a->load(std::memory_order_relaxed) : 0;
+    };
+    if (v.delivery_outcomes) {
+        header(out, "pixelring_events_total", "counter",
+               "Events by outcome: accepted into a ring, then delivered to Kafka "
+               "(acknowledged), spooled (kept on disk after a failed delivery, replayed later) or "
+               "dropped with a reason. accepted = delivered + spooled + dropped + in flight.");
+    } else {
+        header(out, "pixelring_events_total", "counter",
+               "Events by outcome: accepted into a ring, then written by the sink or dropped "
+               "with a reason. accepted = written + dropped{sink_error} + in flight.");
+    }
     fmt::format_to(it, "pixelring_events_total{{outcome=\"accepted\"}} {}\n", accepted);
-    fmt::format_to(it, "pixelring_events_total{{outcome=\"written\"}} {}\n", written);
+    if (v.delivery_outcomes) {
+        fmt::format_to(it, "pixelring_events_total{{outcome=\"delivered\"}} {}\n", written);
+        fmt::format_to(it, "pixelring_events_total{{outcome=\"spooled\"}} {}\n",
+                       load(v.events_spooled));
+    } else {
+        fmt::format_to(it, "pixelring_events_total{{outcome=\"written\"}} {}\n", written);
+    }
     header(out, "pixelring_events_dropped_total", "counter", "Events not kept, by reason.");
     fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"ring_full\"}} {}\n", ring_full);
     fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"sink_error\"}} {}\n", failed);
+    if (v.delivery_outcomes) {
+        fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"spool_full\"}} {}\n",
+                       load(v.dropped_spool_full));
+        fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"spool_error\"}} {}\n",
+                       load(v.dropped_spool_error));
+    }
 
     header(out, "pixelring_connections_open", "gauge", "Open client connections.");
     fmt::format_to(it, "pixelring_connections_open {}\n",
@@ -116,6 +159,7 @@ void write_prometheus(const metrics_view& v, std::string& out) {
         header(out, "pixelring_sink_healthy", "gauge", "1 while the sink can write.");
         fmt::format_to(it, "pixelring_sink_healthy {}\n", v.sink_healthy(v.sink_ctx) ? 1 : 0);
     }
+    if (v.sink_metrics) v.sink_metrics(v.sink_ctx, out);
 }
 
 } // namespace pixelring

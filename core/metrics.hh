@@ -63,6 +63,31 @@ struct alignas(64) drain_counters {
     counter drain_passes;
 };
 
+// Durations in microseconds, rendered as a Prometheus histogram in seconds. One writer.
+struct latency_histogram {
+    static constexpr std::array<uint64_t, 14> bounds_us{
+        1'000,   2'500,   5'000,     10'000,    25'000,    50'000,     100'000,
+        250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000, 30'000'000};
+    counter buckets[bounds_us.size() + 1]; // per bucket, not cumulative; the last is +Inf
+    counter sum_us;
+    counter count;
+
+    void observe(uint64_t us) noexcept {
+        size_t b = 0;
+        while (b < bounds_us.size() && us > bounds_us[b])
+            ++b;
+        buckets[b].add();
+        sum_us.add(us);
+        count.add();
+    }
+    // Appends HELP, TYPE and the series of name (a histogram). Any thread.
+    void write(std::string& out, std::string_view name, std::string_view help) const;
+};
+
+// "# HELP name help\n# TYPE name type\n".
+void prometheus_header(std::string& out, std::string_view name, std::string_view type,
+                       std::string_view help);
+
 // What the admin thread needs to render /metrics; every pointer outlives the admin server.
 struct metrics_view {
     const worker_counters* workers = nullptr; // array of worker_count
@@ -80,6 +105,13 @@ struct metrics_view {
     std::string_view version;
     bool (*sink_healthy)(const void* ctx) = nullptr;
     const void* sink_ctx = nullptr;
+    // Kafka: outcomes delivered/spooled and the spool's drop reasons instead of "written".
+    bool delivery_outcomes = false;
+    const std::atomic<uint64_t>* events_spooled = nullptr;
+    const std::atomic<uint64_t>* dropped_spool_full = nullptr;
+    const std::atomic<uint64_t>* dropped_spool_error = nullptr;
+    // The sink's own series, appended last.
+    void (*sink_metrics)(const void* ctx, std::string& out) = nullptr;
 };
 
 // Appends the Prometheus text exposition (version 0.0.4) of everything in view to out.

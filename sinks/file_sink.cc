@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 
 #include "sinks/file_syncer.hh"
+#include "sinks/write_all.hh"
 
 namespace pixelring {
 
@@ -80,40 +81,6 @@ written_prefix scan_prefix(const iovec* parts, int count, std::size_t done) {
         done -= n;
     }
     return prefix;
-}
-
-// Writes all of parts[0..count) to fd (the array is consumed), resuming after partial writes
-// and EINTR. Returns 0, or the errno of the failure; done counts the bytes that reached fd.
-int write_all(int fd, iovec* parts, int count, std::size_t& done, sigpipe_guard& guard) {
-    done = 0;
-    while (count > 0) {
-        if (parts->iov_len == 0) {
-            ++parts;
-            --count;
-            continue;
-        }
-        const ssize_t n = ::writev(fd, parts, count);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EPIPE) guard.note_epipe();
-            return errno;
-        }
-        // A regular file never returns 0 for a non-empty write; should some device do so, an
-        // error beats spinning.
-        if (n == 0) return EIO;
-        done += std::size_t(n);
-        for (std::size_t left = std::size_t(n); left > 0;) {
-            const std::size_t step = std::min(left, parts->iov_len);
-            parts->iov_base = static_cast<char*>(parts->iov_base) + step;
-            parts->iov_len -= step;
-            left -= step;
-            if (parts->iov_len == 0) {
-                ++parts;
-                --count;
-            }
-        }
-    }
-    return 0;
 }
 
 } // namespace
@@ -182,7 +149,8 @@ bool line_writer::write_lines(iovec* parts, int count, uint64_t events) {
     int error = 0;
     {
         sigpipe_guard guard(guard_sigpipe_);
-        error = write_all(fd_, pending, n, done, guard);
+        error = write_all(fd_, pending, n, done);
+        if (error == EPIPE) guard.note_epipe();
     }
     fd_bytes_ += done;
     counters_.bytes.fetch_add(done, std::memory_order_relaxed);

@@ -2,12 +2,16 @@
 
 #include <atomic>
 #include <cstring>
+#include <deque>
 #include <mutex>
+#include <vector>
 
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
 #include "core/clock.hh"
+#include "core/metrics.hh"
+#include "sinks/kafka_stats.hh"
 #include "sinks/rate_limited_log.hh"
 
 namespace pixelring {
@@ -15,121 +19,381 @@ namespace pixelring {
 namespace {
 
 // Producer defaults (DESIGN.md §4); any sink.kafka.properties entry overrides them.
+// statistics.interval.ms: the statistics are how the sink learns that a broker is reachable
+// again (to replay the spool) and what /metrics shows as broker state.
 constexpr std::pair<const char*, const char*> producer_defaults[] = {
     {"enable.idempotence", "true"},   {"acks", "all"},
     {"compression.type", "lz4"},      {"linger.ms", "5"},
     {"batch.num.messages", "10000"},  {"queue.buffering.max.messages", "1000000"},
-    {"message.timeout.ms", "300000"},
+    {"message.timeout.ms", "300000"}, {"statistics.interval.ms", "1000"},
 };
 
-// How long write() waits for room when librdkafka's queue is full before it counts the event
-// failed: a bounded stall of the sink thread, never of a worker.
+// How long write() waits for room when librdkafka's queue is full before the event goes to the
+// spool: a bounded stall of the sink thread, never of a worker, taken once per episode of a
+// full queue (while it stays full, events go to the spool at once).
 constexpr int queue_full_wait_ms = 100;
+// Replay hands records to the producer only while its queue holds fewer than this, and at
+// most replay_batch per pass of the sink thread, so that fresh events keep flowing.
+constexpr int replay_queue_limit = 100'000;
+constexpr int replay_batch = 10'000;
 constexpr char schema_version[] = "1";
+
+// A spool segment being replayed. Its delivery reports find it through the message opaque.
+struct replay_segment {
+    std::unique_ptr<spool_segment_reader> reader;
+    uint64_t outstanding = 0; // produced, no delivery report yet
+    bool read_all = false;
+    // A record could neither be delivered nor appended to the spool again (or the sink was
+    // stopping): the segment stays on disk and is replayed again at the next start-up.
+    bool keep = false;
+};
 
 class kafka_sink final : public sink {
 public:
-    kafka_sink(std::string topic, uint32_t stop_timeout_ms)
-        : topic_(std::move(topic)), stop_timeout_ms_(int(stop_timeout_ms)) {}
+    kafka_sink(std::string topic, uint32_t stop_timeout_ms, std::unique_ptr<spool> spool)
+        : topic_(std::move(topic)), stop_timeout_ms_(int(stop_timeout_ms)),
+          spool_(std::move(spool)) {}
     ~kafka_sink() override { close(); }
 
     // The producer is created after the sink, whose address its callbacks carry.
-    void attach(rd_kafka_t* rk) noexcept { rk_ = rk; }
+    void attach(rd_kafka_t* rk, bool statistics) noexcept {
+        rk_ = rk;
+        rkt_ = rd_kafka_topic_new(rk_, topic_.c_str(), nullptr);
+        // Without statistics broker state is unknown: replay is then not held back.
+        if (!statistics) brokers_up_.store(broker_state_unknown, std::memory_order_relaxed);
+    }
 
     void report(const std::string& message) {
         std::lock_guard lock(log_mutex_);
         log_.report(message);
     }
 
+    // Delivery reports are served by rd_kafka_poll/flush, always on the sink thread.
     static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-        auto* self = static_cast<kafka_sink*>(opaque);
-        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            self->counters_.written.fetch_add(1, std::memory_order_relaxed);
-            self->counters_.bytes.fetch_add(m->len, std::memory_order_relaxed);
-            self->healthy_.store(true, std::memory_order_relaxed);
-            return;
-        }
-        self->counters_.failed.fetch_add(1, std::memory_order_relaxed);
-        self->report(fmt::format("kafka: event not delivered: {}", rd_kafka_err2str(m->err)));
+        static_cast<kafka_sink*>(opaque)->settle(*m);
     }
 
     static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
         auto* self = static_cast<kafka_sink*>(opaque);
-        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-            self->healthy_.store(false, std::memory_order_relaxed);
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+            self->brokers_up_.store(0, std::memory_order_relaxed);
+            self->report(fmt::format("kafka: {}; events wait in the producer's queue, then in "
+                                     "the spool",
+                                     reason));
+            return;
+        }
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
             char why[512];
             rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk, why, sizeof why);
-            self->healthy_.store(false, std::memory_order_relaxed);
-            self->report(fmt::format("kafka: fatal error {}: {}", rd_kafka_err2name(fatal), why));
+            self->fatal_.store(true, std::memory_order_relaxed);
+            self->report(fmt::format("kafka: fatal error {}: {}; events go to the spool until "
+                                     "pixelring is restarted",
+                                     rd_kafka_err2name(fatal), why));
             return;
         }
-        self->report(fmt::format("kafka: {}", reason));
-        (void)rk;
+        // Other errors (a broker connection failed, a request timed out) are transient:
+        // librdkafka logs them itself and retries.
+    }
+
+    // librdkafka's statistics (statistics.interval.ms), served by rd_kafka_poll on the sink
+    // thread. Returns 0: librdkafka frees the document.
+    static int on_statistics(rd_kafka_t*, char* json, size_t len, void* opaque) {
+        auto* self = static_cast<kafka_sink*>(opaque);
+        std::vector<kafka_broker_state> brokers;
+        std::string error;
+        if (!parse_kafka_broker_states({json, len}, brokers, error)) {
+            self->report("kafka: unreadable statistics: " + error);
+            return 0;
+        }
+        int up = 0;
+        for (const auto& b : brokers)
+            up += b.up();
+        self->brokers_up_.store(up, std::memory_order_relaxed);
+        std::lock_guard lock(self->brokers_mutex_);
+        self->brokers_ = std::move(brokers);
+        return 0;
     }
 
     void write(std::string_view event) override {
         if (closed_) return;
-        std::string_view key = kafka_message_key(event);
         for (int waited = 0;; waited += 10) {
-            rd_kafka_resp_err_t err = rd_kafka_producev(
-                rk_, RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
-                RD_KAFKA_V_VALUE(const_cast<char*>(event.data()), event.size()),
-                RD_KAFKA_V_HEADER("schema", schema_version, sizeof schema_version - 1),
-                RD_KAFKA_V_END);
-            if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
-            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && waited < queue_full_wait_ms) {
+            rd_kafka_resp_err_t err = produce(event, nullptr);
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                queue_full_ = false;
+                return;
+            }
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !queue_full_ &&
+                waited < queue_full_wait_ms) {
                 rd_kafka_poll(rk_, 10); // serves delivery reports, which frees room
                 continue;
             }
-            counters_.failed.fetch_add(1, std::memory_order_relaxed);
-            report(fmt::format("kafka: event not queued: {}", rd_kafka_err2str(err)));
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) queue_full_ = true;
+            not_delivered(event, err, "not queued");
             return;
         }
     }
 
     void flush() override {
         rd_kafka_poll(rk_, 0);
-        counters_.queued.store(uint64_t(rd_kafka_outq_len(rk_)), std::memory_order_relaxed);
+        if (spool_) spool_->flush();
+        publish_counters();
     }
-    void tick(uint64_t) override { flush(); }
+
+    bool poll() override {
+        if (closed_) return false;
+        rd_kafka_poll(rk_, 0);
+        bool more = replay();
+        retire_settled_segments();
+        if (spool_) spool_->flush();
+        publish_counters();
+        return more;
+    }
+
+    void tick(uint64_t) override {
+        if (closed_) return;
+        if (spool_) spool_->tick(monotonic_ms());
+        publish_counters();
+    }
     void reopen() override {}
 
-    // Waits up to sink.kafka.stop_timeout_ms for outstanding deliveries; then purges what is left
-    // so that every event gets its delivery report (as failed) before the producer goes away.
+    // Waits up to sink.kafka.stop_timeout_ms for outstanding deliveries; then purges what is
+    // left, so that every event gets its delivery report (a failure, which spools it) before
+    // the producer goes away; then makes the spool durable.
     void close() override {
         if (closed_ || !rk_) return;
         closed_ = true;
+        stopping_ = true;
         rd_kafka_flush(rk_, stop_timeout_ms_); // its result is not trusted: reports are counted
         if (int left = rd_kafka_outq_len(rk_); left > 0) {
             rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
             rd_kafka_flush(rk_, 1000);
             std::fputs(fmt::format("pixelring: kafka: {} events still queued after {} ms were "
-                                   "purged and counted failed\n",
-                                   left, stop_timeout_ms_)
+                                   "purged: {}\n",
+                                   left, stop_timeout_ms_,
+                                   spool_ ? "spooled, to be replayed at the next start"
+                                          : "counted failed (no spool)")
                            .c_str(),
                        stderr);
         }
+        retire_settled_segments();
+        replays_.clear(); // segments not read to the end stay on disk for the next start
+        rd_kafka_topic_destroy(rkt_);
         rd_kafka_destroy(rk_);
-        counters_.queued.store(0, std::memory_order_relaxed);
+        rk_ = nullptr;
+        if (spool_) spool_->close();
+        publish_counters();
     }
 
-    bool healthy() const override { return healthy_.load(std::memory_order_relaxed); }
+    bool healthy() const override {
+        bool reachable = !fatal_.load(std::memory_order_relaxed) &&
+                         brokers_up_.load(std::memory_order_relaxed) != 0;
+        return reachable || (spool_ && spool_->writable());
+    }
     const sink_counters& counters() const override { return counters_; }
+    void write_metrics(std::string& out) const override;
 
 private:
+    static constexpr int broker_state_unknown = -1;
+
+    rd_kafka_resp_err_t produce(std::string_view event, replay_segment* segment) {
+        std::string_view key = kafka_message_key(event);
+        return rd_kafka_producev(
+            rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+            RD_KAFKA_V_VALUE(const_cast<char*>(event.data()), event.size()),
+            RD_KAFKA_V_HEADER("schema", schema_version, sizeof schema_version - 1),
+            RD_KAFKA_V_OPAQUE(segment), RD_KAFKA_V_END);
+    }
+
+    // A fresh event Kafka did not take: into the spool, or counted failed when there is none.
+    void not_delivered(std::string_view event, rd_kafka_resp_err_t err, const char* what) {
+        if (!spool_) {
+            counters_.failed.fetch_add(1, std::memory_order_relaxed);
+            report(fmt::format("kafka: event {}: {}", what, rd_kafka_err2str(err)));
+            return;
+        }
+        spool_append_result r = spool_->append(event, spool_origin::event);
+        if (r == spool_append_result::ok)
+            report(
+                fmt::format("kafka: event {}: {}; kept in the spool", what, rd_kafka_err2str(err)));
+        // full and error are counted by the spool, which logs them itself.
+    }
+
+    void settle(const rd_kafka_message_t& m) {
+        auto* segment = static_cast<replay_segment*>(m._private);
+        if (segment) --segment->outstanding;
+        if (m.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (segment) {
+                replay_delivered_.add();
+                return;
+            }
+            counters_.written.fetch_add(1, std::memory_order_relaxed);
+            counters_.bytes.fetch_add(m.len, std::memory_order_relaxed);
+            if (int64_t us = rd_kafka_message_latency(&m); us >= 0) latency_.observe(uint64_t(us));
+            return;
+        }
+        std::string_view event(static_cast<const char*>(m.payload), m.len);
+        if (!segment) {
+            not_delivered(event, m.err, "not delivered");
+            return;
+        }
+        // A replayed record failed again. While running, it goes back into the spool so that
+        // its segment can be removed; when that is refused, or while stopping, the segment
+        // stays on disk instead and is replayed whole at the next start (duplicates there
+        // carry the same id).
+        if (stopping_ || spool_->append(event, spool_origin::replay) != spool_append_result::ok)
+            segment->keep = true;
+    }
+
+    // Hands spooled records to the producer while a broker is up and its queue has room.
+    // Returns true when it stopped for the batch limit only (more is ready at once).
+    bool replay() {
+        if (!spool_ || fatal_.load(std::memory_order_relaxed) ||
+            brokers_up_.load(std::memory_order_relaxed) == 0)
+            return false;
+        for (int n = 0; n < replay_batch; ++n) {
+            if (rd_kafka_outq_len(rk_) >= replay_queue_limit) return false;
+            if (!reading_) {
+                auto reader = spool_->open_next_segment();
+                if (!reader) return false;
+                replays_.push_back(std::make_unique<replay_segment>());
+                replays_.back()->reader = std::move(reader);
+                reading_ = replays_.back().get();
+            }
+            std::string_view record;
+            if (!reading_->reader->next(record)) {
+                reading_->read_all = true;
+                reading_ = nullptr;
+                continue;
+            }
+            rd_kafka_resp_err_t err = produce(record, reading_);
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                ++reading_->outstanding;
+                continue;
+            }
+            if (spool_->append(record, spool_origin::replay) != spool_append_result::ok)
+                reading_->keep = true;
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) return false;
+        }
+        return true;
+    }
+
+    // Removes the segments whose every record was delivered or spooled again.
+    void retire_settled_segments() {
+        for (auto it = replays_.begin(); it != replays_.end();) {
+            replay_segment& s = **it;
+            if (!s.read_all || s.outstanding > 0) {
+                ++it;
+                continue;
+            }
+            if (!s.keep) spool_->remove_segment(s.reader->id(), s.reader->records_read());
+            it = replays_.erase(it);
+        }
+    }
+
+    // Copies the spool's outcome counts and the producer's queue depth into counters_.
+    void publish_counters() {
+        counters_.queued.store(rk_ ? uint64_t(rd_kafka_outq_len(rk_)) : 0,
+                               std::memory_order_relaxed);
+        if (!spool_) return;
+        const spool_counters& c = spool_->counters();
+        auto ev = size_t(spool_origin::event);
+        counters_.spooled.store(c.spooled.load(std::memory_order_relaxed),
+                                std::memory_order_relaxed);
+        counters_.dropped_spool_full.store(c.full[ev].load(std::memory_order_relaxed),
+                                           std::memory_order_relaxed);
+        counters_.dropped_spool_error.store(c.io_errors[ev].load(std::memory_order_relaxed),
+                                            std::memory_order_relaxed);
+    }
+
     rd_kafka_t* rk_ = nullptr;
+    rd_kafka_topic_t* rkt_ = nullptr;
     std::string topic_;
     int stop_timeout_ms_;
+    std::unique_ptr<spool> spool_;
     sink_counters counters_;
-    std::atomic<bool> healthy_{true};
     bool closed_ = false;
+    bool stopping_ = false;
+    bool queue_full_ = false;
+
+    std::deque<std::unique_ptr<replay_segment>> replays_; // oldest first
+    replay_segment* reading_ = nullptr;                   // the one being read, in replays_
+    counter replay_delivered_;
+    latency_histogram latency_; // produce → acknowledgement of fresh events
+
+    // -1 until the first statistics arrive (or always, without statistics): not known.
+    std::atomic<int> brokers_up_{broker_state_unknown};
+    std::atomic<bool> fatal_{false};
+    mutable std::mutex brokers_mutex_; // brokers_: sink thread writes, admin thread reads
+    std::vector<kafka_broker_state> brokers_;
+
     // Delivery reports arrive on the sink thread (rd_kafka_poll), error callbacks on
     // librdkafka's threads: the log takes a mutex, on this rare path only.
     std::mutex log_mutex_;
     rate_limited_log log_;
 };
+
+void kafka_sink::write_metrics(std::string& out) const {
+    auto it = std::back_inserter(out);
+    latency_.write(out, "pixelring_kafka_delivery_latency_seconds",
+                   "Time from handing an event to the producer to Kafka's acknowledgement.");
+    prometheus_header(out, "pixelring_kafka_broker_up", "gauge",
+                      "1 while the producer's connection to this broker is up (librdkafka "
+                      "statistics, every statistics.interval.ms).");
+    {
+        std::lock_guard lock(brokers_mutex_);
+        for (const auto& b : brokers_)
+            fmt::format_to(it, "pixelring_kafka_broker_up{{broker=\"{}\",state=\"{}\"}} {}\n",
+                           b.name, b.state, b.up() ? 1 : 0);
+    }
+    prometheus_header(out, "pixelring_kafka_brokers_up", "gauge",
+                      "Brokers the producer is connected to; -1 until known.");
+    fmt::format_to(it, "pixelring_kafka_brokers_up {}\n",
+                   brokers_up_.load(std::memory_order_relaxed));
+    prometheus_header(out, "pixelring_kafka_fatal", "gauge",
+                      "1 after a fatal producer error: events go to the spool until restart.");
+    fmt::format_to(it, "pixelring_kafka_fatal {}\n",
+                   fatal_.load(std::memory_order_relaxed) ? 1 : 0);
+    if (!spool_) return;
+    const spool_counters& c = spool_->counters();
+    auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    auto gauge = [&](std::string_view name, std::string_view help, uint64_t value) {
+        prometheus_header(out, name, "gauge", help);
+        fmt::format_to(it, "{} {}\n", name, value);
+    };
+    auto total = [&](std::string_view name, std::string_view help, uint64_t value) {
+        prometheus_header(out, name, "counter", help);
+        fmt::format_to(it, "{} {}\n", name, value);
+    };
+    gauge("pixelring_spool_bytes", "Bytes in the spool's segment files.", get(c.bytes));
+    gauge("pixelring_spool_records",
+          "Records in the spool waiting for Kafka (records left by an earlier run are counted "
+          "as replay reads them).",
+          get(c.records));
+    gauge("pixelring_spool_segments", "Segment files in spool.dir.", get(c.segments));
+    gauge("pixelring_spool_writable", "1 while the spool can take events.",
+          spool_->writable() ? 1 : 0);
+    total("pixelring_spool_replayed_total",
+          "Spooled records read back and acknowledged by Kafka (from this run or an earlier one).",
+          replay_delivered_.get());
+    total("pixelring_spool_respooled_total",
+          "Replayed records that failed again and went back into the spool.", get(c.respooled));
+    prometheus_header(out, "pixelring_spool_lost_records_total", "counter",
+                      "Replayed records that failed again and the spool could not take back; "
+                      "their segment is kept and replayed at the next start.");
+    fmt::format_to(it, "pixelring_spool_lost_records_total{{reason=\"spool_full\"}} {}\n",
+                   get(c.full[size_t(spool_origin::replay)]));
+    fmt::format_to(it, "pixelring_spool_lost_records_total{{reason=\"spool_error\"}} {}\n",
+                   get(c.io_errors[size_t(spool_origin::replay)]));
+    total("pixelring_spool_corrupt_records_total",
+          "Corrupt or torn records skipped while reading the spool back.", get(c.corrupt_records));
+    total("pixelring_spool_corrupt_bytes_total", "Bytes skipped in them.", get(c.corrupt_bytes));
+    total("pixelring_spool_fsyncs_total", "fdatasync calls on spool segments.", get(c.fsyncs));
+    total("pixelring_spool_fsync_errors_total", "Failed fdatasync calls on spool segments.",
+          get(c.fsync_errors));
+    total("pixelring_spool_removed_segments_total",
+          "Segments removed after every record in them was acknowledged.", get(c.removed_segments));
+}
 
 } // namespace
 
@@ -151,7 +415,8 @@ std::string_view kafka_message_key(std::string_view event) {
     return {};
 }
 
-std::unique_ptr<sink> make_kafka_sink(const kafka_sink_config& cfg, std::string& error) {
+std::unique_ptr<sink> make_kafka_sink(const kafka_sink_config& cfg, std::unique_ptr<spool> spool,
+                                      std::string& error) {
     char errstr[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     auto set = [&](const std::string& name, const std::string& value) {
@@ -170,11 +435,16 @@ std::unique_ptr<sink> make_kafka_sink(const kafka_sink_config& cfg, std::string&
         rd_kafka_conf_destroy(conf);
         return nullptr;
     }
+    char interval[32] = "0";
+    size_t interval_len = sizeof interval;
+    rd_kafka_conf_get(conf, "statistics.interval.ms", interval, &interval_len);
+    bool statistics = std::strcmp(interval, "0") != 0;
     rd_kafka_conf_set_dr_msg_cb(conf, &kafka_sink::on_delivery);
     rd_kafka_conf_set_error_cb(conf, &kafka_sink::on_error);
+    rd_kafka_conf_set_stats_cb(conf, &kafka_sink::on_statistics);
     // The sink must exist before the producer so that callbacks can reach it; it takes the
     // handle right after.
-    auto out = std::make_unique<kafka_sink>(cfg.topic, cfg.stop_timeout_ms);
+    auto out = std::make_unique<kafka_sink>(cfg.topic, cfg.stop_timeout_ms, std::move(spool));
     rd_kafka_conf_set_opaque(conf, out.get());
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!rk) {
@@ -182,7 +452,7 @@ std::unique_ptr<sink> make_kafka_sink(const kafka_sink_config& cfg, std::string&
         rd_kafka_conf_destroy(conf); // rd_kafka_new frees conf only on success
         return nullptr;
     }
-    out->attach(rk);
+    out->attach(rk, statistics);
     return out;
 }
 

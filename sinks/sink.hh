@@ -1,10 +1,12 @@
 #pragma once
 // The sink interface: where the sink thread puts events it drained from the workers' rings.
-// Every member is called on the sink thread only, except counters() and healthy(), which any
-// thread may read. Implementations: file_sink.hh (NDJSON, the default), stdout_sink.hh.
+// Every member is called on the sink thread only, except counters(), healthy() and
+// write_metrics(), which any thread may call. Implementations: file_sink.hh (NDJSON, the
+// default), stdout_sink.hh, kafka_sink.hh.
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace pixelring {
@@ -17,6 +19,10 @@ struct sink_counters {
     std::atomic<uint64_t> rotations{0};
     std::atomic<uint64_t> fsyncs{0};
     std::atomic<uint64_t> queued{0}; // gauge: handed over, not yet settled (Kafka's queue)
+    // Kafka only: events whose delivery failed and that the spool took, or could not take.
+    std::atomic<uint64_t> spooled{0};
+    std::atomic<uint64_t> dropped_spool_full{0};  // spool.max_bytes spent
+    std::atomic<uint64_t> dropped_spool_error{0}; // the spool could not write them
 };
 
 class sink {
@@ -28,6 +34,10 @@ public:
     virtual void write(std::string_view event) = 0;
     // End of a drain pass: hand buffered events to the OS.
     virtual void flush() = 0;
+    // Called on every pass of the sink thread, busy or idle (about once a millisecond when
+    // idle): background work such as Kafka's delivery reports and spool replay. Returns true
+    // when more work is ready at once, so that the sink thread does not sleep.
+    virtual bool poll() { return false; }
     // Called at least every 100 ms with CLOCK_REALTIME milliseconds: rotation by age, fsync.
     virtual void tick(uint64_t now_ms) = 0;
     // SIGHUP: reopen the output (after logrotate moved it).
@@ -37,6 +47,8 @@ public:
     // False while the sink cannot write (for /readyz). Any thread.
     virtual bool healthy() const = 0;
     virtual const sink_counters& counters() const = 0;
+    // Appends series of its own to the Prometheus text of /metrics. Any thread.
+    virtual void write_metrics(std::string& out) const { (void)out; }
 };
 
 } // namespace pixelring

@@ -19,87 +19,16 @@
 #include <librdkafka/rdkafka.h>
 
 #include "tests/e2e_client.hh"
+#include "tests/kafka_fixture.hh"
 
-#ifndef DEVKAFKA_BIN
-#error "DEVKAFKA_BIN must name the pixelring-devkafka binary"
-#endif
 #ifndef CONSUME_BIN
 #error "CONSUME_BIN must name the pixelring-consume binary"
 #endif
 
 namespace {
 
-// Starts pixelring-devkafka and reads its bootstrap line from stdout.
-class devkafka {
-public:
-    explicit devkafka(const std::string& topic) {
-        char tmpl[] = "/tmp/pixelring-devkafka-XXXXXX";
-        dir_ = mkdtemp(tmpl);
-        fifo_ = dir_ + "/control";
-        int out[2];
-        if (pipe(out) != 0) return;
-        pid_ = fork();
-        if (pid_ == 0) {
-            dup2(out[1], 1);
-            int err = open((dir_ + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            dup2(err, 2);
-            close(out[0]);
-            execl(DEVKAFKA_BIN, DEVKAFKA_BIN, "--brokers", "3", "--topic", topic.c_str(),
-                  "--control", fifo_.c_str(), (char*)nullptr);
-            _exit(127);
-        }
-        close(out[1]);
-        std::string line;
-        char c;
-        pollfd p{out[0], POLLIN, 0};
-        while (poll(&p, 1, 10000) > 0 && read(out[0], &c, 1) == 1 && c != '\n')
-            line += c;
-        close(out[0]);
-        std::smatch m;
-        if (std::regex_search(line, m, std::regex("bootstrap (\\S+) brokers"))) bootstrap_ = m[1];
-    }
-    ~devkafka() {
-        if (pid_ > 0) {
-            kill(pid_, SIGTERM);
-            waitpid(pid_, nullptr, 0);
-        }
-        std::string cmd = "rm -rf '" + dir_ + "'";
-        if (std::system(cmd.c_str()) != 0) {
-        }
-    }
-    const std::string& bootstrap() const { return bootstrap_; }
-    // Sends one control command and waits (up to 10 s) for its "ok"/"error" reply line.
-    void command(const std::string& line) {
-        size_t before = replies();
-        std::ofstream(fifo_) << line << '\n';
-        for (int i = 0; i < 1000 && replies() == before; ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    size_t replies() const {
-        std::string log = stderr_text();
-        size_t n = 0;
-        for (size_t at = 0; (at = log.find("pixelring-devkafka: ", at)) != std::string::npos; ++at)
-            ++n;
-        return n;
-    }
-    std::string stderr_text() const {
-        std::ifstream in(dir_ + "/stderr");
-        return std::string(std::istreambuf_iterator<char>(in), {});
-    }
-    int stop() {
-        kill(pid_, SIGTERM);
-        int status = 0;
-        waitpid(pid_, &status, 0);
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-
-private:
-    pid_t pid_ = -1;
-    std::string dir_;
-    std::string fifo_;
-    std::string bootstrap_;
-};
+using pixelring::test::consume_all;
+using pixelring::test::devkafka;
 
 struct delivery_counts {
     int ok = 0;
@@ -140,53 +69,6 @@ delivery_counts produce(const std::string& bootstrap, const std::string& topic,
     rd_kafka_flush(rk, 30000);
     rd_kafka_destroy(rk);
     return counts;
-}
-
-struct consumed {
-    std::string value;
-    std::string key;
-    std::string schema; // the "schema" header
-};
-
-// Reads every partition from the beginning until n messages or timeout.
-std::vector<consumed> consume_all(const std::string& bootstrap, const std::string& topic,
-                                  int partitions, size_t n) {
-    std::vector<consumed> out;
-    char err[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
-    rd_kafka_conf_set(conf, "group.id", "devkafka-test", err, sizeof err);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!rk) return out;
-    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
-    for (int p = 0; p < partitions; ++p)
-        rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
-        rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
-        if (!m) continue;
-        if (!m->err) {
-            consumed c;
-            c.value.assign(static_cast<const char*>(m->payload), m->len);
-            if (m->key) c.key.assign(static_cast<const char*>(m->key), m->key_len);
-            rd_kafka_headers_t* headers = nullptr;
-            const void* hv = nullptr;
-            size_t hlen = 0;
-            if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                rd_kafka_header_get_last(headers, "schema", &hv, &hlen) ==
-                    RD_KAFKA_RESP_ERR_NO_ERROR)
-                c.schema.assign(static_cast<const char*>(hv), hlen);
-            out.push_back(std::move(c));
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return out;
 }
 
 std::set<std::string> consume(const std::string& bootstrap, const std::string& topic,
@@ -264,7 +146,7 @@ TEST(kafka_sink, every_pixel_reaches_the_topic) {
     EXPECT_EQ(p.stop(60000), 0);
     std::string log = p.stderr_text();
     EXPECT_NE(log.find(std::to_string(answered) + " events accepted, " + std::to_string(answered) +
-                       " written, 0 dropped"),
+                       " delivered, 0 spooled, 0 dropped"),
               std::string::npos)
         << log;
     auto got = consume_all(broker.bootstrap(), "pixelring.events", 8, size_t(answered));

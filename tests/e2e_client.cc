@@ -80,9 +80,11 @@ collector_process::collector_process(std::vector<std::string> extra_sets,
                                      std::vector<std::string> env) {
     dir_ = make_temp_dir();
     stderr_path_ = dir_ + "/stderr.log";
-    std::vector<std::string> args = {
-        "--set", "server.listen=127.0.0.1:0", "--set", "admin.listen=127.0.0.1:0",
-        "--set", "server.workers=2",          "--set", "sink.file.path=" + events_path()};
+    std::vector<std::string> args = {"--set", "server.listen=127.0.0.1:0",
+                                     "--set", "admin.listen=127.0.0.1:0",
+                                     "--set", "server.workers=2",
+                                     "--set", "sink.file.path=" + events_path(),
+                                     "--set", "spool.dir=" + dir_ + "/spool"};
     for (const std::string& s : extra_sets) {
         args.push_back("--set");
         args.push_back(s);

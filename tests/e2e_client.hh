@@ -11,7 +11,7 @@
 namespace pixelring::test {
 
 // A pixelring process started with --set arguments (listen and admin on port 0, workers 2,
-// file sink in a fresh temporary directory unless overridden).
+// file sink and spool in a fresh temporary directory unless overridden).
 class collector_process {
 public:
     explicit collector_process(std::vector<std::string> extra_sets = {},

@@ -29,30 +29,15 @@
 
 #include "sinks/file_sink.hh"
 #include "sinks/stdout_sink.hh"
+#include "tests/temp_dir.hh"
 
 namespace pixelring {
 namespace {
 
 namespace fs = std::filesystem;
 
-class temp_dir {
-public:
-    temp_dir() {
-        std::string pattern = (fs::temp_directory_path() / "pixelring-sink-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) std::abort();
-        path_ = pattern;
-    }
-    ~temp_dir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    const fs::path& path() const { return path_; }
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    fs::path path_;
+struct temp_dir : test::temp_dir {
+    temp_dir() : test::temp_dir("pixelring-sink") {}
 };
 
 std::string read_all(const std::string& path) {

@@ -1,13 +1,120 @@
-// The Kafka sink's pieces that need no broker: the message key and configuration errors.
-// Delivery through a real broker is tested end to end in devkafka_test.
+// The Kafka sink as a unit: the message key, configuration errors, broker state from
+// librdkafka's statistics, and the spool path against an in-process librdkafka mock cluster
+// (the real protocol, brokers taken down and up). The collector end to end is tested in
+// devkafka_test and kafka_spool_test.
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "sinks/kafka_sink.hh"
+#include "sinks/kafka_stats.hh"
+#include "tests/temp_dir.hh"
 
 using namespace pixelring;
+using namespace std::chrono_literals;
+
+namespace {
+
+// An in-process mock cluster of one broker with topic pixelring.events (4 partitions).
+class mock_cluster {
+public:
+    mock_cluster() {
+        char err[256];
+        rd_kafka_conf_t* conf = rd_kafka_conf_new();
+        rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+        mc_ = rd_kafka_mock_cluster_new(rk_, 1);
+        rd_kafka_mock_topic_create(mc_, "pixelring.events", 4, 1);
+    }
+    ~mock_cluster() {
+        rd_kafka_mock_cluster_destroy(mc_);
+        rd_kafka_destroy(rk_);
+    }
+    std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(mc_); }
+    void down() { rd_kafka_mock_broker_set_down(mc_, 1); }
+    void up() { rd_kafka_mock_broker_set_up(mc_, 1); }
+
+    // Every value on the topic, read from the beginning to the end of each partition.
+    std::multiset<std::string> values() const {
+        char err[256];
+        rd_kafka_conf_t* conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap().c_str(), err, sizeof err);
+        rd_kafka_conf_set(conf, "group.id", "kafka-sink-test", err, sizeof err);
+        rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
+        rd_kafka_t* c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+        rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(4);
+        for (int p = 0; p < 4; ++p)
+            rd_kafka_topic_partition_list_add(parts, "pixelring.events", p)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(c, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+        std::multiset<std::string> out;
+        std::set<int> ended;
+        auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (ended.size() < 4 && std::chrono::steady_clock::now() < deadline) {
+            rd_kafka_message_t* m = rd_kafka_consumer_poll(c, 100);
+            if (!m) continue;
+            if (!m->err)
+                out.emplace(static_cast<const char*>(m->payload), m->len);
+            else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                ended.insert(m->partition);
+            rd_kafka_message_destroy(m);
+        }
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+        return out;
+    }
+
+private:
+    rd_kafka_t* rk_ = nullptr;
+    rd_kafka_mock_cluster_t* mc_ = nullptr;
+};
+
+using test::temp_dir;
+
+std::unique_ptr<sink> sink_with_spool(const std::string& bootstrap, const std::string& dir,
+                                      const spool** out_spool = nullptr) {
+    kafka_sink_config cfg;
+    cfg.brokers = {bootstrap};
+    cfg.stop_timeout_ms = 500;
+    cfg.properties["message.timeout.ms"] = "300";
+    cfg.properties["statistics.interval.ms"] = "100";
+    spool_settings ss;
+    ss.dir = dir;
+    std::string error;
+    auto sp = spool::open(ss, error);
+    EXPECT_NE(sp, nullptr) << error;
+    if (out_spool) *out_spool = sp.get();
+    auto s = make_kafka_sink(cfg, std::move(sp), error);
+    EXPECT_NE(s, nullptr) << error;
+    return s;
+}
+
+// Runs the sink thread's duty (poll, flush, tick) until pred or timeout.
+template <typename Pred> bool drive(sink& s, Pred pred, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        s.poll();
+        s.flush();
+        s.tick(0);
+        if (pred()) return true;
+        std::this_thread::sleep_for(2ms);
+    }
+    return false;
+}
+
+std::string event(int i) {
+    return fmt::format(R"({{"v":1,"id":"id-{}","campaign":"c{}","params":{{}}}})", i, i % 7);
+}
+
+} // namespace
 
 TEST(kafka_sink, key_is_the_campaign) {
     EXPECT_EQ(kafka_message_key(R"({"v":1,"action":"open","campaign":"news","params":{}})"),
@@ -27,13 +134,13 @@ TEST(kafka_sink, a_bad_property_is_named) {
     cfg.brokers = {"127.0.0.1:9"};
     cfg.properties["linger.ms"] = "forever";
     std::string error;
-    EXPECT_EQ(make_kafka_sink(cfg, error), nullptr);
+    EXPECT_EQ(make_kafka_sink(cfg, nullptr, error), nullptr);
     EXPECT_NE(error.find("sink.kafka.properties.linger.ms = \"forever\""), std::string::npos)
         << error;
 
     cfg.properties = {{"no.such.property", "1"}};
     error.clear();
-    EXPECT_EQ(make_kafka_sink(cfg, error), nullptr);
+    EXPECT_EQ(make_kafka_sink(cfg, nullptr, error), nullptr);
     EXPECT_NE(error.find("no.such.property"), std::string::npos) << error;
 }
 
@@ -42,7 +149,7 @@ TEST(kafka_sink, an_unreachable_broker_counts_every_event_failed_on_close) {
     cfg.brokers = {"127.0.0.1:9"}; // discard port: nothing listens
     cfg.properties["message.timeout.ms"] = "300";
     std::string error;
-    auto s = make_kafka_sink(cfg, error);
+    auto s = make_kafka_sink(cfg, nullptr, error);
     ASSERT_NE(s, nullptr) << error;
     for (int i = 0; i < 10; ++i)
         s->write(R"({"v":1,"campaign":"c"})");
@@ -58,7 +165,7 @@ TEST(kafka_sink, stop_timeout_bounds_close_and_purged_events_count_failed) {
     cfg.stop_timeout_ms = 200;
     cfg.properties["message.timeout.ms"] = "600000"; // would wait ten minutes
     std::string error;
-    auto s = make_kafka_sink(cfg, error);
+    auto s = make_kafka_sink(cfg, nullptr, error);
     ASSERT_NE(s, nullptr) << error;
     for (int i = 0; i < 25; ++i)
         s->write(R"({"v":1,"campaign":null})");
@@ -70,4 +177,115 @@ TEST(kafka_sink, stop_timeout_bounds_close_and_purged_events_count_failed) {
     EXPECT_EQ(s->counters().written.load(), 0u);
     EXPECT_EQ(s->counters().failed.load(), 25u);
     EXPECT_EQ(s->counters().queued.load(), 0u);
+}
+
+TEST(kafka_stats, broker_state_comes_from_librdkafka_statistics) {
+    mock_cluster cluster;
+    std::string json;
+    char err[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", cluster.bootstrap().c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "statistics.interval.ms", "100", err, sizeof err);
+    rd_kafka_conf_set_opaque(conf, &json);
+    rd_kafka_conf_set_stats_cb(conf, [](rd_kafka_t*, char* doc, size_t len, void* opaque) {
+        *static_cast<std::string*>(opaque) = std::string(doc, len);
+        return 0;
+    });
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    ASSERT_NE(rk, nullptr) << err;
+    std::vector<kafka_broker_state> brokers;
+    std::string error;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    bool up = false;
+    while (!up && std::chrono::steady_clock::now() < deadline) {
+        rd_kafka_poll(rk, 50);
+        if (json.empty()) continue;
+        ASSERT_TRUE(parse_kafka_broker_states(json, brokers, error)) << error;
+        for (const auto& b : brokers)
+            up = up || b.up();
+    }
+    rd_kafka_destroy(rk);
+    EXPECT_TRUE(up) << json;
+    EXPECT_FALSE(brokers.empty());
+
+    brokers.clear();
+    EXPECT_FALSE(parse_kafka_broker_states("{\"brokers\":", brokers, error));
+    EXPECT_FALSE(parse_kafka_broker_states("{\"name\":\"x\"}", brokers, error));
+    EXPECT_NE(error.find("brokers"), std::string::npos) << error;
+    EXPECT_TRUE(brokers.empty());
+}
+
+// A broker down: deliveries time out into the spool (outcome spooled); the broker back: the
+// spool is replayed until empty and its segment removed; every event is on the topic.
+TEST(kafka_sink, failed_deliveries_go_to_the_spool_and_are_replayed_when_the_broker_returns) {
+    mock_cluster cluster;
+    temp_dir dir;
+    const spool* sp = nullptr;
+    auto s = sink_with_spool(cluster.bootstrap(), dir.str(), &sp);
+    ASSERT_NE(s, nullptr);
+    cluster.down();
+    for (int i = 0; i < 200; ++i)
+        s->write(event(i));
+    ASSERT_TRUE(drive(
+        *s, [&] { return s->counters().spooled.load() == 200; }, 15s))
+        << "spooled " << s->counters().spooled.load() << " written "
+        << s->counters().written.load();
+    EXPECT_EQ(s->counters().written.load(), 0u);
+    EXPECT_EQ(sp->counters().records.load(), 200u);
+    EXPECT_TRUE(s->healthy()); // no broker, but the spool can write
+    cluster.up();
+    ASSERT_TRUE(drive(
+        *s,
+        [&] { return sp->counters().records.load() == 0 && sp->counters().segments.load() == 0; },
+        20s))
+        << "records " << sp->counters().records.load();
+    EXPECT_EQ(sp->counters().replayed.load(), 200u);
+    std::string metrics;
+    s->write_metrics(metrics);
+    EXPECT_NE(metrics.find("pixelring_spool_replayed_total 200"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("pixelring_kafka_brokers_up 1"), std::string::npos) << metrics;
+    s->close();
+    EXPECT_TRUE(std::filesystem::is_empty(dir.str()));
+    std::multiset<std::string> got = cluster.values();
+    std::set<std::string> distinct(got.begin(), got.end());
+    EXPECT_EQ(distinct.size(), 200u);
+    EXPECT_TRUE(distinct.count(event(0)) && distinct.count(event(199)));
+}
+
+// Closing with the broker down purges the queue into the spool; a new sink on the same spool
+// (the next start) replays it.
+TEST(kafka_sink, close_spools_what_is_queued_and_the_next_start_replays_it) {
+    mock_cluster cluster;
+    temp_dir dir;
+    {
+        kafka_sink_config cfg;
+        cfg.brokers = {cluster.bootstrap()};
+        cfg.stop_timeout_ms = 200;
+        cfg.properties["message.timeout.ms"] = "600000";
+        spool_settings ss;
+        ss.dir = dir.str();
+        std::string error;
+        auto sp = spool::open(ss, error);
+        ASSERT_NE(sp, nullptr) << error;
+        auto s = make_kafka_sink(cfg, std::move(sp), error);
+        ASSERT_NE(s, nullptr) << error;
+        cluster.down();
+        for (int i = 0; i < 50; ++i)
+            s->write(event(i));
+        s->flush();
+        s->close();
+        EXPECT_EQ(s->counters().spooled.load(), 50u);
+        EXPECT_EQ(s->counters().failed.load(), 0u);
+    }
+    EXPECT_FALSE(std::filesystem::is_empty(dir.str()));
+    cluster.up();
+    const spool* sp = nullptr;
+    auto s = sink_with_spool(cluster.bootstrap(), dir.str(), &sp);
+    ASSERT_NE(s, nullptr);
+    ASSERT_TRUE(drive(
+        *s, [&] { return sp->counters().segments.load() == 0; }, 20s));
+    EXPECT_EQ(sp->counters().replayed.load(), 50u);
+    s->close();
+    std::multiset<std::string> got = cluster.values();
+    EXPECT_EQ(got.size(), 50u);
 }

@@ -104,6 +104,7 @@ private:
                 counters_.drained.add(drained);
             }
             counters_.drain_passes.add();
+            bool more = sink_.poll();
             if (reopen_.exchange(false, std::memory_order_acq_rel)) sink_.reopen();
             uint64_t now = realtime_ms();
             if (now - last_tick >= 100) {
@@ -111,7 +112,7 @@ private:
                 last_tick = now;
             }
             if (stopping && drained == 0) break;
-            if (drained == 0) {
+            if (drained == 0 && !more) {
                 // Nothing to do: a short sleep costs ~1000 wake-ups a second and no
                 // measurable CPU; a ring absorbs far more than 1 ms of load.
                 timespec ts{0, 1'000'000};
@@ -161,10 +162,20 @@ int run_collector(const config& cfg, const std::string& version) {
     } else if (cfg.sink.type == "stdout") {
         out = make_stdout_sink();
     } else if (cfg.sink.type == "kafka") {
-        out = make_kafka_sink(cfg.sink.kafka, error);
+        spool_settings ss;
+        ss.dir = cfg.spool.dir;
+        ss.max_bytes = cfg.spool.max_bytes;
+        ss.fsync_ms = cfg.spool.fsync_ms;
+        std::unique_ptr<spool> sp = spool::open(ss, error);
+        if (sp) out = make_kafka_sink(cfg.sink.kafka, std::move(sp), error);
         if (out) {
-            fmt::print(stderr, "pixelring: producing events to Kafka topic {} at {}\n",
-                       cfg.sink.kafka.topic, fmt::join(cfg.sink.kafka.brokers, ","));
+            std::error_code ec;
+            auto abs = std::filesystem::absolute(cfg.spool.dir, ec);
+            fmt::print(stderr,
+                       "pixelring: producing events to Kafka topic {} at {}; undelivered events "
+                       "wait in {} (spool.dir)\n",
+                       cfg.sink.kafka.topic, fmt::join(cfg.sink.kafka.brokers, ","),
+                       ec ? cfg.spool.dir : abs.string());
         }
     } else {
         error = fmt::format("sink.type = \"{}\": accepted: file, kafka, stdout", cfg.sink.type);
@@ -263,6 +274,13 @@ int run_collector(const config& cfg, const std::string& version) {
     // healthy() is read without the sink thread's involvement: implementations keep it in
     // an atomic or a plain flag whose torn read is harmless for a health probe.
     view.sink_healthy = [](const void* ctx) { return static_cast<const sink*>(ctx)->healthy(); };
+    view.delivery_outcomes = cfg.sink.type == "kafka";
+    view.events_spooled = &sink_ptr->counters().spooled;
+    view.dropped_spool_full = &sink_ptr->counters().dropped_spool_full;
+    view.dropped_spool_error = &sink_ptr->counters().dropped_spool_error;
+    view.sink_metrics = [](const void* ctx, std::string& body) {
+        static_cast<const sink*>(ctx)->write_metrics(body);
+    };
     admin_handlers handlers;
     handlers.metrics = [&view](std::string& body) { write_prometheus(view, body); };
     handlers.ready = [sink_ptr] { return sink_ptr->healthy(); };
@@ -291,11 +309,22 @@ int run_collector(const config& cfg, const std::string& version) {
         accepted += counters[i].events_accepted.get();
         ring_full += counters[i].events_dropped_ring_full.get();
     }
-    fmt::print(stderr,
-               "pixelring: stopped: {} events accepted, {} written, {} dropped (ring_full {}, "
-               "sink_error {})\n",
-               accepted, out->counters().written.load(), ring_full + out->counters().failed.load(),
-               ring_full, out->counters().failed.load());
+    const sink_counters& sc = out->counters();
+    uint64_t failed = sc.failed.load(), spool_full = sc.dropped_spool_full.load(),
+             spool_error = sc.dropped_spool_error.load();
+    if (cfg.sink.type == "kafka") {
+        fmt::print(stderr,
+                   "pixelring: stopped: {} events accepted, {} delivered, {} spooled, {} dropped "
+                   "(ring_full {}, sink_error {}, spool_full {}, spool_error {})\n",
+                   accepted, sc.written.load(), sc.spooled.load(),
+                   ring_full + failed + spool_full + spool_error, ring_full, failed, spool_full,
+                   spool_error);
+    } else {
+        fmt::print(stderr,
+                   "pixelring: stopped: {} events accepted, {} written, {} dropped (ring_full {}, "
+                   "sink_error {})\n",
+                   accepted, sc.written.load(), ring_full + failed, ring_full, failed);
+    }
     return 0;
 }
 
