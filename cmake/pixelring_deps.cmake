@@ -16,6 +16,8 @@ pixelring_require_pkg(URING liburing liburing-dev)
 pixelring_require_pkg(TOMLPP tomlplusplus libtomlplusplus-dev)
 pixelring_require_pkg(RDKAFKA rdkafka librdkafka-dev)
 pixelring_require_pkg(SIMDJSON simdjson libsimdjson-dev)
+pixelring_require_pkg(SODIUM libsodium libsodium-dev)
+pixelring_require_pkg(MAXMINDDB libmaxminddb libmaxminddb-dev)
 
 find_package(fmt QUIET)
 if(NOT fmt_FOUND)

@@ -1,0 +1,180 @@
+#include "core/url_fields.hh"
+
+#include <array>
+#include <cstdint>
+#include <iterator>
+
+#include <arpa/inet.h>
+
+#include "core/percent_decode.hh"
+
+namespace pixelring {
+namespace {
+
+using detail::decoded_byte;
+using detail::read_byte;
+
+// ---- utm ---------------------------------------------------------------------------------
+
+constexpr std::string_view k_utm_prefix = "utm_";
+constexpr size_t k_longest_utm_key = 12; // "utm_campaign"
+
+// raw percent-decoded with '+' as a space into buf, if it fits in k_longest_utm_key bytes
+// and starts with "utm_"; else an empty view. Most keys fail on their first byte.
+std::string_view decode_utm_key(std::string_view raw, char (&buf)[k_longest_utm_key]) noexcept {
+    if (raw.size() < k_utm_prefix.size() || raw.size() > 3 * k_longest_utm_key) return {};
+    auto p = reinterpret_cast<const uint8_t*>(raw.data());
+    const auto end = p + raw.size();
+    size_t n = 0;
+    while (p < end) {
+        if (n == k_longest_utm_key) return {};
+        const decoded_byte d = read_byte<true, true>(p, end);
+        buf[n] = static_cast<char>(d.value);
+        if (n < k_utm_prefix.size() && buf[n] != k_utm_prefix[n]) return {};
+        ++n;
+        p += d.len;
+    }
+    return n > k_utm_prefix.size() ? std::string_view{buf, n} : std::string_view{};
+}
+
+// The field of out that the decoded key names, with its index for the seen mask; nullptr
+// for any other utm_ key.
+std::string_view* utm_slot(utm_fields& out, std::string_view key, unsigned& index) noexcept {
+    const std::string_view name = key.substr(k_utm_prefix.size());
+    std::string_view* const slots[] = {&out.source, &out.medium, &out.campaign, &out.term,
+                                       &out.content};
+    constexpr std::string_view names[] = {"source", "medium", "campaign", "term", "content"};
+    for (index = 0; index < std::size(names); ++index) {
+        if (name == names[index]) return slots[index];
+    }
+    return nullptr;
+}
+
+// ---- host --------------------------------------------------------------------------------
+
+// WHATWG URL "forbidden domain code points" among ASCII: C0 controls, space, DEL and
+// "#%/:<>?@[\]^|".
+constexpr std::array<bool, 256> make_forbidden_in_domain() {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c)
+        t[c] = true;
+    for (const char c : std::string_view{" #%/:<>?@[\\]^|\x7f"})
+        t[static_cast<uint8_t>(c)] = true;
+    return t;
+}
+constexpr auto k_forbidden_in_domain = make_forbidden_in_domain();
+
+constexpr size_t k_max_domain = 253;
+
+bool starts_with_ignoring_case(std::string_view s, std::string_view lower_prefix) noexcept {
+    if (s.size() < lower_prefix.size()) return false;
+    for (size_t i = 0; i < lower_prefix.size(); ++i) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c | 0x20);
+        if (c != lower_prefix[i]) return false;
+    }
+    return true;
+}
+
+inline char to_lower(char c) noexcept {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
+}
+
+// True for an empty port or up to five digits worth at most 65535.
+bool is_port(std::string_view s) noexcept {
+    if (s.size() > 5) return false;
+    uint32_t value = 0;
+    for (const char c : s) {
+        if (c < '0' || c > '9') return false;
+        value = value * 10 + static_cast<uint32_t>(c - '0');
+    }
+    return value <= 65535;
+}
+
+// "[...]" at the start of authority: the literal checked with inet_pton, lower-cased into
+// out without brackets, and only a port after it.
+std::string_view ipv6_host(std::string_view authority, char* out) noexcept {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return {};
+    const std::string_view literal = authority.substr(1, close - 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && (after.front() != ':' || !is_port(after.substr(1)))) return {};
+    // INET6_ADDRSTRLEN (46) with the NUL; longer text is no address.
+    if (literal.empty() || literal.size() >= 46) return {};
+    for (size_t i = 0; i < literal.size(); ++i)
+        out[i] = to_lower(literal[i]);
+    out[literal.size()] = '\0';
+    in6_addr ignored;
+    if (inet_pton(AF_INET6, out, &ignored) != 1) return {};
+    return {out, literal.size()};
+}
+
+} // namespace
+
+utm_fields extract_utm(std::string_view url) noexcept {
+    utm_fields out;
+    url = url.substr(0, url.find('#'));
+    const size_t question = url.find('?');
+    if (question == std::string_view::npos) return out;
+    std::string_view rest = url.substr(question + 1);
+    // Bit i set: the i-th field was seen, so a later repeat is ignored even after an empty
+    // first value.
+    unsigned seen = 0;
+    while (!rest.empty()) {
+        const size_t amp = rest.find('&');
+        const std::string_view piece = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        const size_t eq = piece.find('=');
+        char buf[k_longest_utm_key];
+        const std::string_view key = decode_utm_key(piece.substr(0, eq), buf);
+        if (key.empty()) continue;
+        unsigned index;
+        std::string_view* const slot = utm_slot(out, key, index);
+        if (slot == nullptr) continue;
+        const unsigned bit = 1u << index;
+        if ((seen & bit) != 0) continue;
+        seen |= bit;
+        *slot = eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1);
+    }
+    return out;
+}
+
+std::string_view url_host(std::string_view url, char* out) noexcept {
+    std::string_view rest;
+    if (starts_with_ignoring_case(url, "http://")) {
+        rest = url.substr(7);
+    } else if (starts_with_ignoring_case(url, "https://")) {
+        rest = url.substr(8);
+    } else {
+        return {};
+    }
+    size_t authority_end = 0;
+    while (authority_end < rest.size()) {
+        const char c = rest[authority_end];
+        if (c == '/' || c == '?' || c == '#' || c == '\\') break;
+        ++authority_end;
+    }
+    std::string_view authority = rest.substr(0, authority_end);
+    if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+        authority.remove_prefix(at + 1);
+    }
+    if (!authority.empty() && authority.front() == '[') return ipv6_host(authority, out);
+
+    const size_t colon = authority.find(':');
+    if (colon != std::string_view::npos && !is_port(authority.substr(colon + 1))) return {};
+    const std::string_view host = authority.substr(0, colon);
+    auto p = reinterpret_cast<const uint8_t*>(host.data());
+    const auto end = p + host.size();
+    size_t n = 0;
+    while (p < end) {
+        if (n == k_max_domain) return {};
+        const decoded_byte d = read_byte<true, false>(p, end);
+        // A '%' left as it is (no two hex digits after it) is forbidden too.
+        if (k_forbidden_in_domain[d.value]) return {};
+        out[n++] = to_lower(static_cast<char>(d.value));
+        p += d.len;
+    }
+    return {out, n};
+}
+
+} // namespace pixelring

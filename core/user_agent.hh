@@ -1,0 +1,57 @@
+#pragma once
+// Agent classification (DESIGN.md §3 fields agent, browser, os, device): which kind of client
+// made a request, from its User-Agent and the prefetch headers. Pure and allocation-free: one
+// call per request on a worker thread, no locks, no exceptions, nothing shared but constant
+// tables. The rules and the public evidence behind each are in docs/agent-labels.md.
+//
+// A label is a field of the event, never a reason to drop it.
+
+#include <cstdint>
+#include <string_view>
+
+namespace pixelring {
+
+// Raw request header values, empty when the header is absent. Views only; nothing is kept.
+struct agent_signals {
+    std::string_view user_agent;  // User-Agent
+    std::string_view sec_purpose; // Sec-Purpose (Fetch spec: "prefetch", "prefetch;prerender")
+    std::string_view purpose;     // Purpose (older Chrome: "prefetch")
+    std::string_view x_purpose;   // X-Purpose (Safari: "preview")
+    std::string_view x_moz;       // X-Moz (Firefox: "prefetch")
+    // True when the client address lies in Apple's published iCloud Private Relay egress
+    // ranges. Apple Mail Privacy Protection fetches remote content through that relay with the
+    // Mail app's own User-Agent, so the User-Agent alone cannot tell a prefetch from a reader
+    // (docs/agent-labels.md). The caller decides; false when it cannot tell.
+    bool apple_private_relay = false;
+};
+
+enum class agent_label : uint8_t { browser, bot, mail_proxy, prefetch, scanner };
+enum class device_kind : uint8_t { desktop, mobile, tablet, bot, unknown };
+
+struct agent_info {
+    agent_label label = agent_label::browser;
+    // Static strings ("Chrome", "Firefox", "Safari", "Edge", "Opera", "Samsung Internet",
+    // "Outlook", "Apple Mail", ...; for a mail_proxy the mail service, "Gmail", "Yahoo Mail";
+    // for a scanner its vendor), empty when unknown and for bots.
+    std::string_view browser;
+    // Static strings ("Windows", "macOS", "iOS", "iPadOS", "Android", "Linux", "ChromeOS",
+    // "Windows Phone"), empty when unknown, for bots, scanners and server-side mail proxies.
+    std::string_view os;
+    device_kind device = device_kind::unknown;
+};
+
+// Classifies one request. Precedence: prefetch (any of the four headers says prefetch,
+// prerender or preview) > mail_proxy > scanner > bot > browser. Only the first
+// max_user_agent_scan bytes of the User-Agent are examined. A prefetch keeps the browser, os
+// and device its User-Agent describes. Cost: one pass over the User-Agent, a few hundred ns
+// (tests/user_agent_test.cc prints the figure).
+agent_info classify_agent(const agent_signals& signals) noexcept;
+
+inline constexpr size_t max_user_agent_scan = 512;
+
+// "browser", "bot", "mail_proxy", "prefetch", "scanner" — the event's agent values.
+std::string_view to_string(agent_label label) noexcept;
+// "desktop", "mobile", "tablet", "bot", "unknown" — the event's device values.
+std::string_view to_string(device_kind device) noexcept;
+
+} // namespace pixelring

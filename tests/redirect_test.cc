@@ -1,0 +1,499 @@
+// Tests of the /r/ redirect policy (core/redirect.hh): the open-redirect bypass list of issue 4,
+// signatures (valid, tampered, malformed), the exact-host allowlist, sign_url round trips,
+// start-up validation of redirect.secret and redirect.allow_hosts, a randomised search for an
+// accepted target that leaves the allowed host, and the cost of one check.
+
+#include "core/redirect.hh"
+
+#include <gtest/gtest.h>
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace pixelring {
+namespace {
+
+using namespace std::string_literals;
+
+const std::string secret = "test secret of thirty-two bytes!";
+
+redirect_policy policy_of(std::string_view key, std::vector<std::string> hosts) {
+    redirect_policy p;
+    EXPECT_EQ(make_redirect_policy(key, hosts, p), "");
+    return p;
+}
+
+struct outcome {
+    redirect_status status;
+    std::string location;
+};
+
+outcome check(const redirect_policy& p, std::string_view raw_url, std::string_view raw_sig = "") {
+    std::string out(3 * raw_url.size() + 1, '\0');
+    const auto r = check_redirect(p, raw_url, raw_sig, out.data(), out.size());
+    if (r.status != redirect_status::ok) {
+        EXPECT_EQ(r.location_size, 0u);
+    }
+    out.resize(r.location_size);
+    return {r.status, out};
+}
+
+// Every byte but the unreserved ones as %XX: how a careful client puts a URL in a parameter.
+std::string encode(std::string_view s) {
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            char hex[4];
+            std::snprintf(hex, sizeof hex, "%%%02X", c);
+            out += hex;
+        }
+    }
+    return out;
+}
+
+// HMAC-SHA256 as lower-case hex, computed here independently of core/redirect.cc.
+std::string hmac_hex(std::string_view key, std::string_view message) {
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()),
+                                key.size());
+    crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(message.data()),
+                                  message.size());
+    crypto_auth_hmacsha256_final(&st, mac);
+    char hex[2 * sizeof mac + 1];
+    sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+    return hex;
+}
+
+// The value of one parameter of a link made by sign_url.
+std::string param(std::string_view link, std::string_view name) {
+    const std::string key = "&"s.append(name) + "=";
+    const std::string first = "?"s.append(name) + "=";
+    size_t at = link.find(first);
+    if (at == std::string_view::npos) at = link.find(key);
+    if (at == std::string_view::npos) return "";
+    at += key.size();
+    return std::string(link.substr(at, link.find('&', at) - at));
+}
+
+TEST(RedirectTest, OffWhenNeitherSecretNorHostsAreSet) {
+    const auto p = policy_of("", {});
+    EXPECT_FALSE(p.enabled());
+    EXPECT_EQ(check(p, "https://good.example/").status, redirect_status::off);
+    EXPECT_EQ(check(p, "https://good.example/", hmac_hex(secret, "https://good.example/")).status,
+              redirect_status::off);
+    EXPECT_TRUE(policy_of(secret, {}).enabled());
+    EXPECT_TRUE(policy_of("", {"good.example"}).enabled());
+}
+
+TEST(RedirectTest, AllowHostsAdmitsExactHostsOnly) {
+    const auto p = policy_of("", {"good.example", "XN--Bcher-KVA.example", "[2001:db8::1]"});
+    const auto ok = [&](std::string_view raw, std::string_view location) {
+        const auto r = check(p, raw);
+        EXPECT_EQ(r.status, redirect_status::ok) << raw << ": " << redirect_status_text(r.status);
+        EXPECT_EQ(r.location, location) << raw;
+    };
+    ok("https://good.example/landing?x=1&y=2#top", "https://good.example/landing?x=1&y=2#top");
+    ok(encode("https://good.example/landing?x=1&y=2#top"),
+       "https://good.example/landing?x=1&y=2#top");
+    ok("https://GOOD.EXAMPLE/Path", "https://good.example/Path");
+    ok("HtTpS://Good.Example", "https://good.example");
+    ok("http://good.example:8443/a", "http://good.example:8443/a");
+    ok("https://good%2Eexample/", "https://good.example/"); // the one decoding is legitimate
+    ok("https://good.example%2F@evil.example", "https://good.example/@evil.example"); // a path
+    ok("https://good.example/a%252Fb", "https://good.example/a%2Fb"); // second layer kept
+    ok("https://good.example/a+b", "https://good.example/a+b");       // '+' is not a space
+    ok("https://xn--bcher-kva.example/", "https://xn--bcher-kva.example/");
+    ok("https://[2001:DB8::1]:8080/", "https://[2001:db8::1]:8080/");
+
+    const auto refused = [&](std::string_view raw) {
+        EXPECT_EQ(check(p, raw).status, redirect_status::host_not_allowed) << raw;
+    };
+    refused("https://sub.good.example/");
+    refused("https://good.example.evil.example/");
+    refused("https://evilgood.example/");
+    refused("https://good.exampl/");
+    refused("https://evil.example/good.example");
+    refused("https://evil.example#@good.example");
+    refused("https://evil.example?@good.example");
+    refused("https://evil.example/?url=https://good.example/");
+    refused("https://[2001:db8::2]/");
+    refused("https://[2001:db8:0::1]/"); // a textual match, like every other host
+}
+
+// The open-redirect bypass list of issue 4 and its relatives. Each is refused whether the
+// allowlist holds good.example, a secret is set, or a signature over the very same text is
+// sent along.
+TEST(RedirectTest, OpenRedirectBypassesAreRefused) {
+    struct bypass {
+        std::string raw; // as the url parameter arrives
+        redirect_status status;
+    };
+    using s = redirect_status;
+    const std::vector<bypass> list = {
+        {"//evil.example", s::not_absolute},
+        {"//evil.example/", s::not_absolute},
+        {"///evil.example", s::not_absolute},
+        {"%2f%2fevil.example", s::not_absolute},
+        {"%2F%2Fevil.example", s::not_absolute},
+        {"%252f%252fevil.example", s::not_absolute}, // second layer stays encoded
+        {"/\\evil.example", s::backslash},
+        {"%2F%5Cevil.example", s::backslash},
+        {"\\\\evil.example", s::backslash},
+        {"https:evil.example", s::no_authority},
+        {"https:/evil.example", s::no_authority},
+        {"https:\\\\evil.example", s::backslash},
+        {"https:/\\evil.example", s::backslash},
+        {"https://good.example@evil.example", s::userinfo},
+        {"https://good.example%40evil.example", s::userinfo},
+        {"https://good.example:443@evil.example/", s::userinfo},
+        {"https://user:pass@good.example/", s::userinfo},
+        {"https://good.example\\@evil.example", s::backslash},
+        {"https://evil.example\\good.example", s::backslash},
+        {"https://evil.example\\.good.example", s::backslash},
+        {"https://good.example/\\evil.example", s::backslash},
+        {"https://good.example%5C@evil.example", s::backslash},
+        {"https://good.exa\tmple/", s::control_character},
+        {"https://good.example%09.evil.example", s::control_character},
+        {"https://good.example/\n", s::control_character},
+        {"https://good.example/%0d%0aSet-Cookie:%20a=1", s::control_character},
+        {"https://good.example%0a.evil.example", s::control_character},
+        {"https://good.example%00.evil.example", s::control_character},
+        {"java\nscript:alert(1)", s::control_character},
+        {"\thttps://good.example/", s::control_character},
+        {" https://good.example/", s::control_character},
+        {"https://good.example/ x", s::control_character},
+        {"https://good.example/%7F", s::control_character},
+        {"https://gööd.example/", s::non_ascii_host},
+        {"https://g%C3%B6%C3%B6d.example/", s::non_ascii_host},
+        {"https://go\xD0\xBE"
+         "d.example/",
+         s::non_ascii_host}, // Cyrillic o: a homograph
+        {"https://good\xE3\x80\x82"
+         "example/",
+         s::non_ascii_host},                                     // ideographic full stop
+        {"https://\xEF\xBD\x87ood.example/", s::non_ascii_host}, // fullwidth g
+        {"javascript:alert(1)", s::bad_scheme},
+        {"JaVaScRiPt:alert(1)", s::bad_scheme},
+        {"javascript://good.example/?%250aalert(1)", s::bad_scheme},
+        {"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", s::bad_scheme},
+        {"vbscript:msgbox(1)", s::bad_scheme},
+        {"file:///etc/passwd", s::bad_scheme},
+        {"ftp://good.example/", s::bad_scheme},
+        {"evil.example", s::not_absolute},
+        {"/path", s::not_absolute},
+        {"%68ttps://good.example@evil", s::userinfo},
+        {"https:///evil.example", s::bad_host},
+        {"https://", s::bad_host},
+        {"https://.good.example/", s::bad_host},
+        {"https://good.example./", s::bad_host},
+        {"https://good..example/", s::bad_host},
+        {"https://good%252eexample/", s::bad_host}, // '%' in the host: a second layer
+        {"https://good.example%2523@evil.example", s::userinfo},
+        {"https://[::1%25eth0]/", s::bad_host},
+        {"https://[::1]evil/", s::bad_host},
+        {"https://[not-v6]/", s::bad_host},
+        {"https://good.example:/", s::bad_port},
+        {"https://good.example:99999/", s::bad_port},
+        {"https://good.example:80a/", s::bad_port},
+        {"https://good.example:-1/", s::bad_port},
+        {"", s::missing_url},
+    };
+    const auto allow = policy_of("", {"good.example"});
+    const auto signing = policy_of(secret, {"good.example"});
+    for (const auto& b : list) {
+        std::string decoded;
+        for (size_t i = 0; i < b.raw.size(); ++i) {
+            if (b.raw[i] == '%' && i + 2 < b.raw.size() &&
+                std::isxdigit(static_cast<unsigned char>(b.raw[i + 1])) &&
+                std::isxdigit(static_cast<unsigned char>(b.raw[i + 2]))) {
+                decoded += static_cast<char>(std::stoi(b.raw.substr(i + 1, 2), nullptr, 16));
+                i += 2;
+            } else {
+                decoded += b.raw[i];
+            }
+        }
+        const auto r1 = check(allow, b.raw);
+        EXPECT_EQ(r1.status, b.status) << b.raw << ": got " << redirect_status_text(r1.status)
+                                       << ", expected " << redirect_status_text(b.status);
+        EXPECT_EQ(check(signing, b.raw, hmac_hex(secret, decoded)).status, b.status) << b.raw;
+        EXPECT_EQ(check(signing, b.raw, hmac_hex(secret, b.raw)).status, b.status) << b.raw;
+        // And a careful client's encoding of the same text fares no better.
+        if (b.status != s::missing_url) {
+            EXPECT_EQ(check(allow, encode(decoded)).status, b.status) << b.raw;
+        }
+    }
+}
+
+TEST(RedirectTest, SignedTargetIsAdmitted) {
+    const auto p = policy_of(secret, {});
+    const std::string target = "https://shop.example/cart?item=42&coupon=A%2BB#summary";
+    const std::string sig = hmac_hex(secret, target);
+    auto r = check(p, encode(target), sig);
+    EXPECT_EQ(r.status, redirect_status::ok) << redirect_status_text(r.status);
+    EXPECT_EQ(r.location, target);
+    std::string upper = sig;
+    std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+    EXPECT_EQ(check(p, encode(target), upper).status, redirect_status::ok);
+    // Signed in canonical form, admitted in any spelling of scheme and host.
+    EXPECT_EQ(
+        check(p, encode("HTTPS://SHOP.Example/cart?item=42&coupon=A%2BB#summary"), sig).location,
+        target);
+    // Non-ASCII bytes in the rest: canonical form escapes them, whichever way they came.
+    const std::string cafe = "https://shop.example/caf%C3%A9?q=%C3%BC";
+    const std::string cafe_sig = hmac_hex(secret, cafe);
+    EXPECT_EQ(check(p, encode("https://shop.example/café?q=ü"), cafe_sig).location, cafe);
+    EXPECT_EQ(check(p, encode(cafe), cafe_sig).location, cafe);
+}
+
+TEST(RedirectTest, TamperedTargetOrSignatureIsRefused) {
+    const auto p = policy_of(secret, {"good.example"});
+    const std::string target = "https://shop.example/offer?id=7";
+    const std::string sig = hmac_hex(secret, target);
+    ASSERT_EQ(check(p, encode(target), sig).status, redirect_status::ok);
+    using s = redirect_status;
+    EXPECT_EQ(check(p, encode("https://shop.example/offer?id=8"), sig).status, s::bad_signature);
+    EXPECT_EQ(check(p, encode("https://shop.example/Offer?id=7"), sig).status, s::bad_signature);
+    EXPECT_EQ(check(p, encode("https://shop.example/offer?id=7#x"), sig).status, s::bad_signature);
+    EXPECT_EQ(check(p, encode("https://shop.example:443/offer?id=7"), sig).status,
+              s::bad_signature);
+    EXPECT_EQ(check(p, encode("https://evil.example/offer?id=7"), sig).status, s::bad_signature);
+    EXPECT_EQ(check(p, encode("http://shop.example/offer?id=7"), sig).status, s::bad_signature);
+    for (size_t i : {0ul, 31ul, 63ul}) {
+        std::string flipped = sig;
+        flipped[i] = flipped[i] == '0' ? '1' : '0';
+        EXPECT_EQ(check(p, encode(target), flipped).status, s::bad_signature) << i;
+    }
+    EXPECT_EQ(check(p, encode(target), sig.substr(0, 63)).status, s::bad_signature);
+    EXPECT_EQ(check(p, encode(target), sig + "0").status, s::bad_signature);
+    EXPECT_EQ(check(p, encode(target), sig.substr(0, 32)).status, s::bad_signature);
+    EXPECT_EQ(check(p, encode(target), "g" + sig.substr(1)).status, s::bad_signature);
+    EXPECT_EQ(check(p, encode(target), std::string(64, '0')).status, s::bad_signature);
+    EXPECT_EQ(check(p, encode(target), "").status, s::not_signed);
+    EXPECT_EQ(check(p, encode(target), hmac_hex("another secret of 32 bytes......", target)).status,
+              s::bad_signature);
+    // The allowlist needs no signature, and a wrong one does not spoil it.
+    EXPECT_EQ(check(p, "https://good.example/x", "").status, s::ok);
+    EXPECT_EQ(check(p, "https://good.example/x", "junk").status, s::ok);
+    // Without a secret, an unlisted host is refused whatever the sig.
+    EXPECT_EQ(check(policy_of("", {"good.example"}), encode(target), sig).status,
+              s::host_not_allowed);
+}
+
+TEST(RedirectTest, SignUrlRoundTripsThroughCheckRedirect) {
+    const auto p = policy_of(secret, {"good.example"});
+    const std::vector<std::pair<std::string, std::string>> targets = {
+        {"https://Shop.Example/cart?item=42&x=a+b#top",
+         "https://shop.example/cart?item=42&x=a+b#top"},
+        {"http://shop.example", "http://shop.example"},
+        {"https://shop.example:8443/a/b/", "https://shop.example:8443/a/b/"},
+        {"https://[2001:db8::7]/x", "https://[2001:db8::7]/x"},
+        {"https://xn--bcher-kva.example/", "https://xn--bcher-kva.example/"},
+        {"https://shop.example/café", "https://shop.example/caf%C3%A9"},
+        {"https://shop.example/a%2Fb?next=%2F%2Fevil.example",
+         "https://shop.example/a%2Fb?next=%2F%2Fevil.example"},
+        {"https://shop.example/?q=\"<>'`{}|^&e=@:;,!$()*",
+         "https://shop.example/?q=\"<>'`{}|^&e=@:;,!$()*"},
+    };
+    for (const auto& [url, canonical] : targets) {
+        const auto signed_ = sign_url(secret, url, "click", "https://px.example.com/");
+        ASSERT_EQ(signed_.error, "") << url;
+        const std::string& link = signed_.link;
+        EXPECT_EQ(link.rfind("https://px.example.com/r/click?url=", 0), 0u) << link;
+        const std::string raw_url = param(link, "url"), sig = param(link, "sig");
+        EXPECT_EQ(sig, hmac_hex(secret, canonical)) << link;
+        EXPECT_EQ(link.find_first_of("#\\ \"<>"), std::string::npos) << link;
+        const auto r = check(p, raw_url, sig);
+        EXPECT_EQ(r.status, redirect_status::ok) << link << ": " << redirect_status_text(r.status);
+        EXPECT_EQ(r.location, canonical) << link;
+    }
+    const auto email = sign_url(secret, "https://shop.example/", "email-open:ann@example.com");
+    EXPECT_EQ(email.link.rfind("/r/email-open:ann@example.com?url=https%3A%2F%2Fshop.example%2F&"
+                               "sig=",
+                               0),
+              0u)
+        << email.link;
+    EXPECT_EQ(sign_url(secret, "https://shop.example/", "a b/c").link.rfind("/r/a%20b%2Fc?", 0),
+              0u);
+}
+
+TEST(RedirectTest, SignUrlRefusesWhatCheckRedirectWould) {
+    for (const char* url :
+         {"//evil.example", "https:evil.example", "https://a@evil.example", "javascript:alert(1)",
+          "https://gööd.example/", "https://a\\b/", "https://good.example/\tx", ""}) {
+        const auto r = sign_url(secret, url);
+        EXPECT_EQ(r.link, "") << url;
+        EXPECT_NE(r.error.find("URL"), std::string::npos) << r.error;
+        EXPECT_NE(r.error.find("expected an absolute http:// or https:// URL"), std::string::npos)
+            << r.error;
+    }
+    EXPECT_NE(sign_url(secret, "https://gööd.example/").error.find("punycode"), std::string::npos);
+    const auto no_secret = sign_url("", "https://shop.example/");
+    EXPECT_NE(no_secret.error.find("redirect.secret is not set"), std::string::npos);
+    const auto short_secret = sign_url("hunter2", "https://shop.example/");
+    EXPECT_NE(short_secret.error.find("at least 16 bytes"), std::string::npos);
+    EXPECT_EQ(short_secret.error.find("hunter2"), std::string::npos);
+    EXPECT_NE(sign_url(secret, "https://shop.example/", "").error, "");
+}
+
+TEST(RedirectTest, StartUpValidationNamesKeyValueAndWhatIsAccepted) {
+    redirect_policy p;
+    std::string error = make_redirect_policy("hunter2", {}, p);
+    EXPECT_NE(error.find("redirect.secret"), std::string::npos) << error;
+    EXPECT_NE(error.find("at least 16 bytes"), std::string::npos) << error;
+    EXPECT_EQ(error.find("hunter2"), std::string::npos) << "the secret is echoed: " << error;
+
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"https://good.example", "without a scheme"},
+        {"good.example/landing", "without a path"},
+        {"good.example:443", "without a port"},
+        {"*.good.example", "no wildcards"},
+        {"bücher.example", "punycode"},
+        {"ann@good.example", "without user information"},
+        {"good..example", "a host name"},
+        {"good.example.", "a host name"},
+        {"good example", "a host name"},
+        {"", "a host name"},
+    };
+    for (const auto& [host, hint] : bad) {
+        error = make_redirect_policy("", {"good.example", host}, p);
+        EXPECT_EQ(error.rfind("redirect.allow_hosts: bad element \"" + host + "\"", 0), 0u)
+            << error;
+        EXPECT_NE(error.find(hint), std::string::npos) << error;
+    }
+    EXPECT_EQ(make_redirect_policy("",
+                                   {"Good.Example", "[2001:db8::1]", "xn--bcher-kva.example",
+                                    "127.0.0.1", "under_score.example"},
+                                   p),
+              "");
+    EXPECT_EQ(p.allow_hosts[0], "good.example");
+}
+
+TEST(RedirectTest, LocationMustFitTheBuffer) {
+    const auto p = policy_of("", {"good.example"});
+    const std::string target = "https://good.example/" + std::string(100, '\xC3');
+    std::string out(3 * target.size(), '\0');
+    auto r = check_redirect(p, target, "", out.data(), out.size());
+    EXPECT_EQ(r.status, redirect_status::ok);
+    EXPECT_EQ(r.location_size, 21u + 300u);
+    r = check_redirect(p, target, "", out.data(), 21 + 299);
+    EXPECT_EQ(r.status, redirect_status::too_long);
+    const std::string longest =
+        "https://good.example/" + std::string(max_redirect_target - 21, 'a');
+    EXPECT_EQ(check(p, longest).status, redirect_status::ok);
+    EXPECT_EQ(check(p, longest + "a").status, redirect_status::too_long);
+    EXPECT_EQ(check(p, encode(longest + "a")).status, redirect_status::too_long);
+}
+
+// Random targets built from the pieces bypasses are made of: whatever is admitted goes to
+// good.example (on some port) and is a clean header value.
+TEST(RedirectTest, RandomTargetsNeverLeaveTheAllowedHost) {
+    const auto p = policy_of("", {"good.example"});
+    const std::vector<std::string> pieces = {"https://",
+                                             "http://",
+                                             "https:",
+                                             "//",
+                                             "/",
+                                             "\\",
+                                             "good.example",
+                                             "evil.example",
+                                             "@",
+                                             "%40",
+                                             "%2f",
+                                             "%5c",
+                                             "%2F",
+                                             "%25",
+                                             ":",
+                                             ":443",
+                                             "#",
+                                             "?",
+                                             ".",
+                                             "%2e",
+                                             "\t",
+                                             "%09",
+                                             " ",
+                                             "%0a",
+                                             "\xC3\xA9",
+                                             "%C3%A9",
+                                             "xn--",
+                                             "[",
+                                             "]",
+                                             "::1",
+                                             "a",
+                                             "%",
+                                             "2f",
+                                             "%00",
+                                             "&",
+                                             "+",
+                                             "GOOD.EXAMPLE",
+                                             "javascript:",
+                                             "good.example.",
+                                             "%23",
+                                             "%3f",
+                                             "%3a"};
+    std::mt19937 rng(20261122);
+    size_t admitted = 0;
+    for (int i = 0; i < 200'000; ++i) {
+        std::string raw = i % 3 == 0 ? "https://" : "";
+        const int n = 1 + static_cast<int>(rng() % 7);
+        for (int k = 0; k < n; ++k)
+            raw += pieces[rng() % pieces.size()];
+        const auto r = check(p, raw);
+        if (r.status != redirect_status::ok) continue;
+        ++admitted;
+        const std::string& loc = r.location;
+        const size_t host_at = loc.rfind("https://", 0) == 0 ? 8 : 7;
+        ASSERT_TRUE(loc.rfind("https://", 0) == 0 || loc.rfind("http://", 0) == 0) << raw;
+        ASSERT_EQ(loc.substr(host_at, 12), "good.example") << raw << " -> " << loc;
+        ASSERT_TRUE(loc.size() == host_at + 12 ||
+                    std::string_view("/?#:").find(loc[host_at + 12]) != std::string::npos)
+            << raw << " -> " << loc;
+        for (unsigned char c : loc)
+            ASSERT_TRUE(c > 0x20 && c < 0x7f && c != '\\') << raw << " -> " << loc;
+    }
+    EXPECT_GT(admitted, 100u); // the search reached the admitting paths too
+}
+
+// CPU time of this thread in ns: unlike the wall clock, it does not count the time the
+// shared machine gives to other processes.
+double thread_cpu_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e9 + double(ts.tv_nsec);
+}
+
+TEST(RedirectTest, CostPerCall) {
+    const auto p = policy_of(secret, {"good.example"});
+    const std::string allowed = encode("https://good.example/landing/page?utm_source=news&id=42");
+    const std::string target = "https://shop.example/landing/page?utm_source=news&id=42";
+    const std::string raw = encode(target), sig = hmac_hex(secret, target);
+    char out[512];
+    constexpr int rounds = 5, n = 20'000;
+    double best_allowed = 1e9, best_signed = 1e9;
+    for (int r = 0; r < rounds; ++r) {
+        double start = thread_cpu_ns();
+        for (int i = 0; i < n; ++i)
+            ASSERT_EQ(check_redirect(p, allowed, "", out, sizeof out).status, redirect_status::ok);
+        double mid = thread_cpu_ns();
+        for (int i = 0; i < n; ++i)
+            ASSERT_EQ(check_redirect(p, raw, sig, out, sizeof out).status, redirect_status::ok);
+        double end = thread_cpu_ns();
+        best_allowed = std::min(best_allowed, (mid - start) / n);
+        best_signed = std::min(best_signed, (end - mid) / n);
+    }
+    std::printf("check_redirect: %.0f ns allowlisted, %.0f ns signed (%zu-byte encoded url), "
+                "thread CPU time, best of %d rounds\n",
+                best_allowed, best_signed, raw.size(), rounds);
+}
+
+} // namespace
+} // namespace pixelring
