@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include "core/config.hh"
+#include "core/config_check.hh"
+#include "core/redirect.hh"
 #include "tools/collector.hh"
 
 extern char** environ;
@@ -28,6 +30,16 @@ int main(int argc, char** argv) {
     app.add_flag("--print-config", print_config,
                  "print the effective configuration, defaults included, as TOML and exit");
     app.add_flag("--check-config", check_config, "validate the configuration and exit");
+    std::string sign_target, sign_action = "click", sign_base;
+    CLI::App* sign = app.add_subcommand(
+        "sign-url", "print a signed /r/ click link to URL, signed with redirect.secret (taken "
+                    "from the configuration, like every key) and exit");
+    sign->add_option("URL", sign_target, "absolute http(s) URL the link redirects to")->required();
+    sign->add_option("--action", sign_action, "the action in the link (/r/<action>)")
+        ->capture_default_str();
+    sign->add_option("--base", sign_base,
+                     "prefix such as https://px.example.com; without it only the path and query "
+                     "are printed");
     app.footer(
         "Precedence: --set, then environment PIXELRING_<KEY> (dots as underscores, upper "
         "case: server.listen -> PIXELRING_SERVER_LISTEN), then --config FILE, then defaults.\n"
@@ -42,6 +54,27 @@ int main(int argc, char** argv) {
     sources.env = environ;
     pixelring::config cfg;
     std::string error = pixelring::load_config(sources, cfg);
+    if (!error.empty()) {
+        fmt::print(stderr, "pixelring: configuration error: {}\n", error);
+        return 2;
+    }
+    if (sign->parsed()) {
+        if (cfg.redirect.secret.empty()) {
+            fmt::print(stderr, "pixelring: sign-url needs redirect.secret: set it in the "
+                               "configuration file, as PIXELRING_REDIRECT_SECRET, or with "
+                               "--set redirect.secret=...\n");
+            return 2;
+        }
+        pixelring::signed_link link =
+            pixelring::sign_url(cfg.redirect.secret, sign_target, sign_action, sign_base);
+        if (!link.error.empty()) {
+            fmt::print(stderr, "pixelring: sign-url: {}\n", link.error);
+            return 2;
+        }
+        fmt::print("{}\n", link.link);
+        return 0;
+    }
+    error = pixelring::check_feature_config(cfg);
     if (!error.empty()) {
         fmt::print(stderr, "pixelring: configuration error: {}\n", error);
         return 2;

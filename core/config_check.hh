@@ -1,0 +1,17 @@
+#pragma once
+// Checks of the configuration that need more than one key's syntax: they build, once, the
+// objects the request path will use (trusted-proxy ranges, the redirect policy, the visitor
+// key, the allowed actions, the GeoIP databases) and report the first problem the way
+// load_config does, naming the key, the value and what is accepted. Start-up only.
+
+#include <string>
+
+#include "core/config.hh"
+
+namespace pixelring {
+
+// "" when every feature's configuration can be used; else one message. Opens (and closes)
+// the GeoIP databases, so a missing or foreign file is reported here.
+std::string check_feature_config(const config& cfg);
+
+} // namespace pixelring
