@@ -8,88 +8,18 @@
 
 #include <gtest/gtest.h>
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "tests/counting_allocator.hh"
+#include "tests/guarded_memory.hh"
 #include "tests/json_reader.hh"
-
-// ---- counting allocator -------------------------------------------------------------------
-// Every form of global operator new counts, so an allocation inside simdjson is seen too.
-// They sit on malloc/free; GCC sees free() meet an inlined new-expression and warns.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-std::atomic<size_t> g_allocations{0};
-
-void* counted_alloc(size_t n) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    return std::malloc(n ? n : 1);
-}
-void* counted_alloc_aligned(size_t n, std::align_val_t al) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    const size_t a = static_cast<size_t>(al);
-    return std::aligned_alloc(a, (n + a - 1) / a * a);
-}
-} // namespace
-
-void* operator new(size_t n) {
-    if (void* p = counted_alloc(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](size_t n) {
-    if (void* p = counted_alloc(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new(size_t n, const std::nothrow_t&) noexcept {
-    return counted_alloc(n);
-}
-void* operator new[](size_t n, const std::nothrow_t&) noexcept {
-    return counted_alloc(n);
-}
-void* operator new(size_t n, std::align_val_t al) {
-    if (void* p = counted_alloc_aligned(n, al)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](size_t n, std::align_val_t al) {
-    if (void* p = counted_alloc_aligned(n, al)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, size_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, size_t, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, size_t, std::align_val_t) noexcept {
-    std::free(p);
-}
 
 namespace pixelring {
 namespace {
@@ -697,13 +627,6 @@ TEST_F(beacon_test, receipts_exact_json) {
 // Bodies placed so that the padding ends exactly at an unreadable page: any read past
 // len + beacon_body_padding faults.
 TEST_F(beacon_test, never_reads_past_the_padding) {
-    const long page = sysconf(_SC_PAGESIZE);
-    const size_t span = 4 * static_cast<size_t>(page);
-    void* map =
-        mmap(nullptr, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ASSERT_NE(map, MAP_FAILED);
-    char* const guard = static_cast<char*>(map) + span;
-    ASSERT_EQ(mprotect(guard, page, PROT_NONE), 0);
     const std::string bodies[] = {R"({"action":"a"})",
                                   R"([{"action":"a","params":{"n":1e3,"b":true,"s":"\ud83d"}}])",
                                   R"({"action":"a","ts":12)",
@@ -714,13 +637,11 @@ TEST_F(beacon_test, never_reads_past_the_padding) {
                                   "",
                                   batch_of(50)};
     for (const std::string& s : bodies) {
-        char* const start = guard - beacon_body_padding - s.size();
-        std::memcpy(start, s.data(), s.size());
-        std::memset(start + s.size(), 'x', beacon_body_padding);
-        const beacon_result r = parser_.parse(start, s.size(), s.size() + beacon_body_padding);
+        const std::string padded = s + std::string(beacon_body_padding, 'x');
+        test::guarded_buffer mem(padded.size());
+        const beacon_result r = parser_.parse(mem.place(padded), s.size(), padded.size());
         (void)receipts_of(r);
     }
-    munmap(map, span + page);
 }
 
 // A body of about max_body_bytes with 50 items of 64 params each, every kind of value and
@@ -756,13 +677,13 @@ TEST(beacon_alloc_test, no_allocation_after_construction) {
     beacon_parser parser(beacon_limits{max_body, 50}, nullptr);
     std::string out(max_receipts_size(50), '\0');
 
-    const size_t probe = g_allocations.load();
+    const size_t probe = test::thread_allocations();
     delete new std::string(100, 'x'); // the counter sees allocations at all
-    ASSERT_GT(g_allocations.load(), probe);
+    ASSERT_GT(test::thread_allocations(), probe);
 
-    const size_t before_first = g_allocations.load();
+    const size_t before_first = test::thread_allocations();
     beacon_result r = parser.parse(body.data(), body.size(), body.capacity());
-    const size_t first = g_allocations.load() - before_first;
+    const size_t first = test::thread_allocations() - before_first;
     ASSERT_EQ(r.error(), beacon_body_error::none) << r.error_body();
     ASSERT_EQ(r.size(), 50u);
     ASSERT_EQ(r.accepted_count(), 50u);
@@ -771,7 +692,7 @@ TEST(beacon_alloc_test, no_allocation_after_construction) {
 
     padded_body small(R"({"action":"a","params":{"x":{}}})");
     padded_body invalid(R"({"action":"a","x":tru})");
-    const size_t before = g_allocations.load();
+    const size_t before = test::thread_allocations();
     for (int i = 0; i < 20; ++i) {
         r = parser.parse(body.data(), body.size(), body.capacity());
         (void)write_receipts(r, out.data(), out.size());
@@ -779,7 +700,7 @@ TEST(beacon_alloc_test, no_allocation_after_construction) {
         (void)write_receipts(r, out.data(), out.size());
         r = parser.parse(invalid.data(), invalid.size(), invalid.capacity());
     }
-    const size_t after = g_allocations.load() - before;
+    const size_t after = test::thread_allocations() - before;
     std::printf("allocations: first parse of a %zu-byte body: %zu; 60 parses after: %zu\n",
                 s.size(), first, after);
     EXPECT_EQ(first, 0u) << "the constructor sizes every buffer";

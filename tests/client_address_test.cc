@@ -11,120 +11,24 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <memory>
-#include <new>
 #include <random>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-// Counts every operator new of this program, so that a test can assert that a call
-// allocated nothing. Every form is replaced (as in beacon_test), so that no allocation is
-// missed and none meets a mismatched free under ASan. They sit on malloc/free; GCC sees free()
-// meet an inlined new-expression and warns.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-static thread_local size_t allocations = 0;
-
-static void* counted_alloc(size_t n) {
-    ++allocations;
-    return std::malloc(n ? n : 1);
-}
-static void* counted_alloc_aligned(size_t n, std::align_val_t al) {
-    ++allocations;
-    const size_t a = static_cast<size_t>(al);
-    return std::aligned_alloc(a, (n + a - 1) / a * a);
-}
-
-void* operator new(size_t n) {
-    if (void* p = counted_alloc(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](size_t n) {
-    if (void* p = counted_alloc(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new(size_t n, const std::nothrow_t&) noexcept {
-    return counted_alloc(n);
-}
-void* operator new[](size_t n, const std::nothrow_t&) noexcept {
-    return counted_alloc(n);
-}
-void* operator new(size_t n, std::align_val_t al) {
-    if (void* p = counted_alloc_aligned(n, al)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](size_t n, std::align_val_t al) {
-    if (void* p = counted_alloc_aligned(n, al)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, size_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, size_t, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, size_t, std::align_val_t) noexcept {
-    std::free(p);
-}
+#include "tests/counting_allocator.hh"
+#include "tests/guarded_memory.hh"
 
 namespace pixelring {
 namespace {
 
-// Readable pages followed by one PROT_NONE page (as in http_parser_test). place() copies data
-// so that its last byte is the last readable byte: reading data[size] faults.
-class guarded_memory {
-public:
-    explicit guarded_memory(size_t capacity) {
-        const size_t page = size_t(sysconf(_SC_PAGESIZE));
-        readable_ = (capacity + page - 1) / page * page;
-        if (readable_ == 0) readable_ = page;
-        void* p = mmap(nullptr, readable_ + page, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) std::abort();
-        base_ = static_cast<char*>(p);
-        if (mprotect(base_ + readable_, page, PROT_NONE) != 0) std::abort();
-        mapped_ = readable_ + page;
-    }
-    guarded_memory(const guarded_memory&) = delete;
-    guarded_memory& operator=(const guarded_memory&) = delete;
-    ~guarded_memory() { munmap(base_, mapped_); }
-
-    std::string_view place(std::string_view data) {
-        EXPECT_LE(data.size(), readable_);
-        char* at = base_ + readable_ - data.size();
-        std::memcpy(at, data.data(), data.size());
-        return {at, data.size()};
-    }
-
-private:
-    char* base_ = nullptr;
-    size_t readable_ = 0;
-    size_t mapped_ = 0;
-};
+using test::guarded_buffer;
 
 // Request fields whose names and values each end at a guard page.
 class guarded_fields {
@@ -134,16 +38,16 @@ public:
             add(name, value);
     }
     void add(std::string_view name, std::string_view value) {
-        memory_.push_back(std::make_unique<guarded_memory>(name.size()));
-        const std::string_view n = memory_.back()->place(name);
-        memory_.push_back(std::make_unique<guarded_memory>(value.size()));
-        const std::string_view v = memory_.back()->place(value);
+        memory_.push_back(std::make_unique<guarded_buffer>(name.size()));
+        const std::string_view n = memory_.back()->place_view(name);
+        memory_.push_back(std::make_unique<guarded_buffer>(value.size()));
+        const std::string_view v = memory_.back()->place_view(value);
         fields_.push_back({n, v});
     }
     std::span<const http_field> span() const { return fields_; }
 
 private:
-    std::vector<std::unique_ptr<guarded_memory>> memory_;
+    std::vector<std::unique_ptr<guarded_buffer>> memory_;
     std::vector<http_field> fields_;
 };
 
@@ -453,9 +357,9 @@ TEST(forwarded_node, accepted_and_refused_forms) {
         {"[::ffff:192.0.2.1]:80", "192.0.2.1"},
     };
     for (const auto& [in, want] : good) {
-        guarded_memory mem(std::strlen(in));
+        guarded_buffer mem(std::strlen(in));
         ip_address a;
-        ASSERT_TRUE(parse_forwarded_node(mem.place(in), a)) << in;
+        ASSERT_TRUE(parse_forwarded_node(mem.place_view(in), a)) << in;
         EXPECT_EQ(text(a), want) << in;
     }
     const char* bad[] = {
@@ -490,9 +394,9 @@ TEST(forwarded_node, accepted_and_refused_forms) {
         "1111:2222:3333:4444:5555:6666:255.255.255.255:1", // too long
     };
     for (const char* in : bad) {
-        guarded_memory mem(std::strlen(in));
+        guarded_buffer mem(std::strlen(in));
         ip_address a;
-        EXPECT_FALSE(parse_forwarded_node(mem.place(in), a)) << '"' << in << '"';
+        EXPECT_FALSE(parse_forwarded_node(mem.place_view(in), a)) << '"' << in << '"';
     }
 }
 
@@ -738,8 +642,8 @@ TEST(resolve, from_a_parsed_request) {
                              "Forwarded: for=6.6.6.6\r\n"
                              "X-Forwarded-For: 10.0.0.2\r\n"
                              "\r\n";
-    guarded_memory mem(head.size());
-    const std::string_view buf = mem.place(head);
+    guarded_buffer mem(head.size());
+    const std::string_view buf = mem.place_view(head);
     http_limits limits;
     request_parser parser(limits);
     auto req = std::make_unique<http_request>();
@@ -791,7 +695,7 @@ TEST(resolve, allocates_nothing) {
                      {"CF-Connecting-IP", "198.51.100.3"},
                      {"True-Client-IP", "198.51.100.4"}};
     const ip_address peers[] = {ip("10.0.0.1"), ip("198.51.100.1"), ip("::ffff:10.0.0.1")};
-    const size_t before = allocations;
+    const size_t before = test::thread_allocations();
     uint32_t sink = 0;
     for (const ip_address& peer : peers) {
         for (size_t k = 0; k <= f.span().size(); ++k) {
@@ -801,12 +705,12 @@ TEST(resolve, allocates_nothing) {
             sink += trusted().contains(peer);
         }
     }
-    EXPECT_EQ(allocations, before);
+    EXPECT_EQ(test::thread_allocations(), before);
     EXPECT_GT(sink, 0u);
     // The counter is live: building a set (start-up code) allocates.
     cidr_set set;
     EXPECT_EQ(cidr_set::parse({"10.0.0.0/8"}, set), "");
-    EXPECT_GT(allocations, before);
+    EXPECT_GT(test::thread_allocations(), before);
 }
 
 // ---------------------------------------------------------------- cost

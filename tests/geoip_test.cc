@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -24,59 +25,9 @@
 #include <thread>
 #include <vector>
 
+#include "tests/counting_allocator.hh"
 #include "tests/json_reader.hh"
 #include "tests/temp_dir.hh"
-
-// ---- allocation counting -----------------------------------------------------------------
-// Counts malloc, calloc and realloc on the calling thread while armed. Under a sanitizer its
-// allocator hooks do it; otherwise this executable interposes the three functions over
-// glibc's and forwards to glibc's own entry points.
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define PIXELRING_SANITIZER_HOOKS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define PIXELRING_SANITIZER_HOOKS 1
-#endif
-#endif
-
-namespace {
-thread_local bool t_counting = false;
-thread_local size_t t_allocations = 0;
-} // namespace
-
-#ifdef PIXELRING_SANITIZER_HOOKS
-// From <sanitizer/allocator_interface.h>, which GCC does not install; its runtimes export it.
-extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*,
-                                                                             size_t),
-                                                         void (*free_hook)(const volatile void*));
-namespace {
-void count_malloc(const volatile void*, size_t) {
-    if (t_counting) ++t_allocations;
-}
-void ignore_free(const volatile void*) {}
-// Both hooks are required: the runtime refuses a null one.
-const int k_hooks_installed = __sanitizer_install_malloc_and_free_hooks(count_malloc, ignore_free);
-} // namespace
-#else
-extern "C" {
-void* __libc_malloc(size_t);
-void* __libc_calloc(size_t, size_t);
-void* __libc_realloc(void*, size_t);
-void* malloc(size_t n) {
-    if (t_counting) ++t_allocations;
-    return __libc_malloc(n);
-}
-void* calloc(size_t n, size_t size) {
-    if (t_counting) ++t_allocations;
-    return __libc_calloc(n, size);
-}
-void* realloc(void* p, size_t n) {
-    if (t_counting) ++t_allocations;
-    return __libc_realloc(p, n);
-}
-}
-#endif
 
 namespace pixelring {
 namespace {
@@ -303,41 +254,43 @@ std::string describe(const ip_address& a) {
     return text;
 }
 
-TEST_F(geoip_test, every_city_network_matches_its_json) {
+// Looks up the probe addresses of every network in json_path (more than min_networks) and
+// hands check the database's answer and the record the JSON says the database holds.
+template <typename Check>
+void check_every_network(const geoip_databases& db, const std::string& json_path,
+                         size_t min_networks, Check check) {
     test::json_value doc;
-    const auto nets = load_networks(k_dir + "GeoIP2-City-Test.json", doc);
-    ASSERT_GT(nets.size(), 200u);
-    size_t with_city = 0;
+    const auto nets = load_networks(json_path, doc);
+    ASSERT_GT(nets.size(), min_networks);
     for (const ip_address& a : probe_addresses(nets)) {
         uint8_t as_v6[16] = {};
         std::memcpy(a.family == 4 ? as_v6 + 12 : as_v6, a.bytes, a.family == 4 ? 4 : 16);
-        const test::json_value* want = expected_record(as_v6, nets);
-        const geo_fields g = db_.lookup(a);
         SCOPED_TRACE(describe(a));
-        EXPECT_EQ(g.country, text_at(want, {"country", "iso_code"}));
-        EXPECT_EQ(g.region, text_at(want, {"subdivisions", "0", "iso_code"}));
-        EXPECT_EQ(g.city, text_at(want, {"city", "names", "en"}));
-        with_city += !g.city.empty();
+        check(db.lookup(a), expected_record(as_v6, nets));
     }
+}
+
+TEST_F(geoip_test, every_city_network_matches_its_json) {
+    size_t with_city = 0;
+    check_every_network(db_, k_dir + "GeoIP2-City-Test.json", 200,
+                        [&](const geo_fields& g, const test::json_value* want) {
+                            EXPECT_EQ(g.country, text_at(want, {"country", "iso_code"}));
+                            EXPECT_EQ(g.region, text_at(want, {"subdivisions", "0", "iso_code"}));
+                            EXPECT_EQ(g.city, text_at(want, {"city", "names", "en"}));
+                            with_city += !g.city.empty();
+                        });
     EXPECT_GT(with_city, 20u);
 }
 
 TEST_F(geoip_test, every_asn_network_matches_its_json) {
-    test::json_value doc;
-    const auto nets = load_networks(k_dir + "GeoLite2-ASN-Test.json", doc);
-    ASSERT_GT(nets.size(), 100u);
     size_t with_org = 0;
-    for (const ip_address& a : probe_addresses(nets)) {
-        uint8_t as_v6[16] = {};
-        std::memcpy(a.family == 4 ? as_v6 + 12 : as_v6, a.bytes, a.family == 4 ? 4 : 16);
-        const test::json_value* want = expected_record(as_v6, nets);
-        const geo_fields g = db_.lookup(a);
-        SCOPED_TRACE(describe(a));
-        const std::string asn = text_at(want, {"autonomous_system_number"});
-        EXPECT_EQ(std::to_string(g.asn), asn.empty() ? "0" : asn);
-        EXPECT_EQ(g.as_org, text_at(want, {"autonomous_system_organization"}));
-        with_org += !g.as_org.empty();
-    }
+    check_every_network(db_, k_dir + "GeoLite2-ASN-Test.json", 100,
+                        [&](const geo_fields& g, const test::json_value* want) {
+                            const std::string asn = text_at(want, {"autonomous_system_number"});
+                            EXPECT_EQ(std::to_string(g.asn), asn.empty() ? "0" : asn);
+                            EXPECT_EQ(g.as_org, text_at(want, {"autonomous_system_organization"}));
+                            with_org += !g.as_org.empty();
+                        });
     EXPECT_GT(with_org, 100u);
 }
 
@@ -497,23 +450,18 @@ TEST_F(geoip_test, workers_share_one_object) {
 }
 
 TEST_F(geoip_test, lookups_and_url_fields_do_not_allocate) {
-#ifdef PIXELRING_SANITIZER_HOOKS
-    ASSERT_EQ(k_hooks_installed, 1);
-#endif
     // The counter itself must see an allocation, or a zero below would prove nothing.
-    t_allocations = 0;
-    t_counting = true;
+    const size_t probe = test::thread_allocations();
     void* volatile p = std::malloc(16);
-    t_counting = false;
+    const size_t probed = test::thread_allocations() - probe;
     std::free(p);
-    ASSERT_EQ(t_allocations, 1u);
+    ASSERT_EQ(probed, 1u);
 
     const std::vector<ip_address> addrs = {parse_ip("89.160.20.112"), parse_ip("::ffff:1.2.3.4"),
                                            parse_ip("2001:218::1"), parse_ip("10.0.0.1")};
     char host[max_host_size];
     size_t found = 0;
-    t_allocations = 0;
-    t_counting = true;
+    const size_t before = test::thread_allocations();
     for (int i = 0; i < 1000; ++i) {
         const geo_fields g = db_.lookup(addrs[static_cast<size_t>(i) % addrs.size()]);
         found += g.country.size();
@@ -521,8 +469,7 @@ TEST_F(geoip_test, lookups_and_url_fields_do_not_allocate) {
         found += url_host("https://User@WWW.Example.com:8443/p", host).size();
         found += url_host("http://[2001:DB8::1]/", host).size();
     }
-    t_counting = false;
-    EXPECT_EQ(t_allocations, 0u);
+    EXPECT_EQ(test::thread_allocations() - before, 0u);
     EXPECT_GT(found, 0u);
 }
 

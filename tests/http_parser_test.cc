@@ -5,58 +5,25 @@
 
 #include <gtest/gtest.h>
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tests/guarded_memory.hh"
+
 namespace pixelring {
 namespace {
 
 using namespace std::string_literals;
 using namespace std::string_view_literals;
-
-// Readable pages followed by one PROT_NONE page. place() copies data so that its last byte
-// is the last readable byte: reading data[size] faults.
-class guarded_memory {
-public:
-    explicit guarded_memory(size_t capacity) {
-        const size_t page = size_t(sysconf(_SC_PAGESIZE));
-        readable_ = (capacity + page - 1) / page * page;
-        if (readable_ == 0) readable_ = page;
-        void* p = mmap(nullptr, readable_ + page, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) std::abort();
-        base_ = static_cast<char*>(p);
-        if (mprotect(base_ + readable_, page, PROT_NONE) != 0) std::abort();
-        mapped_ = readable_ + page;
-    }
-    guarded_memory(const guarded_memory&) = delete;
-    guarded_memory& operator=(const guarded_memory&) = delete;
-    ~guarded_memory() { munmap(base_, mapped_); }
-
-    char* place(std::string_view data) {
-        EXPECT_LE(data.size(), readable_);
-        char* at = end() - data.size();
-        std::memcpy(at, data.data(), data.size());
-        return at;
-    }
-    char* end() { return base_ + readable_; }
-
-private:
-    char* base_ = nullptr;
-    size_t readable_ = 0;
-    size_t mapped_ = 0;
-};
+using test::guarded_buffer;
 
 // A one-shot parse whose views stay valid as long as this object lives.
 struct parsed_head {
     explicit parsed_head(std::string_view input) : mem(input.size()) {}
-    guarded_memory mem;
+    guarded_buffer mem;
     const char* buf = nullptr;
     http_request req;
     parse_status status = parse_status::need_more;
@@ -80,7 +47,7 @@ std::unique_ptr<parsed_head> parse(std::string_view input, const http_limits& li
 // input that fails) already the same error.
 void check_prefixes(std::string_view input, size_t upto, const http_limits& limits,
                     uint16_t final_error) {
-    guarded_memory mem(input.size());
+    guarded_buffer mem(input.size());
     http_request req;
     for (size_t k = 0; k < upto; ++k) {
         const char* buf = mem.place(input.substr(0, k));
@@ -99,18 +66,28 @@ void check_prefixes(std::string_view input, size_t upto, const http_limits& limi
 
 // Feeds input one byte at a time into one buffer with a growing len. Bytes not yet
 // "received" are LF, so a parser that looks past len sees a bare LF or a false end of head;
-// the buffer ends at the guard page.
-parse_status parse_bytewise(std::string_view input, guarded_memory& mem, const char*& buf,
-                            http_request& req, request_parser& parser) {
-    char* b = mem.place(std::string(input.size(), '\n'));
-    buf = b;
-    for (size_t k = 1; k <= input.size(); ++k) {
-        b[k - 1] = input[k - 1];
-        const parse_status s = parser.parse_head(b, k, req);
-        if (s != parse_status::need_more) return s;
+// the buffer ends at the guard page. The parser and request stay for the test to inspect.
+struct bytewise_parse {
+    explicit bytewise_parse(std::string_view input, const http_limits& l = {})
+        : limits(l), mem(input.size()), parser(limits) {
+        char* b = mem.place(std::string(input.size(), '\n'));
+        buf = b;
+        for (size_t k = 1; k <= input.size(); ++k) {
+            b[k - 1] = input[k - 1];
+            status = parser.parse_head(b, k, req);
+            if (status != parse_status::need_more) return;
+        }
     }
-    return parse_status::need_more;
-}
+    bytewise_parse(const bytewise_parse&) = delete;
+    bytewise_parse& operator=(const bytewise_parse&) = delete;
+
+    const http_limits limits; // before parser, which keeps a reference to it
+    guarded_buffer mem;
+    const char* buf = nullptr;
+    http_request req;
+    request_parser parser;
+    parse_status status = parse_status::need_more;
+};
 
 void expect_same_request(const http_request& a, const http_request& b) {
     EXPECT_EQ(a.method, b.method);
@@ -141,13 +118,9 @@ std::unique_ptr<parsed_head> parse_valid(std::string_view input, const http_limi
     if (r->status != parse_status::complete) return r;
     check_prefixes(input, r->req.head_length, limits, 0);
 
-    guarded_memory mem(r->req.head_length);
-    const char* buf = nullptr;
-    auto req = std::make_unique<http_request>();
-    request_parser parser(limits);
-    EXPECT_EQ(parse_bytewise(input.substr(0, r->req.head_length), mem, buf, *req, parser),
-              parse_status::complete);
-    expect_same_request(*req, r->req);
+    const bytewise_parse b(input.substr(0, r->req.head_length), limits);
+    EXPECT_EQ(b.status, parse_status::complete);
+    expect_same_request(b.req, r->req);
     return r;
 }
 
@@ -319,19 +292,18 @@ TEST(http_parser, http10_keep_alive_rules) {
 }
 
 TEST(http_parser, http11_keep_alive_rules) {
-    auto a = parse_valid("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
-    EXPECT_FALSE(a->req.keep_alive);
-    auto b = parse_valid("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, close\r\n\r\n");
-    EXPECT_FALSE(b->req.keep_alive);
-    auto c = parse_valid("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade ,\tCLOSE\t\r\n\r\n");
-    EXPECT_FALSE(c->req.keep_alive);
-    auto d = parse_valid("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n"
-                         "Connection: close\r\n\r\n");
-    EXPECT_FALSE(d->req.keep_alive);
-    auto e = parse_valid("GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade, closed\r\n\r\n");
-    EXPECT_TRUE(e->req.keep_alive);
-    auto f = parse_valid("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
-    EXPECT_TRUE(f->req.keep_alive);
+    const std::pair<std::string_view, bool> cases[] = {
+        {"Connection: close\r\n", false},
+        {"Connection: keep-alive, close\r\n", false},
+        {"Connection: Upgrade ,\tCLOSE\t\r\n", false},
+        {"Connection: keep-alive\r\nConnection: close\r\n", false},
+        {"Connection: upgrade, closed\r\n", true},
+        {"", true},
+    };
+    for (const auto& [fields, keep_alive] : cases) {
+        const std::string in = "GET / HTTP/1.1\r\nHost: h\r\n" + std::string(fields) + "\r\n";
+        EXPECT_EQ(parse_valid(in)->req.keep_alive, keep_alive) << in;
+    }
 }
 
 TEST(http_parser, empty_host_is_present) {
@@ -477,13 +449,9 @@ TEST(http_parser, request_line_too_long_found_before_crlf) {
     EXPECT_EQ(b->status, parse_status::error);
     EXPECT_EQ(b->error_status, 414);
     // Resumed with a growing len it fails at the same byte.
-    guarded_memory mem(line.size() + 3);
-    const char* buf = nullptr;
-    const http_limits limits;
-    request_parser parser(limits);
-    http_request req;
-    EXPECT_EQ(parse_bytewise(line + "xyz", mem, buf, req, parser), parse_status::error);
-    EXPECT_EQ(parser.error_status(), 414);
+    const bytewise_parse c(line + "xyz");
+    EXPECT_EQ(c.status, parse_status::error);
+    EXPECT_EQ(c.parser.error_status(), 414);
 }
 
 TEST(http_parser, request_line_limit_after_empty_lines) {
@@ -523,13 +491,9 @@ TEST(http_parser, head_too_large_found_before_blank_line) {
     auto r = parse(in);
     EXPECT_EQ(r->status, parse_status::error);
     EXPECT_EQ(r->error_status, 431);
-    guarded_memory mem(in.size());
-    const char* buf = nullptr;
-    const http_limits limits;
-    request_parser parser(limits);
-    http_request req;
-    EXPECT_EQ(parse_bytewise(in, mem, buf, req, parser), parse_status::error);
-    EXPECT_EQ(parser.error_status(), 431);
+    const bytewise_parse b(in);
+    EXPECT_EQ(b.status, parse_status::error);
+    EXPECT_EQ(b.parser.error_status(), 431);
 }
 
 std::string request_with_fields(size_t n) {
@@ -568,14 +532,10 @@ TEST(http_parser, bytewise_equals_one_shot) {
     for (const std::string& in : inputs) {
         auto one_shot = parse(in);
         ASSERT_EQ(one_shot->status, parse_status::complete);
-        guarded_memory mem(in.size());
-        const char* buf = nullptr;
-        http_request req;
-        const http_limits limits;
-        request_parser parser(limits);
-        ASSERT_EQ(parse_bytewise(in, mem, buf, req, parser), parse_status::complete);
-        expect_same_request(req, one_shot->req);
-        EXPECT_EQ(req.target.data(), buf + (one_shot->req.target.data() - one_shot->buf));
+        const bytewise_parse b(in);
+        ASSERT_EQ(b.status, parse_status::complete);
+        expect_same_request(b.req, one_shot->req);
+        EXPECT_EQ(b.req.target.data(), b.buf + (one_shot->req.target.data() - one_shot->buf));
     }
 }
 
@@ -584,7 +544,7 @@ TEST(http_parser, resumes_without_rescanning) {
     // head: a bare LF written into them afterwards goes unnoticed until the head is parsed.
     const std::string in = "GET / HTTP/1.1\r\nHost: h\r\nX-Long: abcdefgh";
     const size_t n = in.size();
-    guarded_memory mem(n);
+    guarded_buffer mem(n);
     char* buf = mem.place(in);
     const http_limits limits;
     request_parser parser(limits);
@@ -604,8 +564,8 @@ TEST(http_parser, resumes_without_rescanning) {
 TEST(http_parser, error_is_sticky_until_reset) {
     const std::string_view bad = "GET / HTTP/1.1\nHost: h\r\n\r\n";
     const std::string_view good = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
-    guarded_memory bad_mem(bad.size());
-    guarded_memory good_mem(good.size());
+    guarded_buffer bad_mem(bad.size());
+    guarded_buffer good_mem(good.size());
     const char* bad_buf = bad_mem.place(bad);
     const char* good_buf = good_mem.place(good);
     const http_limits limits;
@@ -621,8 +581,8 @@ TEST(http_parser, error_is_sticky_until_reset) {
 TEST(http_parser, reset_abandons_partial_head) {
     const std::string_view a = "GET /first HTTP/1.1\r\nHo";
     const std::string_view b = "GET /second HTTP/1.1\r\nHost: h\r\n\r\n";
-    guarded_memory a_mem(a.size());
-    guarded_memory b_mem(b.size());
+    guarded_buffer a_mem(a.size());
+    guarded_buffer b_mem(b.size());
     const http_limits limits;
     request_parser parser(limits);
     http_request req;
@@ -815,13 +775,10 @@ TEST_P(http_parser_rejects, with_exact_status) {
     // Every prefix needs more or already fails the same way.
     check_prefixes(b.input, b.input.size(), limits, b.status);
     // Byte by byte into one buffer: the same error.
-    guarded_memory mem(b.input.size());
-    const char* buf = nullptr;
-    http_request req;
-    request_parser parser(limits);
-    ASSERT_EQ(parse_bytewise(b.input, mem, buf, req, parser), parse_status::error);
-    EXPECT_EQ(parser.error_status(), b.status);
-    EXPECT_EQ(std::string_view(parser.error_reason()), b.reason);
+    const bytewise_parse bytewise(b.input, limits);
+    ASSERT_EQ(bytewise.status, parse_status::error);
+    EXPECT_EQ(bytewise.parser.error_status(), b.status);
+    EXPECT_EQ(std::string_view(bytewise.parser.error_reason()), b.reason);
 }
 
 INSTANTIATE_TEST_SUITE_P(rules, http_parser_rejects, testing::ValuesIn(bad_requests),
@@ -845,7 +802,7 @@ decoded decode_pieces(std::string_view input, const std::vector<size_t>& cuts,
                       size_t max_body = 65536) {
     chunked_decoder decoder(max_body);
     decoded d;
-    guarded_memory mem(input.size());
+    guarded_buffer mem(input.size());
     size_t from = 0;
     std::vector<size_t> ends = cuts;
     ends.push_back(input.size());
@@ -957,7 +914,7 @@ TEST(chunked_decoder, body_over_limit_fails_at_size_line) {
 
 TEST(chunked_decoder, error_is_sticky_until_reset) {
     chunked_decoder decoder(100);
-    guarded_memory mem(8);
+    guarded_buffer mem(8);
     size_t len = 3, trailing = 0;
     EXPECT_EQ(decoder.decode(mem.place("x\r\n"), &len, &trailing), parse_status::error);
     len = 5;

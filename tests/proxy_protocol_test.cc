@@ -7,119 +7,21 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <new>
 #include <random>
 #include <string>
 #include <string_view>
 
-// Counts every operator new of this program, so that a test can assert that a call
-// allocated nothing. Every form is replaced (as in beacon_test), so that no allocation is
-// missed and none meets a mismatched free under ASan. They sit on malloc/free; GCC sees free()
-// meet an inlined new-expression and warns.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-static thread_local size_t allocations = 0;
-
-static void* counted_alloc(size_t n) {
-    ++allocations;
-    return std::malloc(n ? n : 1);
-}
-static void* counted_alloc_aligned(size_t n, std::align_val_t al) {
-    ++allocations;
-    const size_t a = static_cast<size_t>(al);
-    return std::aligned_alloc(a, (n + a - 1) / a * a);
-}
-
-void* operator new(size_t n) {
-    if (void* p = counted_alloc(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](size_t n) {
-    if (void* p = counted_alloc(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new(size_t n, const std::nothrow_t&) noexcept {
-    return counted_alloc(n);
-}
-void* operator new[](size_t n, const std::nothrow_t&) noexcept {
-    return counted_alloc(n);
-}
-void* operator new(size_t n, std::align_val_t al) {
-    if (void* p = counted_alloc_aligned(n, al)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](size_t n, std::align_val_t al) {
-    if (void* p = counted_alloc_aligned(n, al)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, size_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, size_t, std::align_val_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, size_t, std::align_val_t) noexcept {
-    std::free(p);
-}
+#include "tests/counting_allocator.hh"
+#include "tests/guarded_memory.hh"
 
 namespace pixelring {
 namespace {
 
 using namespace std::string_literals;
-
-// Readable pages followed by one PROT_NONE page (as in http_parser_test). place() copies data
-// so that its last byte is the last readable byte: reading data[size] faults.
-class guarded_memory {
-public:
-    explicit guarded_memory(size_t capacity) {
-        const size_t page = size_t(sysconf(_SC_PAGESIZE));
-        readable_ = (capacity + page - 1) / page * page;
-        if (readable_ == 0) readable_ = page;
-        void* p = mmap(nullptr, readable_ + page, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) std::abort();
-        base_ = static_cast<char*>(p);
-        if (mprotect(base_ + readable_, page, PROT_NONE) != 0) std::abort();
-        mapped_ = readable_ + page;
-    }
-    guarded_memory(const guarded_memory&) = delete;
-    guarded_memory& operator=(const guarded_memory&) = delete;
-    ~guarded_memory() { munmap(base_, mapped_); }
-
-    const char* place(std::string_view data) {
-        EXPECT_LE(data.size(), readable_);
-        char* at = base_ + readable_ - data.size();
-        std::memcpy(at, data.data(), data.size());
-        return at;
-    }
-
-private:
-    char* base_ = nullptr;
-    size_t readable_ = 0;
-    size_t mapped_ = 0;
-};
 
 struct result {
     parse_status status;
@@ -128,7 +30,7 @@ struct result {
 };
 
 result parse(std::string_view input, size_t max_bytes = proxy_v2_max_bytes) {
-    guarded_memory mem(input.size());
+    test::guarded_buffer mem(input.size());
     result r;
     r.status = parse_proxy_header(mem.place(input), input.size(), r.header, max_bytes);
     r.reason = r.header.error_reason;
@@ -495,7 +397,7 @@ TEST(proxy, allocates_nothing) {
         v2(0x20, 0x00, ""),
         "GET / HTTP/1.1\r\n",
     };
-    const size_t before = allocations;
+    const size_t before = test::thread_allocations();
     size_t sink = 0;
     for (const std::string& in : inputs) {
         for (size_t k = 0; k <= in.size(); ++k) {
@@ -503,8 +405,11 @@ TEST(proxy, allocates_nothing) {
             sink += size_t(parse_proxy_header(in.data(), k, h)) + h.consumed;
         }
     }
-    EXPECT_EQ(allocations, before);
+    EXPECT_EQ(test::thread_allocations(), before);
     EXPECT_GT(sink, 0u);
+    // The counter is live: copying an input allocates.
+    const std::string copy = inputs[0];
+    EXPECT_GT(test::thread_allocations(), before);
 }
 
 // ---------------------------------------------------------------- cost

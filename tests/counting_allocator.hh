@@ -1,0 +1,15 @@
+#pragma once
+// Counts the heap allocations of each thread, so that a test can assert that a call allocated
+// nothing. Test code only: a test that includes this lists counting_allocator.cc in its
+// SOURCES (tests/CMakeLists.txt), which hooks the allocator of that one executable.
+
+#include <cstddef>
+
+namespace pixelring::test {
+
+// Heap allocations made so far by the calling thread: every malloc, calloc, realloc and aligned
+// allocation, and so every operator new, from any library. Compare two readings around the
+// code under test; reading allocates nothing. Allocations of other threads are not counted.
+size_t thread_allocations() noexcept;
+
+} // namespace pixelring::test
