@@ -1,5 +1,7 @@
 // The event encoder on a realistic pixel hit (Chrome on Windows, a Referer with utm
-// parameters, campaignID and two params), and json_escape's throughput on plain ASCII.
+// parameters, campaignID and two params), without and with the enrichment fields, and
+// json_escape's throughput on plain ASCII. Run from the project directory: the enrichment
+// lookup case reads the GeoIP test databases from ../shared/testdata/geoip.
 
 #include "core/event.hh"
 
@@ -8,6 +10,10 @@
 #include <algorithm>
 #include <string>
 #include <vector>
+
+#include "core/geoip.hh"
+#include "core/user_agent.hh"
+#include "core/visitor.hh"
 
 namespace {
 
@@ -55,6 +61,95 @@ void BM_encode_pixel_event(benchmark::State& state) {
     state.counters["event_bytes"] = static_cast<double>(bytes) / state.iterations();
 }
 BENCHMARK(BM_encode_pixel_event);
+
+// What the worker hands the encoder with all enrichment on: the GeoIP fields, the agent and a
+// visitor id, worked out beforehand (their own costs are in BM_enrich_and_encode_pixel_event).
+struct realistic_enrichment {
+    geo_fields geo{"GB", "ENG", "London", 1221, "Telstra Pty Ltd"};
+    agent_info agent{agent_label::browser, "Chrome", "Windows", device_kind::desktop};
+    pixel_enrichment enrichment;
+
+    realistic_enrichment() {
+        enrichment.visitor = "5f0c8e3b9a1d2c475f0c8e3b9a1d2c47";
+        enrichment.geo = &geo;
+        enrichment.agent = &agent;
+    }
+};
+
+// BM_encode_pixel_event's hit with every enrichment member: the difference between the two is
+// what formatting the enrichment costs (utm object, visitor, five GeoIP members, agent,
+// device, browser, os, dnt).
+void BM_encode_pixel_event_enriched(benchmark::State& state) {
+    pixel_hit hit = realistic_hit();
+    const realistic_enrichment enriched;
+    hit.enrichment = &enriched.enrichment;
+    const encode_options opt = realistic_options();
+    std::vector<char> slot(max_pixel_event_size(hit, opt));
+    uuidv7_generator ids(42);
+    uint64_t ms = k_ms;
+    size_t bytes = 0;
+    for (auto _ : state) {
+        ++ms;
+        benchmark::DoNotOptimize(max_pixel_event_size(hit, opt));
+        const size_t n = encode_pixel_event(hit, opt, ids.next(ms), ms, slot.data());
+        benchmark::DoNotOptimize(slot.data());
+        bytes += n;
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(bytes));
+    state.counters["event_bytes"] = static_cast<double>(bytes) / state.iterations();
+}
+BENCHMARK(BM_encode_pixel_event_enriched);
+
+// The whole enrichment as the worker does it per hit: the DNT test, classify_agent, a GeoIP
+// lookup in the MaxMind test databases (an address they know, 89.160.20.112: a small tree,
+// so a production database costs more cache misses), the visitor hash, then the encoder.
+void BM_enrich_and_encode_pixel_event(benchmark::State& state) {
+    geoip_databases geoip;
+    geoip_config cfg;
+    cfg.city_db = "../shared/testdata/geoip/GeoIP2-City-Test.mmdb";
+    cfg.asn_db = "../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb";
+    if (const std::string error = geoip.open(cfg); !error.empty()) {
+        state.SkipWithError(error.c_str());
+        return;
+    }
+    visitor_key key;
+    if (const std::string error = visitor_key::from_config({}, key); !error.empty()) {
+        state.SkipWithError(error.c_str());
+        return;
+    }
+    visitor_hasher hasher(key);
+    pixel_hit hit = realistic_hit();
+    const uint8_t addr[4] = {89, 160, 20, 112};
+    std::copy(addr, addr + 4, hit.client.bytes);
+    const encode_options opt = realistic_options();
+    uuidv7_generator ids(42);
+    std::vector<char> slot(64 * 1024);
+    uint64_t ms = k_ms;
+    size_t bytes = 0;
+    for (auto _ : state) {
+        ++ms;
+        pixel_enrichment enrichment;
+        enrichment.dnt = tracking_refused({}, {});
+        agent_signals signals;
+        signals.user_agent = hit.user_agent;
+        const agent_info agent = classify_agent(signals);
+        const geo_fields geo = geoip.lookup(hit.client);
+        char visitor[visitor_id_size];
+        if (!enrichment.dnt &&
+            hasher.visitor_id(ms, "dillonbaird.io", hit.client, hit.user_agent, visitor)) {
+            enrichment.visitor = {visitor, sizeof visitor};
+        }
+        enrichment.geo = &geo;
+        enrichment.agent = &agent;
+        hit.enrichment = &enrichment;
+        if (max_pixel_event_size(hit, opt) > slot.size()) state.SkipWithError("slot too small");
+        const size_t n = encode_pixel_event(hit, opt, ids.next(ms), ms, slot.data());
+        benchmark::DoNotOptimize(slot.data());
+        bytes += n;
+    }
+    state.counters["event_bytes"] = static_cast<double>(bytes) / state.iterations();
+}
+BENCHMARK(BM_enrich_and_encode_pixel_event);
 
 void BM_json_escape_ascii(benchmark::State& state) {
     const std::string ua(realistic_hit().user_agent);

@@ -1,8 +1,12 @@
 #include "core/event.hh"
 
 #include <cstring>
+#include <iterator>
 
+#include "core/geoip.hh"
 #include "core/percent_decode.hh"
+#include "core/url_fields.hh"
+#include "core/user_agent.hh"
 
 namespace pixelring {
 namespace {
@@ -70,62 +74,6 @@ bool next_param(std::string_view& rest, query_param& param) noexcept {
 }
 
 constexpr std::string_view k_campaign_key = "campaignID";
-
-// ---- Referer -----------------------------------------------------------------------------
-
-struct referer_parts {
-    bool absolute = false; // an http(s) URL with a non-empty host
-    std::string_view host; // without userinfo, port and IPv6 brackets; not yet lower-cased
-    std::string_view path; // without query and fragment, still percent-encoded; may be empty
-};
-
-bool starts_with_ignoring_case(std::string_view s, std::string_view lower_prefix) noexcept {
-    if (s.size() < lower_prefix.size()) return false;
-    for (size_t i = 0; i < lower_prefix.size(); ++i) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c | 0x20);
-        if (c != lower_prefix[i]) return false;
-    }
-    return true;
-}
-
-// The first of the given delimiters in s, or s.size(). A loop: string_view::find_first_of
-// calls memchr once per byte of s, which was a fifth of the encoder's time.
-template <char... delimiters> size_t find_delimiter(std::string_view s) noexcept {
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (((s[i] == delimiters) || ...)) return i;
-    }
-    return s.size();
-}
-
-referer_parts parse_referer(std::string_view url) noexcept {
-    referer_parts parts;
-    std::string_view rest;
-    if (starts_with_ignoring_case(url, "http://")) {
-        rest = url.substr(7);
-    } else if (starts_with_ignoring_case(url, "https://")) {
-        rest = url.substr(8);
-    } else {
-        return parts;
-    }
-    const size_t authority_end = find_delimiter<'/', '?', '#'>(rest);
-    std::string_view authority = rest.substr(0, authority_end);
-    const std::string_view after = rest.substr(authority_end);
-    if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
-        authority.remove_prefix(at + 1);
-    }
-    if (!authority.empty() && authority.front() == '[') {
-        const size_t close = authority.find(']');
-        if (close == std::string_view::npos) return parts;
-        parts.host = authority.substr(1, close - 1);
-    } else {
-        parts.host = authority.substr(0, authority.find(':'));
-    }
-    if (parts.host.empty()) return parts;
-    parts.path = after.substr(0, find_delimiter<'?', '#'>(after));
-    parts.absolute = true;
-    return parts;
-}
 
 // ---- client address ----------------------------------------------------------------------
 
@@ -223,8 +171,21 @@ constexpr std::string_view k_url = "},\"url\":";
 constexpr std::string_view k_path = ",\"path\":";
 constexpr std::string_view k_page_host = ",\"page_host\":";
 constexpr std::string_view k_referrer = ",\"referrer\":null";
+constexpr std::string_view k_utm = ",\"utm\":{";          // enrichment
+constexpr std::string_view k_visitor = ",\"visitor\":\""; // enrichment
 constexpr std::string_view k_ip = ",\"ip\":\"";
+constexpr std::string_view k_country = ",\"country\":\""; // enrichment, geo
+constexpr std::string_view k_region = ",\"region\":\"";
+constexpr std::string_view k_city = ",\"city\":\"";
+constexpr std::string_view k_asn = ",\"asn\":";
+constexpr std::string_view k_as_org = ",\"as_org\":\"";
 constexpr std::string_view k_ua = ",\"ua\":\"";
+constexpr std::string_view k_agent = ",\"agent\":\""; // enrichment, agent
+constexpr std::string_view k_device = "\",\"device\":\"";
+constexpr std::string_view k_browser = ",\"browser\":\"";
+constexpr std::string_view k_os = ",\"os\":\"";
+constexpr std::string_view k_dnt_true = ",\"dnt\":true"; // enrichment
+constexpr std::string_view k_dnt_false = ",\"dnt\":false";
 constexpr std::string_view k_host = ",\"host\":";
 constexpr std::string_view k_collector = ",\"collector\":\"";
 constexpr std::string_view k_close = "\"}";
@@ -242,6 +203,54 @@ constexpr size_t k_skeleton_size =
     k_referrer.size() + k_ip.size() + k_ip_text_max + k_ua.size() + k_host.size() +
     k_collector.size() + k_close.size() + k_nullable_slots * k_null.size() + k_quote_pairs;
 
+// The members of the utm object in output order, each with its opening quote, and their
+// source fields.
+constexpr std::string_view k_utm_members[] = {"\"source\":\"", "\"medium\":\"", "\"campaign\":\"",
+                                              "\"term\":\"", "\"content\":\""};
+constexpr std::string_view utm_fields::*k_utm_fields[] = {&utm_fields::source, &utm_fields::medium,
+                                                          &utm_fields::campaign, &utm_fields::term,
+                                                          &utm_fields::content};
+static_assert(std::size(k_utm_members) == std::size(k_utm_fields));
+
+constexpr size_t k_u32_digits_max = 10; // 4294967295
+
+constexpr size_t utm_skeleton_size() {
+    size_t size = k_utm.size() + 1; // and its '}'
+    for (const std::string_view member : k_utm_members)
+        size += member.size() + 2; // the closing quote, and a ',' (one too many: no matter)
+    return size;
+}
+
+// Everything of the enrichment but the escaped field contents and the agent and device words,
+// with every member present (k_dnt_false is the longer dnt).
+constexpr size_t k_enrichment_skeleton_size =
+    utm_skeleton_size() + k_visitor.size() + 1 + k_country.size() + 1 + k_region.size() + 1 +
+    k_city.size() + 1 + k_asn.size() + k_u32_digits_max + k_as_org.size() + 1 + k_agent.size() +
+    k_device.size() + 1 + k_browser.size() + 1 + k_os.size() + 1 + k_dnt_false.size();
+
+// s cut to max_geo_text_size bytes, backing off over at most three continuation bytes so that
+// a character is not split (a cut inside invalid UTF-8 is as good as anywhere else).
+std::string_view clip_geo_text(std::string_view s) noexcept {
+    if (s.size() <= max_geo_text_size) return s;
+    size_t cut = max_geo_text_size;
+    for (int i = 0; i < 3 && (static_cast<uint8_t>(s[cut]) & 0xC0) == 0x80; ++i)
+        --cut;
+    return s.substr(0, cut);
+}
+
+size_t enrichment_size(const pixel_enrichment& e) noexcept {
+    size_t size = k_enrichment_skeleton_size + 6 * e.visitor.size();
+    if (e.geo != nullptr) {
+        size += 6 * (clip_geo_text(e.geo->country).size() + clip_geo_text(e.geo->region).size() +
+                     clip_geo_text(e.geo->city).size() + clip_geo_text(e.geo->as_org).size());
+    }
+    if (e.agent != nullptr) {
+        size += to_string(e.agent->label).size() + to_string(e.agent->device).size() +
+                6 * (e.agent->browser.size() + e.agent->os.size());
+    }
+    return size;
+}
+
 inline char* put(char* o, std::string_view s) noexcept {
     std::memcpy(o, s.data(), s.size());
     return o + s.size();
@@ -258,6 +267,67 @@ inline char* put_quoted(char* o, std::string_view s, bool decode = false,
     o = put_escaped(o, s, decode, plus);
     *o++ = '"';
     return o;
+}
+
+// A member with an escaped string value; nothing when value is empty. name holds the ',', the
+// quoted name, ':' and the opening quote.
+inline char* put_string_member(char* o, std::string_view name, std::string_view value) noexcept {
+    if (value.empty()) return o;
+    o = put(o, name);
+    o = put_escaped(o, value);
+    *o++ = '"';
+    return o;
+}
+
+char* put_u32(char* o, uint32_t v) noexcept {
+    char digits[k_u32_digits_max];
+    char* d = digits + sizeof digits;
+    do {
+        *--d = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return put(o, {d, static_cast<size_t>(digits + sizeof digits - d)});
+}
+
+// The utm object of the page URL; nothing when it has no utm parameter.
+char* put_utm(char* o, std::string_view page_url) noexcept {
+    const utm_fields utm = extract_utm(page_url);
+    if (utm.empty()) return o;
+    o = put(o, k_utm);
+    bool first = true;
+    for (size_t i = 0; i < std::size(k_utm_members); ++i) {
+        const std::string_view value = utm.*k_utm_fields[i];
+        if (value.empty()) continue;
+        if (!first) *o++ = ',';
+        first = false;
+        o = put(o, k_utm_members[i]);
+        o = put_escaped(o, value, true, true);
+        *o++ = '"';
+    }
+    *o++ = '}';
+    return o;
+}
+
+char* put_geo(char* o, const geo_fields& geo) noexcept {
+    o = put_string_member(o, k_country, clip_geo_text(geo.country));
+    o = put_string_member(o, k_region, clip_geo_text(geo.region));
+    o = put_string_member(o, k_city, clip_geo_text(geo.city));
+    if (geo.asn != 0) {
+        o = put(o, k_asn);
+        o = put_u32(o, geo.asn);
+    }
+    return put_string_member(o, k_as_org, clip_geo_text(geo.as_org));
+}
+
+// agent and device are words of our own (to_string), written as they are.
+char* put_agent(char* o, const agent_info& agent) noexcept {
+    o = put(o, k_agent);
+    o = put(o, to_string(agent.label));
+    o = put(o, k_device);
+    o = put(o, to_string(agent.device));
+    *o++ = '"';
+    o = put_string_member(o, k_browser, agent.browser);
+    return put_string_member(o, k_os, agent.os);
 }
 
 // Writes the params members. Keys are compared in their escaped form, which is what the
@@ -417,15 +487,22 @@ size_t max_pixel_event_size(const pixel_hit& hit, const encode_options& opt) noe
     // Escaping writes at most 6 bytes per input byte. A params member adds 6 bytes of quotes,
     // ':' and ',' to its escaped key and value: the '&' after it, or the '=' inside it, pays
     // for them, which leaves 6 for a last piece without '='. The Referer is written whole as
-    // url, and path and page_host are disjoint parts of it.
-    return k_skeleton_size +
-           6 * (hit.action.size() + hit.query.size() + 1 + hit.user_agent.size() + hit.host.size() +
-                opt.collector.size()) +
-           12 * hit.referer.size();
+    // url; path, page_host and the utm values are disjoint parts of it (the host lies in the
+    // authority, the path between the authority and the first '?' or '#', the utm values after
+    // the first '?'), and url_host's percent-decoding only shortens the host.
+    size_t size = k_skeleton_size +
+                  6 * (hit.action.size() + hit.query.size() + 1 + hit.user_agent.size() +
+                       hit.host.size() + opt.collector.size()) +
+                  12 * hit.referer.size();
+    if (hit.enrichment != nullptr) size += enrichment_size(*hit.enrichment);
+    return size;
 }
 
 size_t encode_pixel_event(const pixel_hit& hit, const encode_options& opt, const event_id& id,
                           uint64_t unix_ms, char* out) noexcept {
+    const pixel_enrichment* const enrichment = hit.enrichment;
+    const bool refused = enrichment != nullptr && enrichment->dnt;
+
     char* o = put(out, k_open_id);
     format_uuid(id, o);
     o = put(o + k_uuid_len, k_ts);
@@ -454,32 +531,26 @@ size_t encode_pixel_event(const pixel_hit& hit, const encode_options& opt, const
         o = put(o, k_null);
     } else {
         o = put_quoted(o, hit.referer);
-        const referer_parts ref = parse_referer(hit.referer);
+        char host_buf[max_host_size];
+        const std::string_view page_host = url_host(hit.referer, host_buf);
         o = put(o, k_path);
-        if (!ref.absolute) {
+        if (page_host.empty()) {
             o = put(o, k_null);
-        } else if (ref.path.empty()) {
+        } else if (const std::string_view path = url_path(hit.referer); path.empty()) {
             o = put(o, "\"/\"");
         } else {
-            o = put_quoted(o, ref.path, true, false);
+            o = put_quoted(o, path, true, false);
         }
         o = put(o, k_page_host);
-        if (!ref.absolute) {
-            o = put(o, k_null);
-        } else {
-            *o++ = '"';
-            char* const host = o;
-            o = put_escaped(o, ref.host);
-            // Escapes only add lower-case letters, so this touches host letters alone.
-            for (char* c = host; c < o; ++c) {
-                if (*c >= 'A' && *c <= 'Z') *c = static_cast<char>(*c | 0x20);
-            }
-            *o++ = '"';
-        }
+        o = page_host.empty() ? put(o, k_null) : put_quoted(o, page_host);
     }
     o = put(o, k_referrer);
 
-    if (opt.ip != ip_privacy::none) {
+    if (enrichment != nullptr) {
+        if (enrichment->utm) o = put_utm(o, hit.referer);
+        if (!refused) o = put_string_member(o, k_visitor, enrichment->visitor);
+    }
+    if (opt.ip != ip_privacy::none && !refused) {
         char ip[k_ip_text_max];
         if (const size_t len = format_client_ip(hit.client, opt.ip, ip); len != 0) {
             o = put(o, k_ip);
@@ -487,10 +558,15 @@ size_t encode_pixel_event(const pixel_hit& hit, const encode_options& opt, const
             *o++ = '"';
         }
     }
-    if (opt.user_agent && !hit.user_agent.empty()) {
+    if (enrichment != nullptr && enrichment->geo != nullptr) o = put_geo(o, *enrichment->geo);
+    if (opt.user_agent && !refused && !hit.user_agent.empty()) {
         o = put(o, k_ua);
         o = put_escaped(o, hit.user_agent);
         *o++ = '"';
+    }
+    if (enrichment != nullptr) {
+        if (enrichment->agent != nullptr) o = put_agent(o, *enrichment->agent);
+        o = put(o, refused ? k_dnt_true : k_dnt_false);
     }
     o = put(o, k_host);
     o = hit.host.empty() ? put(o, k_null) : put_quoted(o, hit.host);

@@ -109,6 +109,31 @@ std::string_view ipv6_host(std::string_view authority, char* out) noexcept {
     return {out, literal.size()};
 }
 
+// The authority of an absolute http(s) URL (the scheme case-insensitive) and what follows
+// it; false for any other URL. The authority ends at '/', '?', '#' or '\', which browsers
+// treat as '/' in http(s) URLs. A loop rather than find_first_of, which calls memchr once
+// per byte.
+bool split_http_url(std::string_view url, std::string_view& authority,
+                    std::string_view& after) noexcept {
+    std::string_view rest;
+    if (starts_with_ignoring_case(url, "http://")) {
+        rest = url.substr(7);
+    } else if (starts_with_ignoring_case(url, "https://")) {
+        rest = url.substr(8);
+    } else {
+        return false;
+    }
+    size_t authority_end = 0;
+    while (authority_end < rest.size()) {
+        const char c = rest[authority_end];
+        if (c == '/' || c == '?' || c == '#' || c == '\\') break;
+        ++authority_end;
+    }
+    authority = rest.substr(0, authority_end);
+    after = rest.substr(authority_end);
+    return true;
+}
+
 } // namespace
 
 utm_fields extract_utm(std::string_view url) noexcept {
@@ -140,21 +165,9 @@ utm_fields extract_utm(std::string_view url) noexcept {
 }
 
 std::string_view url_host(std::string_view url, char* out) noexcept {
-    std::string_view rest;
-    if (starts_with_ignoring_case(url, "http://")) {
-        rest = url.substr(7);
-    } else if (starts_with_ignoring_case(url, "https://")) {
-        rest = url.substr(8);
-    } else {
-        return {};
-    }
-    size_t authority_end = 0;
-    while (authority_end < rest.size()) {
-        const char c = rest[authority_end];
-        if (c == '/' || c == '?' || c == '#' || c == '\\') break;
-        ++authority_end;
-    }
-    std::string_view authority = rest.substr(0, authority_end);
+    std::string_view authority;
+    std::string_view after;
+    if (!split_http_url(url, authority, after)) return {};
     if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
         authority.remove_prefix(at + 1);
     }
@@ -175,6 +188,16 @@ std::string_view url_host(std::string_view url, char* out) noexcept {
         p += d.len;
     }
     return {out, n};
+}
+
+std::string_view url_path(std::string_view url) noexcept {
+    std::string_view authority;
+    std::string_view after;
+    if (!split_http_url(url, authority, after)) return {};
+    size_t end = 0;
+    while (end < after.size() && after[end] != '?' && after[end] != '#')
+        ++end;
+    return after.substr(0, end);
 }
 
 } // namespace pixelring

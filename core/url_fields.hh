@@ -1,8 +1,8 @@
 #pragma once
 // Event fields taken from a page URL (DESIGN.md §3): the utm object, from the query of the
-// page URL (a pixel's Referer, a beacon's url), and a URL's host, for the referrer host (and
-// a beacon's page_host). Called on worker threads once per event: pure functions over
-// caller-owned text, no allocation, no exceptions, no shared state.
+// page URL (a pixel's Referer, a beacon's url), and a URL's host and path, for page_host and
+// path (of that page URL) and the referrer host. Called on worker threads once per event:
+// pure functions over caller-owned text, no allocation, no exceptions, no shared state.
 
 #include <cstddef>
 #include <string_view>
@@ -49,5 +49,12 @@ inline constexpr size_t max_host_size = 256;
 // decoded, as the standard does). The authority ends at '/', '?', '#' or '\', which
 // browsers treat as '/' in http(s) URLs. Other bytes (UTF-8 of an IDN) are kept as they are.
 std::string_view url_host(std::string_view url, char* out) noexcept;
+
+// The path of an absolute http or https URL, split where url_host splits it: from the end of
+// the authority ('/' or '\') to the first '?' or '#', raw as in url (still percent-encoded,
+// a '\' kept as it is), a view into url. Empty when the URL has no path ("http://a.example?q")
+// or is not http(s). It does not check the host: a URL whose url_host is empty has no path
+// worth reporting either, which is how the event encoder uses the two.
+std::string_view url_path(std::string_view url) noexcept;
 
 } // namespace pixelring

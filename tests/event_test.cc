@@ -1,5 +1,6 @@
 // Tests of the event encoder (core/event.hh): exact events for representative hits, each
-// field rule, a hostile corpus checked with a strict UTF-8 and JSON validator, json_escape
+// field rule, the enrichment fields (utm, visitor, GeoIP, agent, dnt), a hostile corpus
+// checked with a strict UTF-8 and JSON validator, the size bound, no allocation, json_escape
 // against a slow reference, UUIDv7 and timestamps.
 
 #include "core/event.hh"
@@ -8,18 +9,94 @@
 
 #include <arpa/inet.h>
 
+#include <atomic>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <iterator>
 #include <memory>
+#include <new>
 #include <random>
 #include <regex>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/geoip.hh"
+#include "core/url_fields.hh"
+#include "core/user_agent.hh"
+#include "core/visitor.hh"
+#include "tests/json_reader.hh"
+
+// ---- counting allocator -------------------------------------------------------------------
+// As in tests/beacon_test.cc: every form of global operator new counts, so that the encoder's
+// promise of no allocation is checked. They sit on malloc/free; GCC sees free() meet an
+// inlined new-expression and warns.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace {
+std::atomic<size_t> g_allocations{0};
+
+void* counted_alloc(size_t n) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+    return std::malloc(n ? n : 1);
+}
+void* counted_alloc_aligned(size_t n, std::align_val_t al) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+    const size_t a = static_cast<size_t>(al);
+    return std::aligned_alloc(a, (n + a - 1) / a * a);
+}
+} // namespace
+
+void* operator new(size_t n) {
+    if (void* p = counted_alloc(n)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](size_t n) {
+    if (void* p = counted_alloc(n)) return p;
+    throw std::bad_alloc();
+}
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+    return counted_alloc(n);
+}
+void* operator new[](size_t n, const std::nothrow_t&) noexcept {
+    return counted_alloc(n);
+}
+void* operator new(size_t n, std::align_val_t al) {
+    if (void* p = counted_alloc_aligned(n, al)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](size_t n, std::align_val_t al) {
+    if (void* p = counted_alloc_aligned(n, al)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, size_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, size_t, std::align_val_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, size_t, std::align_val_t) noexcept {
+    std::free(p);
+}
 
 namespace pixelring {
 namespace {
@@ -318,6 +395,40 @@ ip_address ipv6(const char* text) {
     return a;
 }
 
+// The members the event of this hit must have, in DESIGN.md §3 order: every rule of
+// presence from core/event.hh, written out independently of the encoder.
+std::vector<std::string> expected_members(const pixel_hit& hit, const encode_options& opt) {
+    std::vector<std::string> expected_order = {"v",      "id",        "ts",      "type",
+                                               "action", "campaign",  "params",  "url",
+                                               "path",   "page_host", "referrer"};
+    const pixel_enrichment* const e = hit.enrichment;
+    const bool refused = e != nullptr && e->dnt;
+    if (e != nullptr && e->utm && !extract_utm(hit.referer).empty()) {
+        expected_order.push_back("utm");
+    }
+    if (e != nullptr && !refused && !e->visitor.empty()) expected_order.push_back("visitor");
+    const bool known_family = hit.client.family == 4 || hit.client.family == 6;
+    if (opt.ip != ip_privacy::none && known_family && !refused) expected_order.push_back("ip");
+    if (e != nullptr && e->geo != nullptr) {
+        if (!e->geo->country.empty()) expected_order.push_back("country");
+        if (!e->geo->region.empty()) expected_order.push_back("region");
+        if (!e->geo->city.empty()) expected_order.push_back("city");
+        if (e->geo->asn != 0) expected_order.push_back("asn");
+        if (!e->geo->as_org.empty()) expected_order.push_back("as_org");
+    }
+    if (opt.user_agent && !hit.user_agent.empty() && !refused) expected_order.push_back("ua");
+    if (e != nullptr && e->agent != nullptr) {
+        expected_order.push_back("agent");
+        expected_order.push_back("device");
+        if (!e->agent->browser.empty()) expected_order.push_back("browser");
+        if (!e->agent->os.empty()) expected_order.push_back("os");
+    }
+    if (e != nullptr) expected_order.push_back("dnt");
+    expected_order.push_back("host");
+    expected_order.push_back("collector");
+    return expected_order;
+}
+
 // Encodes into a heap buffer of exactly max_pixel_event_size bytes and checks the result is
 // one strict UTF-8 JSON object with the fields in schema order.
 std::string encode(const pixel_hit& hit, const encode_options& opt, json_members* out = nullptr) {
@@ -330,14 +441,7 @@ std::string encode(const pixel_hit& hit, const encode_options& opt, json_members
     json_members members;
     EXPECT_TRUE(json_checker(json).parse_document(&members)) << json;
     EXPECT_EQ(json.find('\n'), std::string::npos);
-    std::vector<std::string> expected_order = {"v",      "id",        "ts",      "type",
-                                               "action", "campaign",  "params",  "url",
-                                               "path",   "page_host", "referrer"};
-    const bool known_family = hit.client.family == 4 || hit.client.family == 6;
-    if (opt.ip != ip_privacy::none && known_family) expected_order.push_back("ip");
-    if (opt.user_agent && !hit.user_agent.empty()) expected_order.push_back("ua");
-    expected_order.push_back("host");
-    expected_order.push_back("collector");
+    const std::vector<std::string> expected_order = expected_members(hit, opt);
     std::vector<std::string> order;
     for (const auto& m : members)
         order.push_back(m.first);
@@ -981,6 +1085,568 @@ TEST(encode_pixel_event, bound_is_tight_for_control_byte_keys) {
     const size_t bound = max_pixel_event_size(hit, opt);
     EXPECT_LE(json.size(), bound);
     EXPECT_LE(bound - json.size(), 32u) << json.size() << " of " << bound;
+}
+
+// ---- Referer host and path (url_host, url_path) ------------------------------------------
+
+// page_host is url_host's answer (lower-cased, %XX decoded, validated) and path is url_path's;
+// both are null when url_host finds no valid host.
+TEST(encode_pixel_event, page_host_is_url_host) {
+    struct referer_case {
+        std::string_view referer, path, page_host;
+    };
+    const referer_case cases[] = {
+        {"https://ex%41mple.COM/a", R"("/a")", R"("example.com")"},
+        {"https://b%C3%BCcher.example/", R"("/")", R"("bücher.example")"},
+        {"https://b%FFcher.example/", R"("/")",
+         "\"b\xEF\xBF\xBD"
+         "cher.example\""},
+        {"https://exa\"mple.com/x", R"("/x")", R"("exa\"mple.com")"},
+        {"https://example.com\\p", R"("\\p")", R"("example.com")"}, // '\' ends the authority
+        {"https://example.com:443/x", R"("/x")", R"("example.com")"},
+        {"https://example.com:/x", R"("/x")", R"("example.com")"},
+        {"http://example.com:80a/x", "null", "null"}, // not a port
+        {"http://example.com:65536/x", "null", "null"},
+        {"https://exa mple.com/x", "null", "null"}, // forbidden in a host
+        {"https://exa%2Fmple.com/x", "null", "null"},
+        {"http://[fe80::1%25eth0]/x", "null", "null"},
+    };
+    for (const auto& c : cases) {
+        const pixel_hit hit = referer_hit(c.referer);
+        EXPECT_EQ(field(hit, "path"), c.path) << c.referer;
+        EXPECT_EQ(field(hit, "page_host"), c.page_host) << c.referer;
+    }
+    const std::string longest(253, 'a');
+    EXPECT_EQ(field(referer_hit("https://" + longest + "/x"), "page_host"), '"' + longest + '"');
+    EXPECT_EQ(field(referer_hit("https://" + longest + "a/x"), "page_host"), "null");
+}
+
+// ---- enrichment ------------------------------------------------------------------------
+
+// The hit of DESIGN.md §3 with every enrichment field the worker can give.
+struct enriched_hit {
+    geo_fields geo;
+    agent_info agent;
+    pixel_enrichment enrichment;
+    pixel_hit hit;
+
+    enriched_hit() {
+        geo.country = "GB";
+        geo.region = "ENG";
+        geo.city = "London";
+        geo.asn = 1221;
+        geo.as_org = "Telstra Pty Ltd";
+        agent.label = agent_label::browser;
+        agent.browser = "Firefox";
+        agent.os = "Linux";
+        agent.device = device_kind::desktop;
+        enrichment.visitor = "5f0c8e3b9a1d2c475f0c8e3b9a1d2c47";
+        enrichment.geo = &geo;
+        enrichment.agent = &agent;
+        hit.action = "pageview";
+        hit.query = "campaignID=example.com&scroll-depth=70%";
+        hit.referer = "https://example.com/blog/post?utm_source=news&utm_medium=email";
+        hit.user_agent = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        hit.host = "px.example.com";
+        hit.client = ipv4("203.0.113.77");
+        hit.enrichment = &enrichment;
+    }
+    enriched_hit(const enriched_hit&) = delete; // hit points into this object
+};
+
+encode_options edge_1() {
+    encode_options opt;
+    opt.collector = "edge-1";
+    return opt;
+}
+
+test::json_value parse_event(const std::string& json) {
+    test::json_value event;
+    std::string error;
+    EXPECT_TRUE(test::json_reader::parse(json, event, error)) << error << ": " << json;
+    EXPECT_EQ(event.kind, test::json_value::object_t);
+    return event;
+}
+
+TEST(encode_pixel_event, full_enrichment) {
+    const enriched_hit e;
+    const std::string json = encode(e.hit, edge_1());
+    EXPECT_EQ(
+        json,
+        R"({"v":1,"id":"0192f7a4-6c1e-7d2a-9b1e-3f5c2d7e8a90","ts":"2026-11-22T10:35:00.123Z",)"
+        R"("type":"pixel","action":"pageview","campaign":"example.com",)"
+        R"("params":{"scroll-depth":"70%"},)"
+        R"("url":"https://example.com/blog/post?utm_source=news&utm_medium=email",)"
+        R"("path":"/blog/post","page_host":"example.com","referrer":null,)"
+        R"("utm":{"source":"news","medium":"email"},"visitor":"5f0c8e3b9a1d2c475f0c8e3b9a1d2c47",)"
+        R"("ip":"203.0.113.0","country":"GB","region":"ENG","city":"London","asn":1221,)"
+        R"("as_org":"Telstra Pty Ltd",)"
+        R"js("ua":"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",)js"
+        R"("agent":"browser","device":"desktop","browser":"Firefox","os":"Linux","dnt":false,)"
+        R"("host":"px.example.com","collector":"edge-1"})");
+
+    // Every field with the type DESIGN.md §3 gives it, as a JSON reader sees it.
+    const test::json_value event = parse_event(json);
+    using kind = test::json_value::kind_t;
+    const std::pair<std::string_view, kind> types[] = {
+        {"v", kind::number_t},         {"id", kind::string_t},      {"ts", kind::string_t},
+        {"type", kind::string_t},      {"action", kind::string_t},  {"campaign", kind::string_t},
+        {"params", kind::object_t},    {"url", kind::string_t},     {"path", kind::string_t},
+        {"page_host", kind::string_t}, {"referrer", kind::null_t},  {"utm", kind::object_t},
+        {"visitor", kind::string_t},   {"ip", kind::string_t},      {"country", kind::string_t},
+        {"region", kind::string_t},    {"city", kind::string_t},    {"asn", kind::number_t},
+        {"as_org", kind::string_t},    {"ua", kind::string_t},      {"agent", kind::string_t},
+        {"device", kind::string_t},    {"browser", kind::string_t}, {"os", kind::string_t},
+        {"dnt", kind::bool_t},         {"host", kind::string_t},    {"collector", kind::string_t},
+    };
+    ASSERT_EQ(event.members.size(), std::size(types));
+    for (size_t i = 0; i < std::size(types); ++i) {
+        EXPECT_EQ(event.members[i].first, types[i].first);
+        EXPECT_EQ(event.members[i].second.kind, types[i].second) << types[i].first;
+    }
+    EXPECT_EQ(event.get("asn")->number, 1221);
+    EXPECT_FALSE(event.get("dnt")->b);
+    const test::json_value& utm = *event.get("utm");
+    ASSERT_EQ(utm.members.size(), 2u);
+    EXPECT_EQ(utm.str("source"), "news");
+    EXPECT_EQ(utm.str("medium"), "email");
+    EXPECT_EQ(utm.get("source")->kind, kind::string_t);
+}
+
+// The same hit without enrichment is the event of before: no new member, not even dnt.
+TEST(encode_pixel_event, no_enrichment_adds_nothing) {
+    enriched_hit e;
+    const std::string with = encode(e.hit, edge_1());
+    e.hit.enrichment = nullptr;
+    const std::string without = encode(e.hit, edge_1());
+    EXPECT_EQ(
+        without,
+        R"({"v":1,"id":"0192f7a4-6c1e-7d2a-9b1e-3f5c2d7e8a90",)"
+        R"("ts":"2026-11-22T10:35:00.123Z","type":"pixel","action":"pageview",)"
+        R"("campaign":"example.com","params":{"scroll-depth":"70%"},)"
+        R"("url":"https://example.com/blog/post?utm_source=news&utm_medium=email",)"
+        R"("path":"/blog/post","page_host":"example.com","referrer":null,)"
+        R"("ip":"203.0.113.0",)"
+        R"js("ua":"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",)js"
+        R"("host":"px.example.com","collector":"edge-1"})");
+    EXPECT_LT(without.size(), with.size());
+}
+
+// Enrichment with nothing known: only dnt (and utm, which comes from the Referer).
+TEST(encode_pixel_event, missing_enrichment_fields_are_left_out) {
+    enriched_hit e;
+    e.enrichment = pixel_enrichment{};
+    e.hit.referer = "https://example.com/blog/post";
+    json_members members;
+    encode(e.hit, edge_1(), &members); // checks the members against expected_members
+    ASSERT_GE(members.size(), 3u);
+    EXPECT_EQ(members[members.size() - 4].first, "ua");
+    EXPECT_EQ(members[members.size() - 3].first, "dnt");
+    EXPECT_EQ(members[members.size() - 3].second, "false");
+
+    // Empty geo strings and asn 0, an agent without browser and os: those members go.
+    e.geo = geo_fields{};
+    e.geo.city = "Milton";
+    e.agent = agent_info{};
+    e.agent.label = agent_label::bot;
+    e.agent.device = device_kind::bot;
+    e.enrichment.geo = &e.geo;
+    e.enrichment.agent = &e.agent;
+    const test::json_value event = parse_event(encode(e.hit, edge_1()));
+    EXPECT_EQ(event.str("city"), "Milton");
+    for (const char* absent :
+         {"utm", "visitor", "country", "region", "asn", "as_org", "browser", "os"}) {
+        EXPECT_FALSE(event.has(absent)) << absent;
+    }
+    EXPECT_EQ(event.str("agent"), "bot");
+    EXPECT_EQ(event.str("device"), "bot");
+    EXPECT_EQ(event.str("ip"), "203.0.113.0");
+
+    e.geo = geo_fields{};
+    e.geo.asn = 4294967295;
+    EXPECT_EQ(field(e.hit, "asn", edge_1()), "4294967295");
+    e.geo.asn = 7;
+    EXPECT_EQ(field(e.hit, "asn", edge_1()), "7");
+    e.geo.asn = 0;
+    EXPECT_EQ(field(e.hit, "asn", edge_1()), "");
+
+    // Without privacy settings that keep them, ip and ua go as before.
+    encode_options opt = edge_1();
+    opt.ip = ip_privacy::none;
+    opt.user_agent = false;
+    EXPECT_EQ(field(e.hit, "ip", opt), "");
+    EXPECT_EQ(field(e.hit, "ua", opt), "");
+    EXPECT_EQ(field(e.hit, "dnt", opt), "false");
+}
+
+TEST(encode_pixel_event, every_agent_and_device_word) {
+    enriched_hit e;
+    const agent_label labels[] = {agent_label::browser, agent_label::bot, agent_label::mail_proxy,
+                                  agent_label::prefetch, agent_label::scanner};
+    const device_kind devices[] = {device_kind::desktop, device_kind::mobile, device_kind::tablet,
+                                   device_kind::bot, device_kind::unknown};
+    for (const agent_label label : labels) {
+        for (const device_kind device : devices) {
+            e.agent.label = label;
+            e.agent.device = device;
+            const test::json_value event = parse_event(encode(e.hit, edge_1()));
+            EXPECT_EQ(event.str("agent"), to_string(label));
+            EXPECT_EQ(event.str("device"), to_string(device));
+        }
+    }
+    e.agent.browser = "Samsung Internet";
+    e.agent.os = "Windows Phone";
+    EXPECT_EQ(field(e.hit, "browser", edge_1()), R"("Samsung Internet")");
+    EXPECT_EQ(field(e.hit, "os", edge_1()), R"("Windows Phone")");
+}
+
+// DNT / Sec-GPC honoured: visitor, ip and ua go whatever privacy.ip and privacy.user_agent
+// say; the rest of the enrichment stays.
+TEST(encode_pixel_event, dnt_drops_visitor_ip_and_ua) {
+    enriched_hit e;
+    for (const ip_privacy ip : {ip_privacy::full, ip_privacy::truncate, ip_privacy::none}) {
+        encode_options opt = edge_1();
+        opt.ip = ip;
+        opt.user_agent = true;
+        e.enrichment.dnt = true;
+        const test::json_value refused = parse_event(encode(e.hit, opt));
+        EXPECT_FALSE(refused.has("visitor"));
+        EXPECT_FALSE(refused.has("ip"));
+        EXPECT_FALSE(refused.has("ua"));
+        ASSERT_TRUE(refused.has("dnt"));
+        EXPECT_EQ(refused.get("dnt")->kind, test::json_value::bool_t);
+        EXPECT_TRUE(refused.get("dnt")->b);
+        for (const char* kept : {"utm", "country", "region", "city", "asn", "as_org", "agent",
+                                 "device", "browser", "os", "host", "collector"}) {
+            EXPECT_TRUE(refused.has(kept)) << kept;
+        }
+
+        e.enrichment.dnt = false;
+        const test::json_value kept = parse_event(encode(e.hit, opt));
+        EXPECT_EQ(kept.str("visitor"), e.enrichment.visitor);
+        EXPECT_EQ(kept.has("ip"), ip != ip_privacy::none);
+        EXPECT_EQ(kept.str("ua"), e.hit.user_agent);
+        EXPECT_FALSE(kept.get("dnt")->b);
+    }
+    // Also over IPv6 and with the full address configured.
+    e.hit.client = ipv6("2001:db8:abcd:12::1");
+    e.enrichment.dnt = true;
+    encode_options opt = edge_1();
+    opt.ip = ip_privacy::full;
+    EXPECT_EQ(field(e.hit, "ip", opt), "");
+    EXPECT_EQ(field(e.hit, "dnt", opt), "true");
+}
+
+// The utm object: from the Referer's query, values percent-decoded with '+' as a space, the
+// first of a repeated key, members in the fixed order source, medium, campaign, term, content.
+TEST(encode_pixel_event, utm_from_the_referer) {
+    auto utm = [](std::string_view referer, bool on = true) {
+        pixel_enrichment enrichment;
+        enrichment.utm = on;
+        pixel_hit hit = referer_hit(referer);
+        hit.enrichment = &enrichment;
+        return field(hit, "utm");
+    };
+    EXPECT_EQ(utm("https://example.com/?utm_content=c&utm_term=t&utm_campaign=n&utm_medium=m"
+                  "&utm_source=s"),
+              R"({"source":"s","medium":"m","campaign":"n","term":"t","content":"c"})");
+    EXPECT_EQ(utm("https://example.com/p?utm%5Fsource=caf%C3%A9+news&utm_campaign=a%26b%3Dc"
+                  "&utm_source=second&utm_term=%22q%22%5C%0A&utm_medium=%E2%80%A8%FF"),
+              "{\"source\":\"café news\",\"medium\":\"\\u2028\xEF\xBF\xBD\","
+              "\"campaign\":\"a&b=c\",\"term\":\"\\\"q\\\"\\\\\\n\"}");
+    EXPECT_EQ(utm("https://example.com/?utm_source=first&utm_source=second&utm_%73ource=third"),
+              R"({"source":"first"})");
+    // The first value wins even when it is empty, and an empty value is left out.
+    EXPECT_EQ(utm("https://example.com/?utm_source=&utm_source=second&utm_medium=m"),
+              R"({"medium":"m"})");
+    EXPECT_EQ(utm("https://example.com/?utm_source=&utm_medium"), "");
+    EXPECT_EQ(utm("https://example.com/?UTM_SOURCE=x&utm_sourcex=y&utm_=z"), "");
+    EXPECT_EQ(utm("https://example.com/#/page?utm_source=spa"), ""); // a fragment is no query
+    EXPECT_EQ(utm("https://example.com/?utm_source=a#&utm_medium=b"), R"({"source":"a"})");
+    EXPECT_EQ(utm("https://example.com/blog"), "");
+    EXPECT_EQ(utm(""), "");
+    EXPECT_EQ(utm("https://example.com/?utm_source=news", false), "");
+    // A Referer that is no absolute URL still carries its query.
+    EXPECT_EQ(utm("/landing?utm_medium=cpc"), R"({"medium":"cpc"})");
+
+    // utm parameters of the pixel URL itself stay params: the page is the Referer.
+    pixel_enrichment enrichment;
+    pixel_hit hit = query_hit("utm_source=pixel");
+    hit.enrichment = &enrichment;
+    EXPECT_EQ(field(hit, "utm"), "");
+    EXPECT_EQ(field(hit, "params"), R"({"utm_source":"pixel"})");
+}
+
+// GeoIP strings come from an external file: escaped like request bytes, cut at
+// max_geo_text_size on a character boundary.
+TEST(encode_pixel_event, geo_strings_are_escaped_and_cut) {
+    enriched_hit e;
+    const std::string k_fffd = "\xEF\xBF\xBD";
+    const std::string city = "Quote\"Back\\slash\x01\x1f\n\x7f\xFF\xC3 \xE2\x80\xA8!";
+    const std::string region("E\0N", 3);
+    const std::string as_org = "\xED\xA0\x80 Org \xF4\x90\x80\x80";
+    e.geo.city = city;
+    e.geo.region = region;
+    e.geo.as_org = as_org;
+    e.geo.country = "\"}";
+    const std::string json = encode(e.hit, edge_1());
+    EXPECT_NE(json.find(R"("city":"Quote\"Back\\slash\u0001\u001f\n\u007f)"), std::string::npos)
+        << json;
+    const test::json_value event = parse_event(json);
+    EXPECT_EQ(event.str("city"),
+              "Quote\"Back\\slash\x01\x1f\n\x7f" + k_fffd + k_fffd + " \xE2\x80\xA8!");
+    EXPECT_EQ(event.str("region"), region);
+    EXPECT_EQ(event.str("as_org"),
+              k_fffd + k_fffd + k_fffd + " Org " + k_fffd + k_fffd + k_fffd + k_fffd);
+    EXPECT_EQ(event.str("country"), "\"}");
+    EXPECT_EQ(event.str("ua"), e.hit.user_agent);
+
+    auto city_of = [&](const std::string& text) {
+        e.geo.city = text;
+        return parse_event(encode(e.hit, edge_1())).str("city");
+    };
+    EXPECT_EQ(city_of(std::string(max_geo_text_size, 'x')), std::string(max_geo_text_size, 'x'));
+    EXPECT_EQ(city_of(std::string(200, 'x')), std::string(max_geo_text_size, 'x'));
+    std::string e_acute;
+    for (int i = 0; i < 100; ++i)
+        e_acute += "é";
+    EXPECT_EQ(city_of(e_acute), e_acute.substr(0, 128)); // 64 é, the cut falls between two
+    EXPECT_EQ(city_of("a" + e_acute), "a" + e_acute.substr(0, 126)); // not inside the 64th
+    std::string emoji;
+    for (int i = 0; i < 40; ++i)
+        emoji += "😀";
+    EXPECT_EQ(city_of("ab" + emoji), "ab" + emoji.substr(0, 124)); // 31 whole emoji
+    std::string tail_cut = std::string(125, 'x') + "😀";
+    EXPECT_EQ(city_of(tail_cut), std::string(125, 'x'));
+    // Invalid UTF-8 is cut after at most three steps back and read as U+FFFD.
+    std::string fffds;
+    for (int i = 0; i < 125; ++i)
+        fffds += k_fffd;
+    EXPECT_EQ(city_of(std::string(200, '\x80')), fffds);
+}
+
+// The worker's path for real: GeoIP from the test database, the agent from classify_agent, the
+// visitor from visitor_hasher, the DNT test from tracking_refused.
+TEST(encode_pixel_event, enrichment_from_the_building_blocks) {
+    geoip_databases geoip;
+    geoip_config cfg;
+    cfg.city_db = "../shared/testdata/geoip/GeoIP2-City-Test.mmdb";
+    cfg.asn_db = "../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb";
+    ASSERT_EQ(geoip.open(cfg), "") << "run from the project directory";
+    visitor_key key;
+    ASSERT_EQ(visitor_key::from_config("a fleet secret of thirty-two bytes", key), "");
+    visitor_hasher hasher(key);
+
+    pixel_hit hit;
+    hit.action = "pageview";
+    hit.query = "campaignID=example.com";
+    hit.referer = "https://Example.com/p?utm_source=news&utm_campaign=caf%C3%A9";
+    hit.user_agent =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    hit.client = ipv4("89.160.20.112");
+    const geo_fields geo = geoip.lookup(hit.client);
+    agent_signals signals;
+    signals.user_agent = hit.user_agent;
+    const agent_info agent = classify_agent(signals);
+    char visitor[visitor_id_size];
+    ASSERT_TRUE(hasher.visitor_id(k_ms, "example.com", hit.client, hit.user_agent, visitor));
+    pixel_enrichment enrichment;
+    enrichment.visitor = {visitor, sizeof visitor};
+    enrichment.geo = &geo;
+    enrichment.agent = &agent;
+    enrichment.dnt = tracking_refused("", "");
+    hit.enrichment = &enrichment;
+
+    const test::json_value event = parse_event(encode(hit, edge_1()));
+    EXPECT_EQ(event.str("page_host"), "example.com");
+    EXPECT_EQ(event.get("utm")->str("source"), "news");
+    EXPECT_EQ(event.get("utm")->str("campaign"), "café");
+    EXPECT_TRUE(std::regex_match(event.str("visitor"), std::regex("^[0-9a-f]{32}$")));
+    EXPECT_EQ(event.str("ip"), "89.160.20.0");
+    EXPECT_EQ(event.str("country"), "SE");
+    EXPECT_EQ(event.str("region"), "E");
+    EXPECT_EQ(event.str("city"), "Linköping");
+    EXPECT_EQ(event.get("asn")->text, "29518");
+    EXPECT_EQ(event.str("as_org"), "Bredband2 AB");
+    EXPECT_EQ(event.str("agent"), "browser");
+    EXPECT_EQ(event.str("device"), "desktop");
+    EXPECT_EQ(event.str("browser"), "Firefox");
+    EXPECT_EQ(event.str("os"), "Windows");
+    EXPECT_FALSE(event.get("dnt")->b);
+
+    enrichment.dnt = tracking_refused(" 1\t", "");
+    const test::json_value refused = parse_event(encode(hit, edge_1()));
+    EXPECT_TRUE(refused.get("dnt")->b);
+    EXPECT_FALSE(refused.has("visitor") || refused.has("ip") || refused.has("ua"));
+}
+
+// ---- enrichment against the size bound -----------------------------------------------------
+
+TEST(encode_pixel_event, hostile_corpus_with_enrichment_stays_valid_json_within_bound) {
+    size_t events = 0;
+    const agent_label labels[] = {agent_label::browser, agent_label::bot, agent_label::mail_proxy,
+                                  agent_label::prefetch, agent_label::scanner};
+    for (const std::string& h : hostile_corpus()) {
+        const std::string referers[] = {
+            "https://a.example/?utm_source=" + h,
+            "http://" + h + "/" + h + "?utm_medium=" + h + "&utm_term=" + h + "#" + h,
+            "https://" + h + "?" + h + "&utm_content=" + h,
+            h + "?utm_campaign=" + h,
+            "HTTP://u@[" + h + "]:1/" + h + "?utm_source=" + h + "&utm_source=" + h,
+            h,
+        };
+        for (size_t t = 0; t < std::size(referers); ++t) {
+            geo_fields geo;
+            geo.country = h;
+            geo.region = h;
+            geo.city = h;
+            geo.as_org = h;
+            geo.asn = t % 2 ? 4294967295u : 0;
+            agent_info agent;
+            agent.label = labels[t % std::size(labels)];
+            agent.device = static_cast<device_kind>(t % 5);
+            agent.browser = h;
+            agent.os = h;
+            pixel_enrichment enrichment;
+            enrichment.visitor = h;
+            enrichment.geo = &geo;
+            enrichment.agent = &agent;
+            enrichment.dnt = t % 3 == 2;
+            enrichment.utm = t != 5;
+            pixel_hit hit;
+            hit.action = h;
+            const std::string query = "campaignID=" + h + "&" + h;
+            hit.query = query;
+            hit.referer = referers[t];
+            hit.user_agent = h;
+            hit.host = h;
+            hit.client = t % 2 ? ipv6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff") : ipv4("1.2.3.4");
+            hit.enrichment = &enrichment;
+            encode_options opt;
+            opt.collector = h;
+            opt.ip = t % 3 == 0 ? ip_privacy::full : ip_privacy::truncate;
+            encode(hit, opt); // the buffer is exactly the bound: ASan sees any overrun
+            ++events;
+        }
+    }
+    EXPECT_GT(events, 400u);
+}
+
+// Random hits with random enrichment: the bound holds and the event parses.
+TEST(encode_pixel_event, random_enriched_hits_stay_within_bound) {
+    const std::string alphabet = "aZ09 %+=&?#/:@[]\\\"\x01\x1f\x7f\x80\xbf\xc3\xe2\xed\xf0\xff"
+                                 "utm_sourcemediumcampaigntermcontent.http://";
+    std::mt19937 rng(2024);
+    auto text = [&](size_t max_len) {
+        std::string s;
+        const size_t len = rng() % (max_len + 1);
+        for (size_t i = 0; i < len; ++i)
+            s += rng() % 5 == 0 ? static_cast<char>(rng()) : alphabet[rng() % alphabet.size()];
+        return s;
+    };
+    const char* const keys[] = {
+        "utm_source=",   "utm_medium=", "utm_campaign=", "utm_term=", "utm_content=",
+        "utm%5Fsource=", "x="};
+    for (int round = 0; round < 3000; ++round) {
+        std::string referer = rng() % 2 ? "https://" + text(20) + "/" + text(20) : text(30);
+        referer += '?';
+        for (int k = rng() % 8; k > 0; --k)
+            referer += std::string(keys[rng() % std::size(keys)]) + text(20) + "&";
+        if (rng() % 4 == 0) referer += "#" + text(10);
+        const std::string visitor = text(40), country = text(4), region = text(6);
+        const std::string city = text(300), as_org = text(300), browser = text(20), os = text(20);
+        const std::string action = text(20), query = text(60), ua = text(80), host = text(20);
+        geo_fields geo{country, region, city, static_cast<uint32_t>(rng()), as_org};
+        agent_info agent;
+        agent.label = static_cast<agent_label>(rng() % 5);
+        agent.device = static_cast<device_kind>(rng() % 5);
+        agent.browser = browser;
+        agent.os = os;
+        pixel_enrichment enrichment;
+        enrichment.visitor = visitor;
+        enrichment.geo = rng() % 4 ? &geo : nullptr;
+        enrichment.agent = rng() % 4 ? &agent : nullptr;
+        enrichment.dnt = rng() % 3 == 0;
+        enrichment.utm = rng() % 5 != 0;
+        pixel_hit hit;
+        hit.action = action;
+        hit.query = query;
+        hit.referer = referer;
+        hit.user_agent = ua;
+        hit.host = host;
+        hit.client = rng() % 2 ? ipv6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff") : ipv4("1.2.3.4");
+        hit.enrichment = &enrichment;
+        encode_options opt;
+        opt.ip = static_cast<ip_privacy>(rng() % 3);
+        opt.user_agent = rng() % 2;
+        const std::string json = encode(hit, opt);
+        ASSERT_FALSE(::testing::Test::HasFailure()) << "round " << round << ": " << json;
+    }
+}
+
+// Every enrichment member at its widest: the bound holds and stays close.
+TEST(encode_pixel_event, bound_is_tight_for_widest_enrichment) {
+    const std::string controls(max_geo_text_size, '\x01');    // each byte written as \u0001
+    const std::string longer(max_geo_text_size + 50, '\x01'); // cut to max_geo_text_size
+    geo_fields geo{controls, controls, longer, 4294967295u, longer};
+    agent_info agent;
+    agent.label = agent_label::mail_proxy;
+    agent.device = device_kind::desktop;
+    agent.browser = "\x01\x01";
+    agent.os = "\x01";
+    pixel_enrichment enrichment;
+    enrichment.visitor = "\x01\x01\x01";
+    enrichment.geo = &geo;
+    enrichment.agent = &agent;
+    enrichment.dnt = false;
+    // Referer bytes are all in url, and each also in exactly one of page_host, path, utm.
+    pixel_hit hit;
+    hit.referer = "http://\x01/\x01?utm_source=\x01&utm_medium=\x01&utm_campaign=\x01&"
+                  "utm_term=\x01&utm_content=\x01";
+    hit.client = ipv6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+    hit.user_agent = "\x01";
+    hit.enrichment = &enrichment;
+    encode_options opt;
+    opt.ip = ip_privacy::full;
+    const std::string json = encode(hit, opt);
+    EXPECT_LE(json.size(), max_pixel_event_size(hit, opt));
+
+    // What enrichment adds to the bound against what it adds to the event, without the utm
+    // object (paid for by the Referer's 12 bytes per byte): the slack is the utm skeleton.
+    enrichment.utm = false;
+    const size_t bound = max_pixel_event_size(hit, opt);
+    const size_t size = encode(hit, opt).size();
+    hit.enrichment = nullptr;
+    const size_t bound_without = max_pixel_event_size(hit, opt);
+    const size_t size_without = encode(hit, opt).size();
+    EXPECT_GE(bound - bound_without, size - size_without);
+    EXPECT_LE((bound - bound_without) - (size - size_without), 80u)
+        << size - size_without << " of " << bound - bound_without;
+}
+
+// ---- no allocation -------------------------------------------------------------------------
+
+TEST(encode_pixel_event, allocates_nothing) {
+    enriched_hit e;
+    e.hit.referer = "https://Example.com/blog/post?utm_source=news&utm_medium=email&utm_term=a+b";
+    encode_options opt = edge_1();
+    std::vector<char> slot(max_pixel_event_size(e.hit, opt) + 4096);
+    uuidv7_generator ids(1);
+    const size_t before = g_allocations.load();
+    size_t written = 0;
+    for (int i = 0; i < 1000; ++i) {
+        e.enrichment.dnt = i % 3 == 0;
+        e.hit.enrichment = i % 2 ? &e.enrichment : nullptr;
+        opt.ip = static_cast<ip_privacy>(i % 3);
+        written += max_pixel_event_size(e.hit, opt);
+        written += encode_pixel_event(e.hit, opt, ids.next(k_ms + i), k_ms + i, slot.data());
+    }
+    const size_t after = g_allocations.load();
+    EXPECT_EQ(after, before);
+    EXPECT_GT(written, 0u);
+    // The counter does count: a string of this size allocates.
+    const std::string probe(1000, 'x');
+    EXPECT_GT(g_allocations.load(), after);
 }
 
 // ---- ids and timestamps ------------------------------------------------------------------
