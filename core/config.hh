@@ -92,6 +92,7 @@ struct geoip_config {
 };
 
 struct tracking_config {
+    bool enrich = true; // agent, device, browser, os, visitor, utm, dnt (and geo with DBs)
     std::string image;
     std::vector<std::string> allowed_events;
     std::vector<std::string> cors_origins;

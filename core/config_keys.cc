@@ -211,6 +211,10 @@ constexpr key_descriptor key_table[] = {
     {.name = "geoip.asn_db",
      .target = field<&config::geoip, &geoip_config::asn_db>(),
      .help = "MaxMind-format ASN database"},
+    {.name = "tracking.enrich",
+     .target = field<&config::tracking, &tracking_config::enrich>(),
+     .help = "add agent, device, browser, os, visitor, utm and dnt (and GeoIP fields when "
+             "geoip.* is set) to events"},
     {.name = "tracking.image",
      .target = field<&config::tracking, &tracking_config::image>(),
      .help = "image file answered instead of the 1x1 pixel"},

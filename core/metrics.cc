@@ -92,6 +92,10 @@ void write_prometheus(const metrics_view& v, std::string& out) {
                        load(v.dropped_spool_error));
     }
 
+    header(out, "pixelring_events_dnt_total", "counter",
+           "Accepted events whose DNT: 1 or Sec-GPC: 1 was honoured (no visitor, ip, ua).");
+    fmt::format_to(it, "pixelring_events_dnt_total {}\n",
+                   sum(v, [](auto& c) { return c.events_dnt.get(); }));
     header(out, "pixelring_connections_open", "gauge", "Open client connections.");
     fmt::format_to(it, "pixelring_connections_open {}\n",
                    sum(v, [](auto& c) { return c.connections_open.get(); }));

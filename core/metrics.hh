@@ -41,6 +41,7 @@ struct alignas(64) worker_counters {
     counter requests[size_t(route::count_)][tracked_statuses.size()];
     counter events_accepted; // encoded into the ring
     counter events_dropped_ring_full;
+    counter events_dnt; // accepted with DNT/Sec-GPC honoured: no visitor, ip, ua
     counter connections_accepted;
     counter connections_rejected; // over server.max_connections
     counter connections_open;     // gauge

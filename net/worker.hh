@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/enrichment.hh"
 #include "core/event.hh"
 #include "core/http_parser.hh"
 #include "core/metrics.hh"
@@ -28,6 +29,8 @@ struct worker_settings {
     uint32_t header_timeout_ms = 10000;
     uint32_t idle_timeout_ms = 60000;
     uint32_t stop_grace_ms = 5000; // after a stop, how long answers may still be sent
+    // Shared read-only by every worker, outlives them; nullptr: events without enrichment.
+    const enrichment_setup* enrichment = nullptr;
 };
 
 class worker {

@@ -1,5 +1,6 @@
 #include "sinks/kafka_sink.hh"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <deque>
@@ -11,6 +12,7 @@
 
 #include "core/clock.hh"
 #include "core/metrics.hh"
+#include "core/visitor.hh"
 #include "sinks/kafka_stats.hh"
 #include "sinks/rate_limited_log.hh"
 
@@ -398,6 +400,17 @@ void kafka_sink::write_metrics(std::string& out) const {
 } // namespace
 
 std::string_view kafka_message_key(std::string_view event) {
+    // The visitor: top-level members follow params, so the last "visitor": is the top-level
+    // one when it exists; its value is always 32 hex digits (core/visitor.hh), which a
+    // params member of that name is checked against.
+    constexpr std::string_view visitor_field = "\"visitor\":\"";
+    if (size_t at = event.rfind(visitor_field); at != std::string_view::npos) {
+        std::string_view id = event.substr(at + visitor_field.size());
+        if (id.size() > visitor_id_size && id[visitor_id_size] == '"' &&
+            std::all_of(id.begin(), id.begin() + visitor_id_size,
+                        [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }))
+            return id.substr(0, visitor_id_size);
+    }
     // The first "campaign": is the top-level member (params come after it); null → no key.
     constexpr std::string_view field = "\"campaign\":";
     size_t at = event.find(field);

@@ -23,10 +23,11 @@ namespace pixelring {
 std::unique_ptr<sink> make_kafka_sink(const kafka_sink_config& cfg, std::unique_ptr<spool> spool,
                                       std::string& error);
 
-// The message key of an event: its "campaign" (still JSON-escaped), empty when null. Reads the
-// encoder's output (core/event.hh), where "campaign" is the first member of that name: a
-// string value cannot contain an unescaped quote. DESIGN §3 keys by visitor first; events
-// have no visitor field yet.
+// The message key of an event (DESIGN §3): its "visitor" when present, so that one visitor's
+// events stay in one partition; else its "campaign" (still JSON-escaped); empty when the
+// campaign is null. Reads the encoder's output (core/event.hh): "campaign" is the first
+// member of that name and "visitor" the last, and a string value cannot contain an
+// unescaped quote.
 std::string_view kafka_message_key(std::string_view event);
 
 } // namespace pixelring

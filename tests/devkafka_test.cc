@@ -118,7 +118,7 @@ TEST(devkafka, control_fifo_takes_brokers_down_and_up) {
 }
 
 // The collector with the Kafka sink: 100,000 pixels, SIGTERM right after the last answer,
-// then a real consumer finds 100,000 distinct ids, keyed by campaign, with the schema header.
+// then a real consumer finds 100,000 distinct ids, keyed by visitor, with the schema header.
 TEST(kafka_sink, every_pixel_reaches_the_topic) {
     devkafka broker("pixelring.events:8");
     ASSERT_FALSE(broker.bootstrap().empty()) << broker.stderr_text();
@@ -156,10 +156,10 @@ TEST(kafka_sink, every_pixel_reaches_the_topic) {
         size_t at = c.value.find("\"id\":\"");
         ASSERT_NE(at, std::string::npos) << c.value;
         ids.insert(c.value.substr(at + 6, 36));
-        size_t camp = c.value.find("\"campaign\":\"");
-        ASSERT_NE(camp, std::string::npos);
-        EXPECT_EQ(c.key, c.value.substr(camp + 12, c.key.size()));
-        EXPECT_EQ(c.key.substr(0, 1), "c");
+        // Keyed by visitor (DESIGN §3): one visitor's events share a partition.
+        size_t visitor = c.value.rfind("\"visitor\":\"");
+        ASSERT_NE(visitor, std::string::npos) << c.value;
+        EXPECT_EQ(c.key, c.value.substr(visitor + 11, 32));
         EXPECT_EQ(c.schema, "1");
     }
     EXPECT_EQ(int(ids.size()), answered);
@@ -194,7 +194,10 @@ TEST(kafka_sink, kcat_reads_the_events) {
     while (fgets(buf, sizeof buf, pipe)) {
         std::string line(buf);
         ++lines;
-        EXPECT_EQ(line.substr(0, 5), "mail\t") << line;
+        // kcat prints the key (the visitor), a tab, the value.
+        EXPECT_EQ(line.substr(32, 1), "\t") << line;
+        EXPECT_NE(line.find("\"visitor\":\"" + line.substr(0, 32) + "\""), std::string::npos)
+            << line;
         size_t at = line.find("\"action\":\"");
         ASSERT_NE(at, std::string::npos) << line;
         actions.insert(line.substr(at + 10, line.find('"', at + 10) - at - 10));

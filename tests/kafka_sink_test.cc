@@ -129,6 +129,19 @@ TEST(kafka_sink, key_is_the_campaign) {
     EXPECT_EQ(kafka_message_key(""), "");
 }
 
+TEST(kafka_sink, key_is_the_visitor_when_there_is_one) {
+    const std::string v = "0123456789abcdef0123456789abcdef";
+    EXPECT_EQ(kafka_message_key(R"({"campaign":"news","params":{},"visitor":")" + v +
+                                R"(","ip":"1.2.3.0"})"),
+              v);
+    // A params member called visitor is not the visitor; without one the campaign is the key.
+    EXPECT_EQ(kafka_message_key(R"({"campaign":"news","params":{"visitor":"me"},"dnt":true})"),
+              "news");
+    EXPECT_EQ(kafka_message_key(R"({"campaign":"news","params":{"visitor":")" + v +
+                                R"("},"visitor":")" + v + R"(","dnt":false})"),
+              v);
+}
+
 TEST(kafka_sink, a_bad_property_is_named) {
     kafka_sink_config cfg;
     cfg.brokers = {"127.0.0.1:9"};

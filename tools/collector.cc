@@ -48,13 +48,9 @@ void warn_unimplemented(const config& cfg) {
                    "it has no effect\n",
                    key);
     };
-    if (!cfg.server.trusted_proxies.empty()) warn("server.trusted_proxies");
     if (cfg.server.proxy_protocol) warn("server.proxy_protocol");
     if (cfg.server.rate_limit) warn("server.rate_limit");
     if (!cfg.admin.user.empty() || !cfg.admin.password.empty()) warn("admin.user/password");
-    if (!cfg.privacy.visitor_secret.empty()) warn("privacy.visitor_secret");
-    if (!cfg.geoip.city_db.empty()) warn("geoip.city_db");
-    if (!cfg.geoip.asn_db.empty()) warn("geoip.asn_db");
     if (!cfg.tracking.image.empty()) warn("tracking.image");
     if (!cfg.tracking.allowed_events.empty()) warn("tracking.allowed_events");
     if (!cfg.tracking.cors_origins.empty()) warn("tracking.cors_origins");
@@ -185,6 +181,12 @@ int run_collector(const config& cfg, const std::string& version) {
         return 1;
     }
 
+    enrichment_setup enrichment;
+    if (std::string err = make_enrichment_setup(cfg, enrichment); !err.empty()) {
+        fmt::print(stderr, "pixelring: configuration error: {}\n", err);
+        return 2;
+    }
+
     const unsigned workers = cfg.server.workers;
     public_listeners listeners;
     if (std::string err = open_public_listeners(cfg.server.listen, workers, 4096, listeners);
@@ -225,6 +227,7 @@ int run_collector(const config& cfg, const std::string& version) {
         s.max_requests_per_connection = cfg.server.max_requests_per_connection;
         s.header_timeout_ms = cfg.server.header_timeout_ms;
         s.idle_timeout_ms = cfg.server.idle_timeout_ms;
+        s.enrichment = &enrichment;
         pool.push_back(std::make_unique<worker>(std::move(s), *rings.back(), counters[i]));
     }
     for (unsigned i = 0; i < workers; ++i)
