@@ -4,6 +4,7 @@
 #include "core/client_address.hh"
 #include "core/geoip.hh"
 #include "core/redirect.hh"
+#include "core/tracking_image.hh"
 #include "core/visitor.hh"
 
 namespace pixelring {
@@ -22,6 +23,10 @@ std::string check_feature_config(const config& cfg) {
     action_allowlist actions;
     if (std::string e = action_allowlist::build(cfg.tracking.allowed_events, actions); !e.empty())
         return e;
+    tracking_image image;
+    if (!cfg.tracking.image.empty()) {
+        if (std::string e = load_tracking_image(cfg.tracking.image, image); !e.empty()) return e;
+    }
     geoip_databases geoip;
     if (std::string e = geoip.open(cfg.geoip); !e.empty()) return e;
     return {};

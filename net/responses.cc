@@ -162,10 +162,15 @@ void format_http_date(uint64_t unix_s, char* out) noexcept {
     std::memcpy(out + 25, " GMT", 4);
 }
 
-response_table::response_table(uint64_t unix_s) {
+response_table::response_table(uint64_t unix_s, const tracking_image* image) {
     std::string all;
     for (size_t k = 0; k < size_t(response_kind::count_); ++k) {
         spec s = spec_of(response_kind(k));
+        if (image && (response_kind(k) == response_kind::pixel_gif ||
+                      response_kind(k) == response_kind::pixel_png)) {
+            s.content_type = image->content_type;
+            s.body = image->body;
+        }
         for (int close = 0; close < 2; ++close) {
             for (int head = 0; head < 2; ++head) {
                 std::string r;

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/tracking_image.hh"
+
 namespace pixelring {
 
 enum class response_kind : uint8_t {
@@ -37,8 +39,9 @@ response_kind response_for_status(uint16_t status) noexcept;
 
 class response_table {
 public:
-    // Builds every answer. unix_s seeds the Date fields.
-    explicit response_table(uint64_t unix_s);
+    // Builds every answer. unix_s seeds the Date fields. image: tracking.image, answered for
+    // both pixel kinds instead of the 1x1 GIF and PNG; nullptr for those.
+    explicit response_table(uint64_t unix_s, const tracking_image* image = nullptr);
 
     // The bytes to send. keep_alive picks "Connection: keep-alive" or "Connection: close";
     // head drops the body (HEAD requests). The view points into arena() and stays valid

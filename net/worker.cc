@@ -67,7 +67,7 @@ struct worker::impl {
     unsigned last_seen = 0; // completions handled in the previous pass
 
     impl(worker_settings s, spsc_byte_ring& r, worker_counters& c, int wake)
-        : cfg(std::move(s)), events(r), counters(c), responses(uint64_t(time(nullptr))),
+        : cfg(std::move(s)), events(r), counters(c), responses(uint64_t(time(nullptr)), cfg.image),
           ids(uint64_t(realtime_ms()) * 0x9e3779b97f4a7c15ull ^ (uint64_t(cfg.index) << 48) ^
               uint64_t(getpid())),
           conns(cfg.limits, cfg.max_connections,

@@ -15,6 +15,7 @@
 #include "core/http_parser.hh"
 #include "core/metrics.hh"
 #include "core/spsc_ring.hh"
+#include "core/tracking_image.hh"
 
 namespace pixelring {
 
@@ -31,6 +32,7 @@ struct worker_settings {
     uint32_t stop_grace_ms = 5000; // after a stop, how long answers may still be sent
     // Shared read-only by every worker, outlives them; nullptr: events without enrichment.
     const enrichment_setup* enrichment = nullptr;
+    const tracking_image* image = nullptr; // tracking.image; outlives the worker
 };
 
 class worker {

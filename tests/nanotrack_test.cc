@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,4 +92,47 @@ TEST(nanotrack, documented_urls_work_as_its_users_expect) {
     EXPECT_EQ(scroll.get("params")->str("scroll-depth"), "70%");
     EXPECT_EQ(scroll.get("params")->str("dark-mode"), "true");
     EXPECT_EQ(scroll.str("page_host"), "dillonbaird.io");
+}
+
+// TRACKING_IMAGE (tracking.image): a real 1x1 red PNG is answered instead of the pixel, with
+// the Content-Type of its signature, for .gif and .png URLs alike, and GET and HEAD.
+TEST(nanotrack, tracking_image_is_served_instead_of_the_pixel) {
+    const std::string png("\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00"
+                          "\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00"
+                          "\x00\x00\x0d\x49\x44\x41\x54\x78\xda\x63\x64\x60\xf8\x5f\x0f\x00\x02"
+                          "\x87\x01\x80\xeb\x47\xba\x92\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42"
+                          "\x60\x82",
+                          70);
+    const std::string path = "/tmp/pixelring-nanotrack-image.png";
+    std::ofstream(path, std::ios::binary) << png;
+    collector_process p({}, {"TRACKING_IMAGE=" + path});
+    ASSERT_TRUE(p.started()) << p.stderr_text();
+    EXPECT_EQ(p.stderr_text().find("tracking.image is set but not implemented"), std::string::npos);
+    connection c(p.port());
+    c.send_all("GET /track/open.gif?campaignID=x HTTP/1.1\r\nHost: a\r\n\r\n"
+               "GET /track/open.png HTTP/1.1\r\nHost: a\r\n\r\n");
+    auto answers = c.read_responses(2);
+    ASSERT_EQ(answers.size(), 2u);
+    for (const auto& raw : answers) {
+        http_response r = parse_response(raw);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.headers["content-type"], "image/png");
+        EXPECT_EQ(r.body, png);
+    }
+    std::remove(path.c_str());
+}
+
+TEST(nanotrack, a_tracking_image_that_is_not_an_image_is_refused_at_start) {
+    const std::string path = "/tmp/pixelring-nanotrack-not-an-image.txt";
+    std::ofstream(path) << "hello\n";
+    auto r = run_binary({"--set", "tracking.image=" + path});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("tracking.image = \"" + path + "\": not a GIF, PNG or WebP image"),
+              std::string::npos)
+        << r.err;
+    std::ofstream(path, std::ios::binary) << std::string("GIF89a") + std::string(70000, 'x');
+    r = run_binary({"--set", "tracking.image=" + path, "--check-config"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("larger than 64 KiB"), std::string::npos) << r.err;
+    std::remove(path.c_str());
 }

@@ -51,7 +51,6 @@ void warn_unimplemented(const config& cfg) {
     if (cfg.server.proxy_protocol) warn("server.proxy_protocol");
     if (cfg.server.rate_limit) warn("server.rate_limit");
     if (!cfg.admin.user.empty() || !cfg.admin.password.empty()) warn("admin.user/password");
-    if (!cfg.tracking.image.empty()) warn("tracking.image");
     if (!cfg.tracking.allowed_events.empty()) warn("tracking.allowed_events");
     if (!cfg.tracking.cors_origins.empty()) warn("tracking.cors_origins");
     if (!cfg.redirect.secret.empty() || !cfg.redirect.allow_hosts.empty())
@@ -187,6 +186,14 @@ int run_collector(const config& cfg, const std::string& version) {
         return 2;
     }
 
+    tracking_image image;
+    if (!cfg.tracking.image.empty()) {
+        if (std::string err = load_tracking_image(cfg.tracking.image, image); !err.empty()) {
+            fmt::print(stderr, "pixelring: configuration error: {}\n", err);
+            return 2;
+        }
+    }
+
     const unsigned workers = cfg.server.workers;
     public_listeners listeners;
     if (std::string err = open_public_listeners(cfg.server.listen, workers, 4096, listeners);
@@ -228,6 +235,7 @@ int run_collector(const config& cfg, const std::string& version) {
         s.header_timeout_ms = cfg.server.header_timeout_ms;
         s.idle_timeout_ms = cfg.server.idle_timeout_ms;
         s.enrichment = &enrichment;
+        s.image = cfg.tracking.image.empty() ? nullptr : &image;
         pool.push_back(std::make_unique<worker>(std::move(s), *rings.back(), counters[i]));
     }
     for (unsigned i = 0; i < workers; ++i)
