@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -38,6 +41,9 @@ constexpr int queue_full_wait_ms = 100;
 // most replay_batch per pass of the sink thread, so that fresh events keep flowing.
 constexpr int replay_queue_limit = 100'000;
 constexpr int replay_batch = 10'000;
+// While no broker is up, the broker watcher asks for metadata this often (and waits this long).
+constexpr auto broker_probe_interval = std::chrono::seconds(1);
+constexpr int broker_probe_timeout_ms = 1000;
 constexpr char schema_version[] = "1";
 
 // A spool segment being replayed. Its delivery reports find it through the message opaque.
@@ -63,6 +69,7 @@ public:
         rkt_ = rd_kafka_topic_new(rk_, topic_.c_str(), nullptr);
         // Without statistics broker state is unknown: replay is then not held back.
         if (!statistics) brokers_up_.store(broker_state_unknown, std::memory_order_relaxed);
+        watcher_ = std::thread([this] { watch_brokers(); });
     }
 
     void report(const std::string& message) {
@@ -179,6 +186,7 @@ public:
         }
         retire_settled_segments();
         replays_.clear(); // segments not read to the end stay on disk for the next start
+        stop_watcher();
         rd_kafka_topic_destroy(rkt_);
         rd_kafka_destroy(rk_);
         rk_ = nullptr;
@@ -196,6 +204,36 @@ public:
 
 private:
     static constexpr int broker_state_unknown = -1;
+
+    // librdkafka connects only when it has something to send (sparse connections), so after
+    // an outage with no fresh events it would never find out that a broker is back, and the
+    // spool would wait. While no broker is up, this thread asks for metadata once a second,
+    // which makes librdkafka connect; an answer means a broker is reachable again.
+    void watch_brokers() {
+        std::unique_lock lock(watch_mutex_);
+        while (!watch_wake_.wait_for(lock, broker_probe_interval, [this] { return watch_stop_; })) {
+            if (brokers_up_.load(std::memory_order_relaxed) != 0) continue;
+            lock.unlock();
+            const rd_kafka_metadata_t* md = nullptr;
+            if (rd_kafka_metadata(rk_, 0, rkt_, &md, broker_probe_timeout_ms) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR) {
+                int none = 0; // the statistics may have said more meanwhile: keep theirs
+                brokers_up_.compare_exchange_strong(none, std::max(1, md->broker_cnt),
+                                                    std::memory_order_relaxed);
+                rd_kafka_metadata_destroy(md);
+            }
+            lock.lock();
+        }
+    }
+
+    void stop_watcher() {
+        {
+            std::lock_guard lock(watch_mutex_);
+            watch_stop_ = true;
+        }
+        watch_wake_.notify_all();
+        if (watcher_.joinable()) watcher_.join();
+    }
 
     rd_kafka_resp_err_t produce(std::string_view event, replay_segment* segment) {
         std::string_view key = kafka_message_key(event);
@@ -250,9 +288,8 @@ private:
     // Hands spooled records to the producer while a broker is up and its queue has room.
     // Returns true when it stopped for the batch limit only (more is ready at once).
     bool replay() {
-        if (!spool_ || fatal_.load(std::memory_order_relaxed) ||
-            brokers_up_.load(std::memory_order_relaxed) == 0)
-            return false;
+        if (!spool_ || fatal_.load(std::memory_order_relaxed)) return false;
+        if (brokers_up_.load(std::memory_order_relaxed) == 0) return false;
         for (int n = 0; n < replay_batch; ++n) {
             if (rd_kafka_outq_len(rk_) >= replay_queue_limit) return false;
             if (!reading_) {
@@ -326,6 +363,10 @@ private:
     // -1 until the first statistics arrive (or always, without statistics): not known.
     std::atomic<int> brokers_up_{broker_state_unknown};
     std::atomic<bool> fatal_{false};
+    std::mutex watch_mutex_; // watch_stop_; the watcher sleeps on watch_wake_
+    std::condition_variable watch_wake_;
+    bool watch_stop_ = false;
+    std::thread watcher_;
     mutable std::mutex brokers_mutex_; // brokers_: sink thread writes, admin thread reads
     std::vector<kafka_broker_state> brokers_;
 
