@@ -78,7 +78,7 @@ const std::vector<property> producer_defaults = {
 // Realistic events: the hit of bench/wrk/pixel_load.sh and pixel_kafka.sh (Chrome on Windows,
 // a Referer with a utm parameter, campaignID and two params) encoded by the collector's
 // encoder with the enrichment it adds by default (tracking.enrich without GeoIP: utm, visitor,
-// agent labels, dnt; ~620 bytes of JSON). 1000 campaigns ("site0000.com" to "site0999.com")
+// agent labels, dnt; ~650 bytes of JSON). 1000 campaigns ("site0000.com" to "site0999.com")
 // and 256 client addresses make 4096 distinct visitors: the message key is the visitor, so
 // events spread over the partitions.
 
@@ -169,9 +169,9 @@ uint64_t cpu_ns_of(const std::set<long>& tids) {
 }
 
 // The cache-line round trip between two threads, as bench_ring measures it: this VM's two vCPUs
-// are ~120 or ~520 ns apart depending on where the host placed them, and the producer's
-// hand-offs between threads (queue, wake-ups) are slower on the far placement. Compare only
-// runs whose rtt_ns agree.
+// are ~120 or ~520 ns apart depending on where the host placed them (microseconds while the
+// host is busy), and the producer's hand-offs between threads (queue, wake-ups) slow down
+// with it. Compare only runs whose rtt_ns agree.
 double round_trip_ns() {
     constexpr uint64_t rounds = 20000;
     struct alignas(64) padded_flag {

@@ -15,7 +15,7 @@
 # wrk run; the CPU of both processes (utime+stime of all threads, /proc/<pid>/stat) and the
 # collector's /metrics are read right before and after it. --set is passed to pixelring (e.g.
 # --set sink.kafka.properties.linger.ms=20). At the end pixelring is stopped with SIGTERM and
-# must report every accepted event delivered (none spooled, none dropped).
+# must report every accepted event delivered (none spooled, none dropped; else the spool is kept).
 # The mock keeps only ~5 MiB per partition and drops its oldest batches beyond that (produce
 # requests still succeed): delivery is counted from the producer's delivery reports, not by
 # reading the topic back, and the broker's memory stays below partitions x 5 MiB.
@@ -129,6 +129,7 @@ runs_tsv=$out/runs.tsv
 server_pid=""
 broker_pid=""
 wrk_pid=""
+keep_work=0
 
 stop_pid() { # pid name: SIGTERM, up to 30 s, then SIGKILL
     local pid=$1
@@ -151,7 +152,11 @@ cleanup() {
     fi
     stop_pid "$server_pid" pixelring # before the broker: it flushes to it
     stop_pid "$broker_pid" pixelring-devkafka
-    rm -rf "$work"
+    if ((keep_work)); then
+        echo "pixel_kafka: kept the spool in $work/spool" >&2
+    else
+        rm -rf "$work"
+    fi
     exit "$rc"
 }
 trap cleanup EXIT
@@ -447,6 +452,7 @@ echo
 echo "pixel_kafka: server: $stop_line"
 status=0
 if [[ $delivered != "$accepted" || $spooled != 0 || $dropped != 0 || $server_rc != 0 ]]; then
+    keep_work=1
     {
         echo "################################################################"
         echo "## pixel_kafka: WARNING: EVENTS NOT DELIVERED"
