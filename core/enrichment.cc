@@ -1,6 +1,53 @@
 #include "core/enrichment.hh"
 
+#include "core/url_fields.hh"
+
 namespace pixelring {
+
+namespace {
+
+// The raw value of the first query parameter called name ("" when absent).
+std::string_view query_value(std::string_view query, std::string_view name) noexcept {
+    while (!query.empty()) {
+        size_t amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        if (pair.size() > name.size() && pair.substr(0, name.size()) == name &&
+            pair[name.size()] == '=')
+            return pair.substr(name.size() + 1);
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return {};
+}
+
+} // namespace
+
+void enrich_pixel(const enrichment_setup& e, const http_request& r, uint64_t unix_ms,
+                  visitor_hasher& visitors, pixel_hit& hit, enrichment_scratch& s) noexcept {
+    if (!e.trusted_proxies.empty())
+        hit.client = resolve_client_address(hit.client, e.trusted_proxies, r).address;
+    if (!e.enabled) return;
+    s.fields.dnt = e.honor_dnt && tracking_refused(r.field("DNT"), r.field("Sec-GPC"));
+    if (e.geoip.has_city() || e.geoip.has_asn()) {
+        s.geo = e.geoip.lookup(hit.client);
+        s.fields.geo = &s.geo;
+    }
+    s.agent = classify_agent({.user_agent = r.user_agent,
+                              .sec_purpose = r.field("Sec-Purpose"),
+                              .purpose = r.field("Purpose"),
+                              .x_purpose = r.field("X-Purpose"),
+                              .x_moz = r.field("X-Moz")});
+    s.fields.agent = &s.agent;
+    if (!s.fields.dnt) {
+        // The site: the campaign as sent, else the page's host (lower case).
+        char host[max_host_size];
+        std::string_view site = query_value(r.query, "campaignID");
+        if (site.empty()) site = url_host(r.referer, host);
+        if (visitors.visitor_id(unix_ms, site, hit.client, r.user_agent, s.visitor))
+            s.fields.visitor = std::string_view(s.visitor, visitor_id_size);
+    }
+    hit.enrichment = &s.fields;
+}
 
 std::string make_enrichment_setup(const config& cfg, enrichment_setup& out) {
     out.enabled = cfg.tracking.enrich;

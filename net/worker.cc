@@ -23,8 +23,6 @@
 #include <fmt/format.h>
 
 #include "core/clock.hh"
-#include "core/url_fields.hh"
-#include "core/user_agent.hh"
 #include "net/connection_table.hh"
 #include "net/listener.hh"
 #include "net/provided_buffers.hh"
@@ -53,7 +51,7 @@ struct worker::impl {
     provided_buffers buffers; // freed after ~impl has exited the ring
     response_table responses;
     uuidv7_generator ids;
-    std::optional<visitor_hasher> visitors; // with enrichment: this worker's visitor ids
+    std::optional<visitor_hasher> visitors; // this worker's visitor ids
     http_request req;                       // scratch: one request is handled at a time
     connection_table conns;
     uint32_t open_count = 0;
@@ -73,7 +71,7 @@ struct worker::impl {
           conns(cfg.limits, cfg.max_connections,
                 cfg.limits.max_header_bytes + 4 * provided_buffers::size),
           wake_fd(wake) {
-        if (cfg.enrichment && cfg.enrichment->enabled) visitors.emplace(cfg.enrichment->visitor);
+        if (cfg.enrichment) visitors.emplace(cfg.enrichment->visitor);
     }
 
     ~impl() {
@@ -355,16 +353,8 @@ struct worker::impl {
         hit.user_agent = r.user_agent;
         hit.host = r.host;
         hit.client = peer_of(c);
-        // Filled only with enrichment on; hit.enrichment points at them.
-        pixel_enrichment extra;
-        geo_fields geo;
-        agent_info agent;
-        char visitor[visitor_id_size];
-        if (const enrichment_setup* e = cfg.enrichment) {
-            if (!e->trusted_proxies.empty())
-                hit.client = resolve_client_address(hit.client, e->trusted_proxies, r).address;
-            if (e->enabled) enrich(*e, r, hit, extra, geo, agent, visitor);
-        }
+        enrichment_scratch extra; // hit.enrichment points into it
+        if (cfg.enrichment) enrich_pixel(*cfg.enrichment, r, now_ms, *visitors, hit, extra);
         size_t bound = max_pixel_event_size(hit, cfg.encode);
         char* slot = bound <= events.max_record() ? events.reserve(bound) : nullptr;
         if (!slot) {
@@ -375,47 +365,7 @@ struct worker::impl {
         size_t n = encode_pixel_event(hit, cfg.encode, id, now_ms, slot);
         events.commit(n);
         counters.events_accepted.add();
-        if (extra.dnt) counters.events_dnt.add();
-    }
-
-    // GeoIP (before the address is truncated by the encoder), agent labels, DNT and the
-    // visitor id. The outputs live on record_pixel's stack.
-    void enrich(const enrichment_setup& e, const http_request& r, pixel_hit& hit,
-                pixel_enrichment& extra, geo_fields& geo, agent_info& agent, char* visitor) {
-        extra.dnt = e.honor_dnt && tracking_refused(r.field("DNT"), r.field("Sec-GPC"));
-        if (e.geoip.has_city() || e.geoip.has_asn()) {
-            geo = e.geoip.lookup(hit.client);
-            extra.geo = &geo;
-        }
-        agent = classify_agent({.user_agent = r.user_agent,
-                                .sec_purpose = r.field("Sec-Purpose"),
-                                .purpose = r.field("Purpose"),
-                                .x_purpose = r.field("X-Purpose"),
-                                .x_moz = r.field("X-Moz")});
-        extra.agent = &agent;
-        if (!extra.dnt) {
-            // The site: the campaign as sent, else the page's host (lower case).
-            char host[max_host_size];
-            std::string_view site = query_value(r.query, "campaignID");
-            if (site.empty()) site = url_host(r.referer, host);
-            if (visitors->visitor_id(now_ms, site, hit.client, r.user_agent, visitor))
-                extra.visitor = std::string_view(visitor, visitor_id_size);
-        }
-        hit.enrichment = &extra;
-    }
-
-    // The raw value of the first query parameter called name ("" when absent).
-    static std::string_view query_value(std::string_view query, std::string_view name) {
-        while (!query.empty()) {
-            size_t amp = query.find('&');
-            std::string_view pair = query.substr(0, amp);
-            if (pair.size() > name.size() && pair.substr(0, name.size()) == name &&
-                pair[name.size()] == '=')
-                return pair.substr(name.size() + 1);
-            if (amp == std::string_view::npos) break;
-            query.remove_prefix(amp + 1);
-        }
-        return {};
+        if (extra.fields.dnt) counters.events_dnt.add();
     }
 
     // Parses and answers every complete request in data[0..len). Returns how many bytes were
