@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/config.hh"
 #include "core/event.hh"
@@ -55,7 +56,8 @@ public:
     // such file or directory); expected a MaxMind DB file (.mmdb) such as GeoLite2-City.mmdb`.
     // Also refused: an ASN-only database as city_db, or a City/Country database without ASN
     // data as asn_db (by the metadata's database_type), which would yield no fields at all.
-    // On error this object is unchanged. Start-up only: reads files, allocates.
+    // On error this object is unchanged. Start-up only: reads files, allocates
+    // (besides libmaxminddb's own: two 256 KiB tables per database, see search_tree).
     std::string open(const geoip_config& cfg);
 
     bool has_city() const noexcept { return city_ != nullptr; }
@@ -65,12 +67,13 @@ public:
     // (::ffff:a.b.c.d) is looked up as the IPv4 address. Unknown family, an address in no
     // network, an IPv6 address in an IPv4-only database: empty fields; a damaged record: the
     // fields read before the damage (never a read outside the data section).
-    // Thread-safe, no allocation, no system call: MMDB_lookup_sockaddr walks the search tree
-    // and a reader of our own takes the fields from the record in one pass (core/geoip.cc
-    // says why not MMDB_aget_value; MMDB_get_value would calloc on every call and
-    // MMDB_get_entry_data_list allocates a list). About 60 to 450 ns on the test databases
-    // with both open (tests/geoip_test.cc prints it); a large production database adds
-    // cache misses in the tree walk.
+    // Thread-safe, no allocation, no system call: a walk of our own over the search tree
+    // (IPv4 from the node where the IPv4 subtree starts, found once at open) and a reader of
+    // our own that takes the fields from the record in one pass (core/geoip.cc says why not
+    // MMDB_lookup_sockaddr and MMDB_aget_value; MMDB_get_value would calloc on every call
+    // and MMDB_get_entry_data_list allocates a list). About 40 to 140 ns on the test
+    // databases with both open (bench/bench_enrichment.cc); a large production database
+    // adds cache misses in the tree walk.
     geo_fields lookup(const ip_address& client) const noexcept;
 
 private:
@@ -79,8 +82,32 @@ private:
     };
     using mmdb_ptr = std::unique_ptr<MMDB_s, mmdb_closer>;
 
+    // What the tree walk needs of one open database, copied out of its MMDB_s at open; the
+    // pointers are into the database's mapping, which the MMDB_s (on the heap) owns.
+    struct search_tree {
+        const uint8_t* nodes = nullptr; // node i at nodes + i * node_bytes
+        uint32_t node_count = 0;
+        uint32_t ipv4_start = 0;  // the node reached by 96 zero bits (IPv6 databases), or 0
+        uint16_t ipv4_depth = 0;  // bits walked to reach ipv4_start: 96, or fewer if it is a leaf
+        uint16_t record_bits = 0; // 24, 28 or 32
+        uint16_t ip_version = 0;  // 4 or 6
+        const uint8_t* data = nullptr; // data section (after the 16-byte separator)
+        uint32_t data_size = 0;
+        // The record reached by the first prefix_bits bits of an IPv4 address (index: those
+        // bits) and of an IPv6 address: the walk starts there, prefix_bits levels down. Built
+        // at open; empty when the tree was refused.
+        std::vector<uint32_t> ipv4_prefix, ipv6_prefix;
+    };
+    // The data section offset of the record for address (4 bytes when ipv4, else 16) in t;
+    // false when there is none.
+    static bool find_record(const search_tree& t, const uint8_t* address, bool ipv4,
+                            uint32_t& offset) noexcept;
+    static search_tree tree_of(const MMDB_s& db) noexcept;
+
     mmdb_ptr city_;
     mmdb_ptr asn_;
+    search_tree city_tree_;
+    search_tree asn_tree_;
 };
 
 } // namespace pixelring

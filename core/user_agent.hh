@@ -13,11 +13,11 @@ namespace pixelring {
 
 // Raw request header values, empty when the header is absent. Views only; nothing is kept.
 struct agent_signals {
-    std::string_view user_agent;  // User-Agent
-    std::string_view sec_purpose; // Sec-Purpose (Fetch spec: "prefetch", "prefetch;prerender")
-    std::string_view purpose;     // Purpose (older Chrome: "prefetch")
-    std::string_view x_purpose;   // X-Purpose (Safari: "preview")
-    std::string_view x_moz;       // X-Moz (Firefox: "prefetch")
+    std::string_view user_agent{};  // User-Agent
+    std::string_view sec_purpose{}; // Sec-Purpose (Fetch spec: "prefetch", "prefetch;prerender")
+    std::string_view purpose{};     // Purpose (older Chrome: "prefetch")
+    std::string_view x_purpose{};   // X-Purpose (Safari: "preview")
+    std::string_view x_moz{};       // X-Moz (Firefox: "prefetch")
     // True when the client address lies in Apple's published iCloud Private Relay egress
     // ranges. Apple Mail Privacy Protection fetches remote content through that relay with the
     // Mail app's own User-Agent, so the User-Agent alone cannot tell a prefetch from a reader

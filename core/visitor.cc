@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <bit>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -15,7 +16,7 @@ constexpr uint64_t ms_per_day = 86'400'000;
 constexpr size_t min_secret_size = 16;
 
 constexpr std::string_view secret_domain = "pixelring visitor_secret v1";
-constexpr std::string_view salt_domain = "pixelring visitor salt v1";
+constexpr std::string_view salt_domain = "pixelring visitor salt v2";
 
 const auto* bytes_of(std::string_view s) noexcept {
     return reinterpret_cast<const unsigned char*>(s.data());
@@ -31,6 +32,93 @@ void put_u32le(unsigned char* p, uint32_t v) noexcept {
 uint32_t length_of(std::string_view s) noexcept {
     return s.size() > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(s.size());
 }
+
+uint64_t load_u64le(const unsigned char* p) noexcept {
+    uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+    return v;
+}
+
+void store_u64le(unsigned char* p, uint64_t v) noexcept {
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+    std::memcpy(p, &v, sizeof v);
+}
+
+// SipHash-2-4 with 128-bit output over a message given in pieces: the same 16 bytes as
+// libsodium's one-shot crypto_shorthash_siphashx24 of the pieces' concatenation (its
+// reference implementation, shorthash_siphashx24_ref.c; tests/visitor_test.cc checks the
+// two agree for every split). Streaming spares copying the fields into one buffer, whose
+// size a User-Agent would not bound.
+class siphash128 {
+public:
+    explicit siphash128(const unsigned char key[16]) noexcept {
+        const uint64_t k0 = load_u64le(key), k1 = load_u64le(key + 8);
+        v0_ ^= k0;
+        v1_ ^= k1 ^ 0xee; // 0xee: the 128-bit output variant
+        v2_ ^= k0;
+        v3_ ^= k1;
+    }
+
+    void update(const unsigned char* p, size_t n) noexcept {
+        length_ += n;
+        if (tail_bytes_ != 0) {
+            while (n != 0 && tail_bytes_ < 8) {
+                tail_ |= uint64_t{*p++} << (8 * tail_bytes_++);
+                --n;
+            }
+            if (tail_bytes_ < 8) return;
+            compress(tail_);
+            tail_ = 0;
+            tail_bytes_ = 0;
+        }
+        for (; n >= 8; p += 8, n -= 8)
+            compress(load_u64le(p));
+        for (size_t i = 0; i < n; ++i)
+            tail_ |= uint64_t{p[i]} << (8 * i);
+        tail_bytes_ = static_cast<unsigned>(n);
+    }
+
+    void final(unsigned char out[16]) noexcept {
+        compress(tail_ | length_ << 56);
+        v2_ ^= 0xee;
+        rounds(4);
+        store_u64le(out, v0_ ^ v1_ ^ v2_ ^ v3_);
+        v1_ ^= 0xdd;
+        rounds(4);
+        store_u64le(out + 8, v0_ ^ v1_ ^ v2_ ^ v3_);
+    }
+
+private:
+    [[gnu::always_inline]] void compress(uint64_t m) noexcept {
+        v3_ ^= m;
+        rounds(2);
+        v0_ ^= m;
+    }
+
+    [[gnu::always_inline]] void rounds(int count) noexcept {
+        for (int i = 0; i < count; ++i) {
+            v0_ += v1_;
+            v1_ = std::rotl(v1_, 13) ^ v0_;
+            v0_ = std::rotl(v0_, 32);
+            v2_ += v3_;
+            v3_ = std::rotl(v3_, 16) ^ v2_;
+            v0_ += v3_;
+            v3_ = std::rotl(v3_, 21) ^ v0_;
+            v2_ += v1_;
+            v1_ = std::rotl(v1_, 17) ^ v2_;
+            v2_ = std::rotl(v2_, 32);
+        }
+    }
+
+    uint64_t v0_ = 0x736f6d6570736575ull;
+    uint64_t v1_ = 0x646f72616e646f6dull;
+    uint64_t v2_ = 0x6c7967656e657261ull;
+    uint64_t v3_ = 0x7465646279746573ull;
+    uint64_t tail_ = 0; // the bytes after the last whole word, little-endian
+    unsigned tail_bytes_ = 0;
+    uint64_t length_ = 0; // only its low byte enters the hash, as the specification says
+};
 
 } // namespace
 
@@ -107,22 +195,17 @@ bool visitor_hasher::visitor_id(uint64_t unix_ms, std::string_view site, const i
     const uint64_t day = unix_ms / ms_per_day;
     if (day != day_) rotate(day);
 
-    unsigned char site_length[4], ua_length[4];
-    put_u32le(site_length, length_of(site));
-    put_u32le(ua_length, length_of(ua));
-
-    crypto_generichash_state st;
+    unsigned char length[4];
     unsigned char id[visitor_id_size / 2];
-    const unsigned char salt_length = sizeof salt_;
-    crypto_generichash_init(&st, nullptr, 0, sizeof id);
-    crypto_generichash_update(&st, &salt_length, 1);
-    crypto_generichash_update(&st, salt_, sizeof salt_);
-    crypto_generichash_update(&st, site_length, sizeof site_length);
-    crypto_generichash_update(&st, bytes_of(site), length_of(site));
-    crypto_generichash_update(&st, address, address_size);
-    crypto_generichash_update(&st, ua_length, sizeof ua_length);
-    crypto_generichash_update(&st, bytes_of(ua), length_of(ua));
-    crypto_generichash_final(&st, id, sizeof id);
+    siphash128 h(salt_);
+    put_u32le(length, length_of(site));
+    h.update(length, sizeof length);
+    h.update(bytes_of(site), length_of(site));
+    h.update(address, address_size);
+    put_u32le(length, length_of(ua));
+    h.update(length, sizeof length);
+    h.update(bytes_of(ua), length_of(ua));
+    h.final(id);
 
     for (size_t i = 0; i < sizeof id; ++i) {
         out[2 * i] = detail::k_hex_digits[id[i] >> 4];

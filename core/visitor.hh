@@ -1,7 +1,8 @@
 #pragma once
 // The visitor field of an event (DESIGN.md §3, issue 4 item 5): a pseudonymous id that is
-// stable for one visitor on one site for one UTC day and unlinkable across days, made with
-// libsodium's BLAKE2b (crypto_generichash). Also the DNT / Sec-GPC test.
+// stable for one visitor on one site for one UTC day and unlinkable across days: SipHash-2-4
+// with 128-bit output (libsodium's crypto_shorthash_siphashx24) keyed by a daily salt that
+// libsodium's BLAKE2b (crypto_generichash) derives. Also the DNT / Sec-GPC test.
 //
 // Definitions (the bytes, so that another implementation can reproduce them):
 //   u32le(n)   4-byte little-endian length; u64le(n) likewise with 8 bytes.
@@ -12,19 +13,25 @@
 //                the same root key and hence the same salt for a day;
 //                process mode (no secret): 32 bytes from randombytes_buf, made once per
 //                process and held in memory only (see visitor_key::from_config).
-//   salt(day)  BLAKE2b-256(key = root key, message = "pixelring visitor salt v1" || u64le(day))
+//   salt(day)  BLAKE2b-128(key = root key, message = "pixelring visitor salt v2" || u64le(day)):
+//              16 bytes, the SipHash key.
 //   address    IPv4: its 4 bytes; IPv6: its first 8 bytes (the /64, so the privacy extension's
 //              changing interface ids do not change the visitor); an IPv4-mapped IPv6 address
 //              (::ffff:a.b.c.d, what a dual-stack socket reports) counts as the IPv4 address.
-//   id         BLAKE2b-128(message = u8(32) || salt(day) || u32le(|site|) || site ||
-//              u8(4 or 6) || address || u32le(|ua|) || ua), written as 32 lower-case hex
-//              digits.
+//   id         SipHash-2-4-128(key = salt(day), message = u32le(|site|) || site ||
+//              u8(4 or 6) || address || u32le(|ua|) || ua), i.e. crypto_shorthash_siphashx24
+//              of that message, written as 32 lower-case hex digits.
 // Every variable-length field carries its length, so ("ab", "c") and ("a", "bc") differ.
-// The secret salt is the message's first field rather than BLAKE2b's key parameter: both are
-// a secret prefix (BLAKE2b has no length extension, and its keyed mode is exactly the key
-// as a first block), but keyed mode pads the key to a whole 128-byte block, one more
-// compression per call (~140 ns on the 2-core EPYC dev VM, with a 111-byte Chrome user agent
-// 420 ns instead of 285 ns), which the <300 ns budget per call does not allow.
+// SipHash is a PRF under its key (DESIGN.md §3 allows it or BLAKE2b), so the id says nothing
+// about its inputs to whoever lacks the day's salt, and ids of different days are unlinkable.
+// The message is hashed as it streams (an own incremental SipHash, checked against libsodium's
+// one-shot function by tests/visitor_test.cc), so a long User-Agent needs no buffer.
+//
+// Before 1.0, ids changed once: until issue 4's CPU budget they were BLAKE2b-128 of
+// u8(32) || salt || the same fields, with a 32-byte "salt v1". The switch cut the call from
+// ~320 ns to ~100 ns (bench/bench_enrichment.cc, Chrome User-Agent, 2-core EPYC dev VM):
+// BLAKE2b compresses whole 128-byte blocks, and a typical message of 130 to 200 bytes took two
+// of them. Ids are per day anyway, so only the day of an upgrade sees two ids for one visitor.
 // 16 bytes rather than 8: two visitors of a site on one day share an id with probability
 // about n^2 / 2^129, negligible at any traffic; 8 bytes would collide around 4 billion.
 
@@ -84,7 +91,7 @@ private:
     void rotate(uint64_t day) noexcept;
 
     uint8_t root_[32];
-    uint8_t salt_[32];
+    uint8_t salt_[16];          // the SipHash key of day_
     uint64_t day_ = UINT64_MAX; // day of salt_; UINT64_MAX before the first call
 };
 

@@ -3,6 +3,7 @@
 #
 #   bench/wrk/pixel_load.sh [--duration S] [--warmup S] [--rounds N]
 #                           [--scenarios keepalive,pipelined,close] [--bin PATH] [--out DIR]
+#                           [--set KEY=VALUE]... [--header 'NAME: VALUE']...
 #
 # One pixelring (file sink, 1 worker, pinned to CPU 0, ports 0) serves every run; wrk runs
 # pinned to CPU 1. Each scenario gets a warm-up, then a measured wrk run; the server's CPU
@@ -10,6 +11,8 @@
 # Rounds are interleaved (round 1: every scenario, round 2: ...). At the end the server is
 # stopped with SIGTERM and the event file must hold exactly as many lines as it accepted.
 # Exit: 0 ok, 1 error, 2 missing tool, 3 events lost (file lines != accepted, or events dropped).
+# --set is passed to pixelring (e.g. --set tracking.enrich=false); --header is added to every
+# wrk request (e.g. --header 'X-Forwarded-For: 89.160.20.112' with server.trusted_proxies).
 # Installs nothing; kills only the processes it started, by PID.
 set -euo pipefail
 
@@ -30,7 +33,10 @@ pipeline_depth=16
 start_timeout_s=15
 stop_timeout_s=120
 
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+extra_sets=()
+extra_headers=()
+
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "pixel_load: $*" >&2; exit 1; }
 
 while (($#)); do
@@ -50,6 +56,8 @@ while (($#)); do
         --scenarios) scenarios=$val ;;
         --bin) bin=$val ;;
         --out) out=$val ;;
+        --set) [[ $val == *=* ]] || die "--set: KEY=VALUE, got '$val'"; extra_sets+=(--set "$val") ;;
+        --header) [[ $val == *:* ]] || die "--header: 'NAME: VALUE', got '$val'"; extra_headers+=(-H "$val") ;;
         *) die "unknown option: $opt (see --help)" ;;
     esac
 done
@@ -135,7 +143,8 @@ done < <(compgen -e)
     exec env "${env_clear[@]}" taskset -c 0 "$bin" \
         --set server.listen=127.0.0.1:0 --set admin.listen=127.0.0.1:0 \
         --set server.workers=1 --set sink.type=file \
-        --set "sink.file.path=$work/events/events.ndjson" --set sink.file.rotate_bytes=0
+        --set "sink.file.path=$work/events/events.ndjson" --set sink.file.rotate_bytes=0 \
+        "${extra_sets[@]}"
 ) </dev/null >"$out/server.stdout" 2>"$server_log" &
 server_pid=$!
 
@@ -176,7 +185,7 @@ non2xx_of() { # sum of http_requests_total with a status other than 2xx
 
 if ((have_curl)); then
     code=$(curl -s --max-time 5 -o "$work/probe.gif" -w '%{http_code} %{content_type}' \
-        -H "Referer: $referer" -H "User-Agent: $user_agent" "$url" || true)
+        -H "Referer: $referer" -H "User-Agent: $user_agent" "${extra_headers[@]}" "$url" || true)
     [[ $code == "200 image/gif" ]] || die "probe GET $url answered '$code', not '200 image/gif'"
 fi
 
@@ -191,7 +200,8 @@ cpu_ticks() { # utime + stime of the whole process (fields 14, 15 of /proc/<pid>
 
 run_wrk() { # scenario seconds output-file
     local sc=$1 secs=$2 file=$3 rc=0
-    local -a args=(-t1 -c64 "-d${secs}s" --latency -H "Referer: $referer" -H "User-Agent: $user_agent")
+    local -a args=(-t1 -c64 "-d${secs}s" --latency -H "Referer: $referer" -H "User-Agent: $user_agent"
+        "${extra_headers[@]}")
     local -a tail_args=()
     case $sc in
         keepalive) ;;
@@ -314,7 +324,7 @@ lines=$(find "$work/events" -type f -exec cat {} + | wc -l)
     echo
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); pixelring $version ($(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)); $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')"
     echo "- host: $(nproc) CPUs ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), kernel $(uname -r); server on CPU 0, wrk on CPU 1"
-    echo "- command: bench/wrk/pixel_load.sh --duration $duration --warmup $warmup --rounds $rounds --scenarios $scenarios"
+    echo "- command: bench/wrk/pixel_load.sh --duration $duration --warmup $warmup --rounds $rounds --scenarios $scenarios${extra_sets[*]:+ ${extra_sets[*]}}${extra_headers[*]:+ (headers: ${extra_headers[*]})}"
     echo "- each run: warm-up ${warmup}s, then \`wrk -t1 -c64 -d${duration}s --latency\`; pipelined = $pipeline_depth requests per write (pipeline.lua)"
     echo "- server CPU = utime+stime of all pixelring threads over the measured window; µs/req = CPU / wrk requests"
     echo
