@@ -15,6 +15,7 @@
 
 #include "core/event.hh"
 #include "core/json_escape.hh"
+#include "core/json_scalars.hh"
 
 namespace pixelring {
 
@@ -66,116 +67,7 @@ const reject_spec& spec_of(beacon_reject r) noexcept {
     return reject_specs[static_cast<size_t>(r)];
 }
 
-// ---- scalars ------------------------------------------------------------------------------
-
-bool is_digit(char c) noexcept {
-    return c >= '0' && c <= '9';
-}
-
-// RFC 8259 §6: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-bool is_json_number(std::string_view s) noexcept {
-    size_t i = 0;
-    auto digits = [&] { // at least one
-        const size_t from = i;
-        while (i < s.size() && is_digit(s[i]))
-            ++i;
-        return i > from;
-    };
-    if (i < s.size() && s[i] == '-') ++i;
-    if (i < s.size() && s[i] == '0') {
-        ++i;
-    } else if (!digits()) {
-        return false;
-    }
-    if (i < s.size() && s[i] == '.' && (++i, !digits())) return false;
-    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-        ++i;
-        if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-        if (!digits()) return false;
-    }
-    return i == s.size();
-}
-
-// simdjson's raw token runs up to the next token, trailing whitespace included.
-std::string_view trim_json_whitespace(std::string_view s) noexcept {
-    while (!s.empty()) {
-        const char c = s.back();
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-// Four hex digits at p, or -1. Reads at most 4 bytes; the caller's string is closed by a
-// quote that is not a hex digit, and the padding covers the rest.
-int32_t hex4(const char* p) noexcept {
-    uint16_t v = 0;
-    const auto [end, ec] = std::from_chars(p, p + 4, v, 16);
-    return ec == std::errc() && end == p + 4 ? v : -1;
-}
-
-char* put_utf8(uint32_t cp, char* out) noexcept {
-    if (cp < 0x80) {
-        *out++ = static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        *out++ = static_cast<char>(0xC0 | cp >> 6);
-        *out++ = static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *out++ = static_cast<char>(0xE0 | cp >> 12);
-        *out++ = static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-        *out++ = static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        *out++ = static_cast<char>(0xF0 | cp >> 18);
-        *out++ = static_cast<char>(0x80 | (cp >> 12 & 0x3F));
-        *out++ = static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-        *out++ = static_cast<char>(0x80 | (cp & 0x3F));
-    }
-    return out;
-}
-
-// The slow path for a string simdjson refused to unescape, which it does for a bad escape
-// and for a lone or mismatched surrogate. JavaScript's JSON.stringify writes a lone
-// surrogate (a string cut inside an emoji) as "\ud83d", so those become U+FFFD instead of
-// failing the whole body; anything else that is not an RFC 8259 escape stays an error.
-// p is the first byte after the opening quote; stage 1 guarantees a closing quote, valid
-// UTF-8 and no control bytes. Output is never longer than the input. Returns nullptr and
-// sets *bad to the offending backslash on error.
-char* unescape_lenient(const char* p, char* out, const char** bad) noexcept {
-    for (;;) {
-        const char c = *p;
-        if (c == '"') return out;
-        if (c != '\\') {
-            *out++ = c;
-            ++p;
-            continue;
-        }
-        static constexpr std::string_view escaped = "\"\\/bfnrt", meant = "\"\\/\b\f\n\r\t";
-        if (const size_t k = escaped.find(p[1]); k != std::string_view::npos) {
-            *out++ = meant[k];
-            p += 2;
-            continue;
-        }
-        if (p[1] != 'u') {
-            *bad = p;
-            return nullptr;
-        }
-        const int32_t cp = hex4(p + 2);
-        if (cp < 0) {
-            *bad = p;
-            return nullptr;
-        }
-        p += 6;
-        if (cp >= 0xD800 && cp <= 0xDBFF && p[0] == '\\' && p[1] == 'u') {
-            const int32_t low = hex4(p + 2);
-            if (low >= 0xDC00 && low <= 0xDFFF) {
-                out = put_utf8(0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00), out);
-                p += 6;
-                continue;
-            }
-        }
-        out = put_utf8(cp >= 0xD800 && cp <= 0xDFFF ? 0xFFFD : static_cast<uint32_t>(cp), out);
-    }
-}
+// ---- simdjson errors ---------------------------------------------------------------------
 
 const char* json_error_text(error_code e) noexcept {
     static constexpr std::pair<error_code, const char*> texts[] = {
@@ -264,7 +156,7 @@ struct beacon_parser::state {
     beacon_limits limits;
     const action_allowlist* allowed;
     ondemand::parser json;
-    std::unique_ptr<char[]> scratch; // unescape_lenient's output, max_body_bytes
+    std::unique_ptr<char[]> scratch; // unescape_json_lenient's output, max_body_bytes
     size_t scratch_used = 0;
     std::vector<beacon_item> items;   // max_items
     std::vector<beacon_param> params; // max_items * max_event_params
@@ -548,7 +440,7 @@ private:
     bool unescape_slow(const char* raw, std::string_view* out) {
         char* const start = st_.scratch.get() + st_.scratch_used;
         const char* bad = nullptr;
-        char* const end = unescape_lenient(raw, start, &bad);
+        char* const end = unescape_json_lenient(raw, start, &bad);
         if (!end) return fail(beacon_body_error::invalid_json, "bad escape in a string", bad);
         *out = std::string_view(start, static_cast<size_t>(end - start));
         st_.scratch_used += static_cast<size_t>(end - start);
