@@ -1,7 +1,8 @@
 // The event encoder on a realistic pixel hit (Chrome on Windows, a Referer with utm
-// parameters, campaignID and two params), without and with the enrichment fields, and
-// json_escape's throughput on plain ASCII. Run from the project directory: the enrichment
-// lookup case reads the GeoIP test databases from ../shared/testdata/geoip.
+// parameters, campaignID and two params), without and with the enrichment fields, the same
+// page as a beacon item, and json_escape's throughput on plain ASCII. Run from the project
+// directory: the enrichment lookup case reads the GeoIP test databases from
+// ../shared/testdata/geoip.
 
 #include "core/event.hh"
 
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/beacon.hh"
 #include "core/geoip.hh"
 #include "core/user_agent.hh"
 #include "core/visitor.hh"
@@ -99,6 +101,45 @@ void BM_encode_pixel_event_enriched(benchmark::State& state) {
     state.counters["event_bytes"] = static_cast<double>(bytes) / state.iterations();
 }
 BENCHMARK(BM_encode_pixel_event_enriched);
+
+// One beacon item as navigator.sendBeacon sends it from the tracker (the same page, campaign
+// and two params as realistic_hit, a numeric client ts), with the enrichment members: what
+// the worker does per accepted item of a POST /e body, after the body is parsed.
+void BM_encode_beacon_event_enriched(benchmark::State& state) {
+    const beacon_param params[] = {{"scroll-depth", "70%"}, {"dark-mode", "true"}};
+    beacon_item item;
+    item.action = "pageview";
+    item.campaign = "dillonbaird.io";
+    item.url = "https://dillonbaird.io/blog/io-uring-pixels?utm_source=newsletter"
+               "&utm_medium=email&utm_campaign=nov-2026";
+    item.referrer = "https://news.ycombinator.com/";
+    item.client_ts = "1795343700000";
+    item.client_ts_type = client_ts_kind::number;
+    item.params = params;
+    const pixel_hit pixel = realistic_hit();
+    const realistic_enrichment enriched;
+    beacon_hit hit;
+    hit.item = &item;
+    hit.user_agent = pixel.user_agent;
+    hit.host = pixel.host;
+    hit.client = pixel.client;
+    hit.enrichment = &enriched.enrichment;
+    const encode_options opt = realistic_options();
+    std::vector<char> slot(max_beacon_event_size(hit, opt));
+    uuidv7_generator ids(42);
+    uint64_t ms = k_ms;
+    size_t bytes = 0;
+    for (auto _ : state) {
+        ++ms;
+        benchmark::DoNotOptimize(max_beacon_event_size(hit, opt));
+        const size_t n = encode_beacon_event(hit, opt, ids.next(ms), ms, slot.data());
+        benchmark::DoNotOptimize(slot.data());
+        bytes += n;
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(bytes));
+    state.counters["event_bytes"] = static_cast<double>(bytes) / state.iterations();
+}
+BENCHMARK(BM_encode_beacon_event_enriched);
 
 // The whole enrichment as the worker does it per hit: the DNT test, classify_agent, a GeoIP
 // lookup in the MaxMind test databases (an address they know, 89.160.20.112: a small tree,

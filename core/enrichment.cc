@@ -22,14 +22,15 @@ std::string_view query_value(std::string_view query, std::string_view name) noex
 
 } // namespace
 
-void enrich_pixel(const enrichment_setup& e, const http_request& r, uint64_t unix_ms,
-                  visitor_hasher& visitors, pixel_hit& hit, enrichment_scratch& s) noexcept {
+void enrich_request(const enrichment_setup& e, const http_request& r, ip_address& client,
+                    enrichment_scratch& s) noexcept {
     if (!e.trusted_proxies.empty())
-        hit.client = resolve_client_address(hit.client, e.trusted_proxies, r).address;
+        client = resolve_client_address(client, e.trusted_proxies, r).address;
+    s.fields = pixel_enrichment{};
     if (!e.enabled) return;
     s.fields.dnt = e.honor_dnt && tracking_refused(r.field("DNT"), r.field("Sec-GPC"));
     if (e.geoip.has_city() || e.geoip.has_asn()) {
-        s.geo = e.geoip.lookup(hit.client);
+        s.geo = e.geoip.lookup(client);
         s.fields.geo = &s.geo;
     }
     s.agent = classify_agent({.user_agent = r.user_agent,
@@ -38,14 +39,26 @@ void enrich_pixel(const enrichment_setup& e, const http_request& r, uint64_t uni
                               .x_purpose = r.field("X-Purpose"),
                               .x_moz = r.field("X-Moz")});
     s.fields.agent = &s.agent;
-    if (!s.fields.dnt) {
-        // The site: the campaign as sent, else the page's host (lower case).
-        char host[max_host_size];
-        std::string_view site = query_value(r.query, "campaignID");
-        if (site.empty()) site = url_host(r.referer, host);
-        if (visitors.visitor_id(unix_ms, site, hit.client, r.user_agent, s.visitor))
-            s.fields.visitor = std::string_view(s.visitor, visitor_id_size);
-    }
+}
+
+void enrich_visitor(const enrichment_setup& e, const http_request& r, uint64_t unix_ms,
+                    visitor_hasher& visitors, const ip_address& client, std::string_view campaign,
+                    std::string_view page_url, enrichment_scratch& s) noexcept {
+    s.fields.visitor = {};
+    if (!e.enabled || s.fields.dnt) return;
+    // The site: the campaign as sent, else the page's host (lower case).
+    char host[max_host_size];
+    const std::string_view site = campaign.empty() ? url_host(page_url, host) : campaign;
+    if (visitors.visitor_id(unix_ms, site, client, r.user_agent, s.visitor))
+        s.fields.visitor = std::string_view(s.visitor, visitor_id_size);
+}
+
+void enrich_pixel(const enrichment_setup& e, const http_request& r, uint64_t unix_ms,
+                  visitor_hasher& visitors, pixel_hit& hit, enrichment_scratch& s) noexcept {
+    enrich_request(e, r, hit.client, s);
+    if (!e.enabled) return;
+    enrich_visitor(e, r, unix_ms, visitors, hit.client, query_value(r.query, "campaignID"),
+                   r.referer, s);
     hit.enrichment = &s.fields;
 }
 

@@ -23,8 +23,8 @@ struct enrichment_setup {
     visitor_key visitor;
 };
 
-// What enrich_pixel computes for one request; lives on the caller's stack for as long as the
-// hit that points into it.
+// What enrich_request and enrich_visitor compute for one request; lives on the caller's
+// stack for as long as the hits that point into it.
 struct enrichment_scratch {
     pixel_enrichment fields;
     geo_fields geo;
@@ -32,10 +32,30 @@ struct enrichment_scratch {
     char visitor[visitor_id_size];
 };
 
-// Hot path, allocation-free: the client address behind a trusted proxy (always, when
-// server.trusted_proxies is set), then, with tracking.enrich, GeoIP (before the encoder
-// truncates the address), the agent labels, DNT/Sec-GPC and the visitor id, written into
-// scratch; hit.enrichment then points at scratch.fields. visitors: the calling worker's.
+// Hot path, allocation-free, once per request (a beacon body's items share it): the client
+// address behind a trusted proxy (always, when server.trusted_proxies is set: client is the
+// peer's address on entry and the resolved one on return); then, with tracking.enrich,
+// DNT/Sec-GPC (when privacy.honor_dnt), GeoIP (before the encoder truncates the address) and
+// the agent labels. s.fields is reset first and then holds dnt, geo (nullptr without a
+// database), agent, utm = true and no visitor (enrich_visitor's). With tracking.enrich off,
+// s.fields is the default pixel_enrichment (nothing set, dnt false); the caller passes
+// enrichment = nullptr to the encoder then, as the event has no enrichment members.
+void enrich_request(const enrichment_setup& setup, const http_request& r, ip_address& client,
+                    enrichment_scratch& s) noexcept;
+
+// Hot path, allocation-free, once per event after enrich_request filled s: the visitor id
+// for this site (campaign when not empty, as sent; else the lower-cased host of page_url by
+// url_host), the resolved client and r's User-Agent. Sets s.fields.visitor, or clears it
+// when tracking.enrich is off, when the request refused tracking (s.fields.dnt), or when no
+// id can be made (unknown address family). visitors: the calling worker's.
+void enrich_visitor(const enrichment_setup& setup, const http_request& r, uint64_t unix_ms,
+                    visitor_hasher& visitors, const ip_address& client, std::string_view campaign,
+                    std::string_view page_url, enrichment_scratch& s) noexcept;
+
+// A pixel's enrichment: enrich_request, then (with tracking.enrich) enrich_visitor for the
+// site of the raw campaignID query parameter (key matched as sent) or the Referer's host,
+// and hit.enrichment = &scratch.fields. With tracking.enrich off only hit.client changes.
+// visitors: the calling worker's.
 void enrich_pixel(const enrichment_setup& setup, const http_request& r, uint64_t unix_ms,
                   visitor_hasher& visitors, pixel_hit& hit, enrichment_scratch& scratch) noexcept;
 

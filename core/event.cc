@@ -3,6 +3,7 @@
 #include <cstring>
 #include <iterator>
 
+#include "core/beacon.hh"
 #include "core/geoip.hh"
 #include "core/percent_decode.hh"
 #include "core/url_fields.hh"
@@ -32,17 +33,22 @@ inline char* put_2digits(char* o, unsigned v) noexcept {
     return o + 2;
 }
 
-// ---- query string ------------------------------------------------------------------------
+// ---- params ------------------------------------------------------------------------------
 
-// True when raw, percent-decoded with '+' as a space, is byte for byte equal to literal.
-bool decoded_equals(std::string_view raw, std::string_view literal) noexcept {
+using detail::client_ts_format;
+using detail::event_parts;
+using detail::params_format;
+
+// True when raw, percent-decoded (with '+' as a space when plus), is byte for byte equal to
+// literal.
+template <bool plus> bool decoded_equals(std::string_view raw, std::string_view literal) noexcept {
     if (raw.size() < literal.size() || raw.size() > 3 * literal.size()) return false;
     auto p = reinterpret_cast<const uint8_t*>(raw.data());
     const auto end = p + raw.size();
     size_t i = 0;
     while (p < end) {
         if (i == literal.size()) return false;
-        const decoded_byte d = read_byte<true, true>(p, end);
+        const decoded_byte d = read_byte<true, plus>(p, end);
         if (d.value != static_cast<uint8_t>(literal[i])) return false;
         ++i;
         p += d.len;
@@ -50,13 +56,13 @@ bool decoded_equals(std::string_view raw, std::string_view literal) noexcept {
     return i == literal.size();
 }
 
-struct query_param {
+struct param_pair {
     std::string_view key;
     std::string_view value;
 };
 
 // Takes the next non-empty '&'-separated piece off rest; false when none is left.
-bool next_param(std::string_view& rest, query_param& param) noexcept {
+bool next_param(std::string_view& rest, param_pair& param) noexcept {
     while (!rest.empty()) {
         const size_t amp = rest.find('&');
         const std::string_view piece = rest.substr(0, amp);
@@ -70,6 +76,80 @@ bool next_param(std::string_view& rest, query_param& param) noexcept {
         }
         return true;
     }
+    return false;
+}
+
+// Takes the next key and value segments off rest ("k/v/..."); false when rest is empty. A
+// last key without a value segment gets an empty value.
+bool next_tuple(std::string_view& rest, param_pair& param) noexcept {
+    if (rest.empty()) return false;
+    size_t slash = rest.find('/');
+    param.key = rest.substr(0, slash);
+    if (slash == std::string_view::npos) {
+        param.value = {};
+        rest = {};
+        return true;
+    }
+    rest.remove_prefix(slash + 1);
+    slash = rest.find('/');
+    param.value = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    return true;
+}
+
+// The params of an event in source order. Templates on the format, so that the per-param
+// work has no switch on it.
+template <params_format F> class param_reader {
+public:
+    explicit param_reader(const event_parts& parts) noexcept
+        : rest_(parts.params_text), item_(parts.items), item_end_(parts.items + parts.item_count) {}
+
+    bool next(param_pair& param) noexcept {
+        if constexpr (F == params_format::query) {
+            return next_param(rest_, param);
+        } else if constexpr (F == params_format::tuples) {
+            return next_tuple(rest_, param);
+        } else {
+            if (item_ == item_end_) return false;
+            param = {item_->key, item_->value};
+            ++item_;
+            return true;
+        }
+    }
+
+private:
+    std::string_view rest_;
+    const beacon_param* item_;
+    const beacon_param* item_end_;
+};
+
+// How a format's keys and values are decoded for the output.
+template <params_format F> constexpr bool k_decodes = F != params_format::items;
+template <params_format F> constexpr bool k_plus = F == params_format::query;
+
+// Whether a param key names literal: after decoding for query and tuples, as is for items.
+template <params_format F> bool key_is(std::string_view key, std::string_view literal) noexcept {
+    if constexpr (k_decodes<F>) {
+        return decoded_equals<k_plus<F>>(key, literal);
+    } else {
+        return key == literal;
+    }
+}
+
+template <params_format F>
+bool is_campaign_key(const event_parts& parts, std::string_view key) noexcept {
+    for (size_t i = 0; i < parts.campaign_key_count; ++i)
+        if (key_is<F>(key, parts.campaign_keys[i])) return true;
+    return false;
+}
+
+// A key that gives the action or the campaign, or is skipped: never a params member.
+template <params_format F>
+bool is_reserved_key(const event_parts& parts, std::string_view key) noexcept {
+    if (!parts.action_key.empty() && key_is<F>(key, parts.action_key)) return true;
+    if (is_campaign_key<F>(parts, key)) return true;
+    for (size_t i = 0; i < parts.skip_count; ++i)
+        if (key_is<F>(key, parts.skip_keys[i])) return true;
     return false;
 }
 
@@ -160,19 +240,22 @@ size_t format_client_ip(const ip_address& addr, ip_privacy privacy, char* buf) n
 
 // ---- encoder -----------------------------------------------------------------------------
 
-// The literal parts of an event in output order. max_pixel_event_size adds them up, so an
-// edit here cannot make the bound too small.
+// The literal parts of an event in output order. event_size adds them up, so an edit here
+// cannot make the bound too small.
 constexpr std::string_view k_open_id = "{\"v\":1,\"id\":\"";
 constexpr std::string_view k_ts = "\",\"ts\":\"";
-constexpr std::string_view k_action = "\",\"type\":\"pixel\",\"action\":\"";
+constexpr std::string_view k_type = "\",\"type\":\"";
+constexpr std::string_view k_action = "\",\"action\":\"";
 constexpr std::string_view k_campaign = "\",\"campaign\":";
 constexpr std::string_view k_params = ",\"params\":{";
 constexpr std::string_view k_url = "},\"url\":";
 constexpr std::string_view k_path = ",\"path\":";
 constexpr std::string_view k_page_host = ",\"page_host\":";
-constexpr std::string_view k_referrer = ",\"referrer\":null";
-constexpr std::string_view k_utm = ",\"utm\":{";          // enrichment
-constexpr std::string_view k_visitor = ",\"visitor\":\""; // enrichment
+constexpr std::string_view k_referrer = ",\"referrer\":";
+constexpr std::string_view k_target = ",\"target\":";       // redirect
+constexpr std::string_view k_utm = ",\"utm\":{";            // enrichment
+constexpr std::string_view k_client_ts = ",\"client_ts\":"; // beacon
+constexpr std::string_view k_visitor = ",\"visitor\":\"";   // enrichment
 constexpr std::string_view k_ip = ",\"ip\":\"";
 constexpr std::string_view k_country = ",\"country\":\""; // enrichment, geo
 constexpr std::string_view k_region = ",\"region\":\"";
@@ -193,15 +276,18 @@ constexpr std::string_view k_null = "null";
 
 constexpr size_t k_uuid_len = 36;
 constexpr size_t k_timestamp_len = 24;
-constexpr size_t k_nullable_slots = 5; // campaign, url, path, page_host, host: null or quoted
-constexpr size_t k_quote_pairs = 3;    // ip, ua and collector close their quotes
+// campaign, url, path, page_host, referrer, host: null or quoted
+constexpr size_t k_nullable_slots = 6;
+constexpr size_t k_quote_pairs = 3; // ip, ua and collector close their quotes
 
-// Everything but the escaped field contents, with every optional field present.
+// Everything but the type word, the escaped field contents and the redirect and beacon
+// members, with every optional field present.
 constexpr size_t k_skeleton_size =
-    k_open_id.size() + k_uuid_len + k_ts.size() + k_timestamp_len + k_action.size() +
-    k_campaign.size() + k_params.size() + k_url.size() + k_path.size() + k_page_host.size() +
-    k_referrer.size() + k_ip.size() + k_ip_text_max + k_ua.size() + k_host.size() +
-    k_collector.size() + k_close.size() + k_nullable_slots * k_null.size() + k_quote_pairs;
+    k_open_id.size() + k_uuid_len + k_ts.size() + k_timestamp_len + k_type.size() +
+    k_action.size() + k_campaign.size() + k_params.size() + k_url.size() + k_path.size() +
+    k_page_host.size() + k_referrer.size() + k_ip.size() + k_ip_text_max + k_ua.size() +
+    k_host.size() + k_collector.size() + k_close.size() + k_nullable_slots * k_null.size() +
+    k_quote_pairs;
 
 // The members of the utm object in output order, each with its opening quote, and their
 // source fields.
@@ -334,21 +420,25 @@ char* put_agent(char* o, const agent_info& agent) noexcept {
 // reader sees: a later key that escapes the same as an earlier one is dropped, so the object
 // never holds a duplicate name (also not when two different invalid byte strings both became
 // U+FFFD). The dropped key's bytes are written first and then given back.
-char* put_params(char* const out, char* o, std::string_view query) noexcept {
+template <params_format F>
+char* put_params(char* const out, char* o, const event_parts& parts) noexcept {
     struct written_key {
         uint32_t offset;
         uint32_t len;
     };
     written_key keys[max_event_params];
     size_t count = 0;
-    query_param param;
-    while (count < max_event_params && next_param(query, param)) {
-        if (decoded_equals(param.key, k_campaign_key)) continue;
+    constexpr bool decode = k_decodes<F>;
+    constexpr bool plus = k_plus<F>;
+    param_reader<F> params(parts);
+    param_pair param;
+    while (count < max_event_params && params.next(param)) {
+        if (is_reserved_key<F>(parts, param.key)) continue;
         char* const member = o;
         if (count != 0) *o++ = ',';
         *o++ = '"';
         char* const key = o;
-        o = put_escaped(o, param.key, true, true);
+        o = put_escaped(o, param.key, decode, plus);
         const auto key_len = static_cast<uint32_t>(o - key);
         bool repeated = false;
         for (size_t i = 0; i < count && !repeated; ++i) {
@@ -361,9 +451,34 @@ char* put_params(char* const out, char* o, std::string_view query) noexcept {
         }
         keys[count++] = {static_cast<uint32_t>(key - out), key_len};
         o = put(o, "\":");
-        o = put_quoted(o, param.value, true, true);
+        o = put_quoted(o, param.value, decode, plus);
     }
     return o;
+}
+
+// url, path and page_host of the page URL; all three null when it is empty.
+char* put_page_fields(char* o, std::string_view url) noexcept {
+    o = put(o, k_url);
+    if (url.empty()) {
+        o = put(o, k_null);
+        o = put(o, k_path);
+        o = put(o, k_null);
+        o = put(o, k_page_host);
+        return put(o, k_null);
+    }
+    o = put_quoted(o, url);
+    char host_buf[max_host_size];
+    const std::string_view page_host = url_host(url, host_buf);
+    o = put(o, k_path);
+    if (page_host.empty()) {
+        o = put(o, k_null);
+    } else if (const std::string_view path = url_path(url); path.empty()) {
+        o = put(o, "\"/\"");
+    } else {
+        o = put_quoted(o, path, true, false);
+    }
+    o = put(o, k_page_host);
+    return page_host.empty() ? put(o, k_null) : put_quoted(o, page_host);
 }
 
 uint64_t splitmix64(uint64_t& x) noexcept {
@@ -483,85 +598,128 @@ void format_timestamp(uint64_t unix_ms, char* out) noexcept {
     out[23] = 'Z';
 }
 
-size_t max_pixel_event_size(const pixel_hit& hit, const encode_options& opt) noexcept {
-    // Escaping writes at most 6 bytes per input byte. A params member adds 6 bytes of quotes,
-    // ':' and ',' to its escaped key and value: the '&' after it, or the '=' inside it, pays
-    // for them, which leaves 6 for a last piece without '='. The Referer is written whole as
-    // url; path, page_host and the utm values are disjoint parts of it (the host lies in the
-    // authority, the path between the authority and the first '?' or '#', the utm values after
-    // the first '?'), and url_host's percent-decoding only shortens the host.
-    size_t size = k_skeleton_size +
-                  6 * (hit.action.size() + hit.query.size() + 1 + hit.user_agent.size() +
-                       hit.host.size() + opt.collector.size()) +
-                  12 * hit.referer.size();
-    if (hit.enrichment != nullptr) size += enrichment_size(*hit.enrichment);
+std::string_view raw_campaign(const pixel_hit& hit) noexcept {
+    std::string_view rest = hit.query;
+    param_pair param;
+    if (hit.type == event_type::rest) {
+        while (next_tuple(rest, param)) {
+            if (decoded_equals<false>(param.key, k_campaign_key) ||
+                decoded_equals<false>(param.key, "campaign"))
+                return param.value;
+        }
+        return {};
+    }
+    while (next_param(rest, param)) {
+        if (decoded_equals<true>(param.key, k_campaign_key)) return param.value;
+    }
+    return {};
+}
+
+namespace detail {
+
+size_t event_size(const event_parts& parts, const encode_options& opt) noexcept {
+    // Escaping writes at most 6 bytes per input byte. A query or tuples params member adds 6
+    // bytes of quotes, ':' and ',' to its escaped key and value: the '&' after it, or the
+    // '=' inside it, pays for them (in tuples the '/' inside and the '/' after it), which
+    // leaves 6 for a last piece without '='. An items member pays the 6 itself. The page URL
+    // is written whole as url; path, page_host and the utm values are disjoint parts of it
+    // (the host lies in the authority, the path between the authority and the first '?' or
+    // '#', the utm values after the first '?'), and url_host's percent-decoding only shortens
+    // the host. The quotes of campaign and referrer take their null's slot.
+    size_t size = k_skeleton_size + parts.type.size() +
+                  6 * (parts.action.size() + parts.user_agent.size() + parts.host.size() +
+                       opt.collector.size()) +
+                  12 * parts.page_url.size();
+    if (parts.params == params_format::items) {
+        for (size_t i = 0; i < parts.item_count; ++i)
+            size += 6 * (parts.items[i].key.size() + parts.items[i].value.size() + 1);
+    } else {
+        size += 6 * (parts.params_text.size() + 1);
+    }
+    if (parts.has_campaign) size += 6 * parts.campaign.size();
+    if (parts.has_referrer) size += 6 * parts.referrer.size();
+    if (parts.has_target) size += k_target.size() + k_null.size() + 6 * parts.target.size();
+    if (parts.client_ts != client_ts_format::absent)
+        size += k_client_ts.size() + 2 + 6 * parts.client_ts_text.size();
+    if (parts.enrichment != nullptr) size += enrichment_size(*parts.enrichment);
     return size;
 }
 
-size_t encode_pixel_event(const pixel_hit& hit, const encode_options& opt, const event_id& id,
-                          uint64_t unix_ms, char* out) noexcept {
-    const pixel_enrichment* const enrichment = hit.enrichment;
+namespace {
+
+template <params_format F>
+size_t write_event_as(const event_parts& parts, const encode_options& opt, const event_id& id,
+                      uint64_t unix_ms, char* out) noexcept {
+    const pixel_enrichment* const enrichment = parts.enrichment;
     const bool refused = enrichment != nullptr && enrichment->dnt;
+    constexpr bool decode = k_decodes<F>;
+    constexpr bool plus = k_plus<F>;
 
     char* o = put(out, k_open_id);
     format_uuid(id, o);
     o = put(o + k_uuid_len, k_ts);
     format_timestamp(unix_ms, o);
-    o = put(o + k_timestamp_len, k_action);
-    o = put_escaped(o, hit.action, true, false);
+    o = put(o + k_timestamp_len, k_type);
+    o = put(o, parts.type);
+    o = put(o, k_action);
+
+    // The action and the campaign from the params, when they come from there: one pass.
+    param_pair param;
+    std::string_view action;
+    bool has_action = parts.action_key.empty();
+    bool has_campaign = parts.campaign_key_count == 0;
+    std::string_view campaign;
+    for (param_reader<F> params(parts); !(has_action && has_campaign) && params.next(param);) {
+        if (!has_action && key_is<F>(param.key, parts.action_key)) {
+            has_action = true;
+            action = param.value;
+        } else if (!has_campaign && is_campaign_key<F>(parts, param.key)) {
+            has_campaign = true;
+            campaign = param.value;
+        }
+    }
+    if (action.empty()) {
+        o = put_escaped(o, parts.action, parts.action_decode, false);
+    } else {
+        o = put_escaped(o, action, decode, plus);
+    }
 
     o = put(o, k_campaign);
-    std::string_view rest = hit.query;
-    query_param param;
-    bool has_campaign = false;
-    while (!has_campaign && next_param(rest, param)) {
-        has_campaign = decoded_equals(param.key, k_campaign_key);
+    if (parts.campaign_key_count == 0) {
+        o = parts.has_campaign ? put_quoted(o, parts.campaign) : put(o, k_null);
+    } else {
+        o = has_campaign ? put_quoted(o, campaign, decode, plus) : put(o, k_null);
     }
-    o = has_campaign ? put_quoted(o, param.value, true, true) : put(o, k_null);
 
     o = put(o, k_params);
-    o = put_params(out, o, hit.query);
-
-    o = put(o, k_url);
-    if (hit.referer.empty()) {
-        o = put(o, k_null);
-        o = put(o, k_path);
-        o = put(o, k_null);
-        o = put(o, k_page_host);
-        o = put(o, k_null);
-    } else {
-        o = put_quoted(o, hit.referer);
-        char host_buf[max_host_size];
-        const std::string_view page_host = url_host(hit.referer, host_buf);
-        o = put(o, k_path);
-        if (page_host.empty()) {
-            o = put(o, k_null);
-        } else if (const std::string_view path = url_path(hit.referer); path.empty()) {
-            o = put(o, "\"/\"");
-        } else {
-            o = put_quoted(o, path, true, false);
-        }
-        o = put(o, k_page_host);
-        o = page_host.empty() ? put(o, k_null) : put_quoted(o, page_host);
-    }
+    o = put_params<F>(out, o, parts);
+    o = put_page_fields(o, parts.page_url);
     o = put(o, k_referrer);
-
-    if (enrichment != nullptr) {
-        if (enrichment->utm) o = put_utm(o, hit.referer);
-        if (!refused) o = put_string_member(o, k_visitor, enrichment->visitor);
+    o = parts.has_referrer ? put_quoted(o, parts.referrer) : put(o, k_null);
+    if (parts.has_target) {
+        o = put(o, k_target);
+        o = parts.target.empty() ? put(o, k_null) : put_quoted(o, parts.target);
     }
+
+    if (enrichment != nullptr && enrichment->utm) o = put_utm(o, parts.page_url);
+    if (parts.client_ts != client_ts_format::absent) {
+        o = put(o, k_client_ts);
+        o = parts.client_ts == client_ts_format::number ? put(o, parts.client_ts_text)
+                                                        : put_quoted(o, parts.client_ts_text);
+    }
+    if (enrichment != nullptr && !refused) o = put_string_member(o, k_visitor, enrichment->visitor);
     if (opt.ip != ip_privacy::none && !refused) {
         char ip[k_ip_text_max];
-        if (const size_t len = format_client_ip(hit.client, opt.ip, ip); len != 0) {
+        if (const size_t len = format_client_ip(parts.client, opt.ip, ip); len != 0) {
             o = put(o, k_ip);
             o = put(o, {ip, len});
             *o++ = '"';
         }
     }
     if (enrichment != nullptr && enrichment->geo != nullptr) o = put_geo(o, *enrichment->geo);
-    if (opt.user_agent && !refused && !hit.user_agent.empty()) {
+    if (opt.user_agent && !refused && !parts.user_agent.empty()) {
         o = put(o, k_ua);
-        o = put_escaped(o, hit.user_agent);
+        o = put_escaped(o, parts.user_agent);
         *o++ = '"';
     }
     if (enrichment != nullptr) {
@@ -569,11 +727,28 @@ size_t encode_pixel_event(const pixel_hit& hit, const encode_options& opt, const
         o = put(o, refused ? k_dnt_true : k_dnt_false);
     }
     o = put(o, k_host);
-    o = hit.host.empty() ? put(o, k_null) : put_quoted(o, hit.host);
+    o = parts.host.empty() ? put(o, k_null) : put_quoted(o, parts.host);
     o = put(o, k_collector);
     o = put_escaped(o, opt.collector);
     o = put(o, k_close);
     return static_cast<size_t>(o - out);
 }
+
+} // namespace
+
+size_t write_event(const event_parts& parts, const encode_options& opt, const event_id& id,
+                   uint64_t unix_ms, char* out) noexcept {
+    switch (parts.params) {
+    case params_format::query:
+        return write_event_as<params_format::query>(parts, opt, id, unix_ms, out);
+    case params_format::tuples:
+        return write_event_as<params_format::tuples>(parts, opt, id, unix_ms, out);
+    case params_format::items:
+        break;
+    }
+    return write_event_as<params_format::items>(parts, opt, id, unix_ms, out);
+}
+
+} // namespace detail
 
 } // namespace pixelring

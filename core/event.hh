@@ -51,8 +51,11 @@ struct pixel_enrichment {
 // 27 bytes, the longest AS organization in the ASN test database 57.
 inline constexpr size_t max_geo_text_size = 128;
 
-// What a tracking-pixel request contributes to its event. Every view points into the
-// request buffer; fields are raw as received (still percent-encoded where they were).
+// What a pixel, rest or redirect event is made of (DESIGN.md §2, §3).
+enum class event_type : uint8_t { pixel, rest, redirect };
+
+// What a tracking-pixel, /tr/v1/ or /r/ request contributes to its event. Every view points
+// into the request buffer; fields are raw as received (still percent-encoded where they were).
 struct pixel_hit {
     std::string_view action;     // between "/track/" and ".gif"/".png", percent-encoded
     std::string_view query;      // raw query string without '?', may be empty
@@ -62,6 +65,14 @@ struct pixel_hit {
     ip_address client;
     // nullptr: no enrichment fields and no dnt member (the event as before issue 4).
     const pixel_enrichment* enrichment = nullptr;
+    // pixel: GET /track/<action>.gif|png?query.
+    // rest: GET /tr/v1/<tuples>; query holds the tuples (the path after "/tr/v1/", without
+    //   any '?...'), action is ignored. See encode_pixel_event and valid_rest_tuples.
+    // redirect: GET /r/<action>?url=..&sig=..; as a pixel, plus target.
+    event_type type = event_type::pixel;
+    // redirect: the canonical target (the Location sent), written as "target":"..." right
+    // after "referrer" (null when empty). Ignored for the other types.
+    std::string_view target;
 };
 
 // Per-collector settings of the encoder, fixed at start-up.
@@ -101,30 +112,156 @@ void format_timestamp(uint64_t unix_ms, char* out) noexcept;
 // encoder's stack and its repeated-key check (which compares each key with the earlier ones).
 inline constexpr size_t max_event_params = 64;
 
-// Upper bound of encode_pixel_event's output for this hit (with its enrichment); reserve this
-// much. Constant time: about 6 bytes per input byte (12 per Referer byte) plus the fixed
-// skeleton.
+// Upper bound of encode_pixel_event's output for this hit (with its enrichment), whatever its
+// type; reserve this much. Constant time: about 6 bytes per input byte (12 per Referer byte)
+// plus the fixed skeleton.
 size_t max_pixel_event_size(const pixel_hit& hit, const encode_options& opt) noexcept;
 
-// Writes the type=pixel event as one JSON object without a trailing newline into out, which
-// holds at least max_pixel_event_size(hit, opt) bytes. Returns the bytes written; the rest of
-// the reserved space may have been used as scratch.
-// Fields, in this order: v, id, ts, type, action, campaign (from campaignID), params (every
-// other query parameter; a repeated key keeps its first value; at most max_event_params of
-// them), url/path/page_host (from Referer, null when absent; path and page_host also null
-// when the Referer is not an absolute http(s) URL with a valid host: url_host and url_path
-// of core/url_fields.hh), referrer (null), then with hit.enrichment: utm (object of the
-// source, medium, campaign, term and content that are set; absent when none is), visitor;
-// ip (per opt.ip; absent when none or the family is unknown); with hit.enrichment: country,
-// region, city, asn (a number), as_org; ua (absent when opt.user_agent is false or no
-// User-Agent was sent); with hit.enrichment: agent, device, browser, os, dnt (true or
-// false); host, collector. Enrichment members whose value is missing are left out (see
-// pixel_enrichment); with dnt, visitor, ip and ua are always left out.
+// Writes the hit's event as one JSON object without a trailing newline into out, which holds
+// at least max_pixel_event_size(hit, opt) bytes. Returns the bytes written; the rest of the
+// reserved space may have been used as scratch.
+// Fields, in this order: v, id, ts, type ("pixel", "rest" or "redirect"), action, campaign
+// (from campaignID), params (every other query parameter; a repeated key keeps its first
+// value; at most max_event_params of them), url/path/page_host (from Referer, null when
+// absent; path and page_host also null when the Referer is not an absolute http(s) URL with
+// a valid host: url_host and url_path of core/url_fields.hh), referrer (null), target
+// (redirect only), then with hit.enrichment: utm (object of the source, medium, campaign,
+// term and content that are set; absent when none is), visitor; ip (per opt.ip; absent when
+// none or the family is unknown); with hit.enrichment: country, region, city, asn (a
+// number), as_org; ua (absent when opt.user_agent is false or no User-Agent was sent); with
+// hit.enrichment: agent, device, browser, os, dnt (true or false); host, collector.
+// Enrichment members whose value is missing are left out (see pixel_enrichment); with dnt,
+// visitor, ip and ua are always left out.
 // Query keys and values (utm values too) are percent-decoded with '+' as a space; the action
 // and the Referer path are percent-decoded without it. Keys count as repeated when their
 // escaped forms are equal, so the object never holds a duplicate name.
+// type=redirect: as a pixel, except that the url and sig parameters (every one of them, keys
+// compared after percent-decoding) are not copied into params, and "target" is written.
+// type=rest: hit.query holds the tuples "k1/v1/k2/v2..." and hit.action is ignored. Each
+// segment is percent-decoded without '+' as a space. The first key "action" gives the
+// action ("event" when there is none or its value is empty); the first key "campaignID" or
+// "campaign" gives the campaign; every other pair goes to params by the query's rules
+// (first value of a repeated key, max_event_params, escaping). Keys are compared after
+// percent-decoding. Invalid tuples (see valid_rest_tuples) still give valid JSON: a last key
+// without a value gets "", an empty key is written as "".
 // Reentrant; the only shared state is format_timestamp's per-thread cache.
 size_t encode_pixel_event(const pixel_hit& hit, const encode_options& opt, const event_id& id,
                           uint64_t unix_ms, char* out) noexcept;
+
+// A rest request may carry this many pairs: max_event_params params, an action and a
+// campaign.
+inline constexpr size_t max_rest_pairs = max_event_params + 2;
+
+// Whether the tuples of GET /tr/v1/<tuples> (the path after "/tr/v1/", raw, without '?...')
+// make a rest event; the worker answers 400 when not. True when, split at every '/', there
+// are 2 to 2 * max_rest_pairs segments, an even number, and every key (segments 1, 3, 5, ...
+// counting from 1) is non-empty. Values may be empty ("k//k2/v" is k="" and k2="v";
+// "k/" is k=""). So "", "k", "k/v/" (a trailing '/' starts an empty key), "/k/v" and
+// "k/v//v2" are false. Bytes are not checked: the encoder escapes whatever is there.
+bool valid_rest_tuples(std::string_view tuples) noexcept;
+
+// The campaign the encoder writes for this hit, raw as received (still percent-encoded), or
+// "" when there is none: the first campaignID query parameter of a pixel or redirect (key
+// compared after percent-decoding), the first campaignID or campaign pair of a rest hit.
+// For the visitor's site (enrich_visitor in core/enrichment.hh).
+std::string_view raw_campaign(const pixel_hit& hit) noexcept;
+
+// ---- beacons -----------------------------------------------------------------------------
+
+struct beacon_item;  // core/beacon.hh
+struct beacon_param; // core/beacon.hh
+
+// One accepted item of a POST /e body, with what the request adds.
+struct beacon_hit {
+    const beacon_item* item = nullptr; // accepted; its views valid during the calls
+    std::string_view user_agent;       // raw User-Agent value, empty when absent
+    std::string_view host;             // raw Host value, empty when absent
+    ip_address client;
+    // As for pixels; the utm object comes from item->url.
+    const pixel_enrichment* enrichment = nullptr;
+};
+
+// Upper bound of encode_beacon_event's output; reserve this much. Linear in the item's
+// params count, else constant time.
+size_t max_beacon_event_size(const beacon_hit& hit, const encode_options& opt) noexcept;
+
+// Writes the type=beacon event as one JSON object without a trailing newline into out, which
+// holds at least max_beacon_event_size(hit, opt) bytes; returns the bytes written.
+// Members, in the pixel's order: v, id, ts, type ("beacon"), action, campaign (null when
+// absent), params (an object, as given: string values), url/path/page_host (from item->url
+// by the pixel's Referer rules; all three null when url is absent or empty), referrer
+// (item->referrer, null when absent or empty), then with hit.enrichment: utm (from
+// item->url); client_ts (only when the item has one: the number's source text as a JSON
+// number, or a JSON string; a "number" that is not a valid JSON number is written as a
+// string); visitor, ip, geo, ua, agent, device, browser, os, dnt, host, collector as for a
+// pixel.
+// The item's strings are already unescaped: action, campaign, params, url and referrer are
+// written as given (json_escape, no percent-decoding). path and the utm values are parts of
+// a URL, and are percent-decoded as a pixel's are (path without '+' as a space, utm with it),
+// so that a page gets the same path from a pixel and from a beacon. A params key that escapes
+// like an earlier one is dropped; at most max_event_params are written.
+size_t encode_beacon_event(const beacon_hit& hit, const encode_options& opt, const event_id& id,
+                           uint64_t unix_ms, char* out) noexcept;
+
+// ---- internal ----------------------------------------------------------------------------
+
+// Internal to core/event.cc (the writer, ids and timestamps) and core/event_kinds.cc (what
+// each event type is made of): the parts of one event, as the writer takes them. Not for
+// other callers.
+namespace detail {
+
+enum class params_format : uint8_t {
+    query,  // "k=v&k2=v2": '&'-separated, split at the first '=', %XX and '+' decoded
+    tuples, // "k/v/k2/v2": '/'-separated pairs, %XX decoded ('+' kept)
+    items,  // a beacon_param array, written as given
+};
+
+enum class client_ts_format : uint8_t { absent, number, string };
+
+struct event_parts {
+    std::string_view type;   // "pixel", "rest", "redirect", "beacon"
+    std::string_view action; // escaped; %XX-decoded (never '+') when action_decode
+    bool action_decode = false;
+    // When set, the first param with this key gives the action instead, when its value is
+    // not empty (decoded by the params' rules); no param with this key goes to params.
+    std::string_view action_key;
+    // The first param whose key is one of these gives the campaign (decoded by the params'
+    // rules); none of them goes to params.
+    std::string_view campaign_keys[2];
+    size_t campaign_key_count = 0;
+    // Without campaign keys: the campaign, written as given; has_campaign false writes null.
+    bool has_campaign = false;
+    std::string_view campaign;
+    params_format params = params_format::query;
+    std::string_view params_text;        // query and tuples
+    const beacon_param* items = nullptr; // items
+    size_t item_count = 0;
+    // More keys that never go to params; keys of query and tuples params are compared after
+    // decoding.
+    std::string_view skip_keys[2];
+    size_t skip_count = 0;
+    std::string_view page_url; // url, path, page_host and utm; empty: the three are null
+    bool has_referrer = false; // false: "referrer":null
+    std::string_view referrer; // written as given
+    bool has_target = false;   // writes "target" (null when target is empty)
+    std::string_view target;   // written as given
+    client_ts_format client_ts = client_ts_format::absent;
+    std::string_view client_ts_text; // a number's text must be a valid JSON number
+    std::string_view user_agent;
+    std::string_view host;
+    ip_address client;
+    const pixel_enrichment* enrichment = nullptr;
+};
+
+// The output's bound for these parts. The values taken from params (action, campaign) are
+// paid for by the params' bytes; action is counted whole even then. Linear in item_count,
+// constant time otherwise.
+size_t event_size(const event_parts& parts, const encode_options& opt) noexcept;
+
+// Writes the event into out, which holds at least event_size(parts, opt) bytes.
+size_t write_event(const event_parts& parts, const encode_options& opt, const event_id& id,
+                   uint64_t unix_ms, char* out) noexcept;
+
+} // namespace detail
 
 } // namespace pixelring
