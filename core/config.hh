@@ -96,6 +96,7 @@ struct tracking_config {
     std::string image;
     std::vector<std::string> allowed_events;
     std::vector<std::string> cors_origins;
+    uint32_t beacon_batch = 50; // items in one POST /e array (core/beacon.hh)
 
     bool operator==(const tracking_config&) const = default;
 };

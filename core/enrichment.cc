@@ -4,24 +4,6 @@
 
 namespace pixelring {
 
-namespace {
-
-// The raw value of the first query parameter called name ("" when absent).
-std::string_view query_value(std::string_view query, std::string_view name) noexcept {
-    while (!query.empty()) {
-        size_t amp = query.find('&');
-        std::string_view pair = query.substr(0, amp);
-        if (pair.size() > name.size() && pair.substr(0, name.size()) == name &&
-            pair[name.size()] == '=')
-            return pair.substr(name.size() + 1);
-        if (amp == std::string_view::npos) break;
-        query.remove_prefix(amp + 1);
-    }
-    return {};
-}
-
-} // namespace
-
 void enrich_request(const enrichment_setup& e, const http_request& r, ip_address& client,
                     enrichment_scratch& s) noexcept {
     if (!e.trusted_proxies.empty())
@@ -57,7 +39,7 @@ void enrich_pixel(const enrichment_setup& e, const http_request& r, uint64_t uni
                   visitor_hasher& visitors, pixel_hit& hit, enrichment_scratch& s) noexcept {
     enrich_request(e, r, hit.client, s);
     if (!e.enabled) return;
-    enrich_visitor(e, r, unix_ms, visitors, hit.client, query_value(r.query, "campaignID"),
+    enrich_visitor(e, r, unix_ms, visitors, hit.client, query_param(r.query, "campaignID"),
                    r.referer, s);
     hit.enrichment = &s.fields;
 }

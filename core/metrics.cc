@@ -85,6 +85,10 @@ void write_prometheus(const metrics_view& v, std::string& out) {
     header(out, "pixelring_events_dropped_total", "counter", "Events not kept, by reason.");
     fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"ring_full\"}} {}\n", ring_full);
     fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"sink_error\"}} {}\n", failed);
+    fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"rate_limited\"}} {}\n",
+                   sum(v, [](auto& c) { return c.events_dropped_rate_limited.get(); }));
+    fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"not_allowed\"}} {}\n",
+                   sum(v, [](auto& c) { return c.events_dropped_not_allowed.get(); }));
     if (v.delivery_outcomes) {
         fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"spool_full\"}} {}\n",
                        load(v.dropped_spool_full));
@@ -96,6 +100,19 @@ void write_prometheus(const metrics_view& v, std::string& out) {
            "Accepted events whose DNT: 1 or Sec-GPC: 1 was honoured (no visitor, ip, ua).");
     fmt::format_to(it, "pixelring_events_dnt_total {}\n",
                    sum(v, [](auto& c) { return c.events_dnt.get(); }));
+    header(out, "pixelring_beacon_items_rejected_total", "counter",
+           "Beacon items refused (wrong type, missing action, action not allowed...); each is "
+           "named in the ?receipts=1 answer and produces no event.");
+    fmt::format_to(it, "pixelring_beacon_items_rejected_total {}\n",
+                   sum(v, [](auto& c) { return c.beacon_items_rejected.get(); }));
+    header(out, "pixelring_proxy_protocol_total", "counter",
+           "PROXY protocol headers (server.proxy_protocol) that were malformed or missing "
+           "(connection closed), or came from a peer outside server.trusted_proxies (address "
+           "ignored).");
+    fmt::format_to(it, "pixelring_proxy_protocol_total{{outcome=\"error\"}} {}\n",
+                   sum(v, [](auto& c) { return c.proxy_header_errors.get(); }));
+    fmt::format_to(it, "pixelring_proxy_protocol_total{{outcome=\"untrusted\"}} {}\n",
+                   sum(v, [](auto& c) { return c.proxy_header_untrusted.get(); }));
     header(out, "pixelring_connections_open", "gauge", "Open client connections.");
     fmt::format_to(it, "pixelring_connections_open {}\n",
                    sum(v, [](auto& c) { return c.connections_open.get(); }));

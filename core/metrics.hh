@@ -14,17 +14,28 @@
 namespace pixelring {
 
 // Routes as they appear in the metrics label route="...".
-enum class route : uint8_t { pixel, not_found, invalid, count_ };
-inline constexpr std::array<std::string_view, 3> route_names{"pixel", "not_found", "invalid"};
+enum class route : uint8_t {
+    pixel,     // GET/HEAD /track/<action>.gif|.png
+    beacon,    // POST /e
+    preflight, // OPTIONS /e
+    rest,      // GET/HEAD /tr/v1/<k>/<v>...
+    redirect,  // GET/HEAD /r/<action>
+    script,    // GET/HEAD /t.js
+    not_found,
+    invalid,
+    count_
+};
+inline constexpr std::array<std::string_view, size_t(route::count_)> route_names{
+    "pixel", "beacon", "preflight", "rest", "redirect", "script", "not_found", "invalid"};
 
 // Statuses the public listener can answer with, in the order of the counter array.
-inline constexpr std::array<uint16_t, 13> tracked_statuses{200, 204, 400, 404, 405, 408, 411,
-                                                           413, 414, 431, 501, 503, 505};
+inline constexpr std::array<uint16_t, 18> tracked_statuses{
+    200, 204, 302, 304, 400, 403, 404, 405, 408, 411, 413, 414, 429, 431, 500, 501, 503, 505};
 
 constexpr size_t status_index(uint16_t status) noexcept {
     for (size_t i = 0; i < tracked_statuses.size(); ++i)
         if (tracked_statuses[i] == status) return i;
-    return 2; // 400: never reached for statuses the server sends
+    return 4; // 400: never reached for statuses the server sends
 }
 
 // Single-writer counter: the owning thread increments, any thread reads.
@@ -41,7 +52,12 @@ struct alignas(64) worker_counters {
     counter requests[size_t(route::count_)][tracked_statuses.size()];
     counter events_accepted; // encoded into the ring
     counter events_dropped_ring_full;
-    counter events_dnt; // accepted with DNT/Sec-GPC honoured: no visitor, ip, ua
+    counter events_dropped_rate_limited; // over server.rate_limit (pixels answered, beacons 429)
+    counter events_dropped_not_allowed;  // action not in tracking.allowed_events
+    counter beacon_items_rejected;       // items refused by the beacon parser (in the receipts)
+    counter proxy_header_errors;         // PROXY protocol header missing or malformed: closed
+    counter proxy_header_untrusted;      // PROXY header from a peer not in trusted_proxies
+    counter events_dnt;                  // accepted with DNT/Sec-GPC honoured: no visitor, ip, ua
     counter connections_accepted;
     counter connections_rejected; // over server.max_connections
     counter connections_open;     // gauge

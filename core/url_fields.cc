@@ -201,3 +201,20 @@ std::string_view url_path(std::string_view url) noexcept {
 }
 
 } // namespace pixelring
+
+namespace pixelring {
+
+std::string_view query_param(std::string_view query, std::string_view name) noexcept {
+    while (!query.empty()) {
+        size_t amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        if (pair.size() > name.size() && pair.substr(0, name.size()) == name &&
+            pair[name.size()] == '=')
+            return pair.substr(name.size() + 1);
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return {};
+}
+
+} // namespace pixelring

@@ -57,4 +57,8 @@ std::string_view url_host(std::string_view url, char* out) noexcept;
 // worth reporting either, which is how the event encoder uses the two.
 std::string_view url_path(std::string_view url) noexcept;
 
+// The raw value of the first '&'-separated parameter of query named exactly name (compared
+// as sent, not decoded): "a=1&url=x%2F" with "url" → "x%2F". Empty when absent or empty.
+std::string_view query_param(std::string_view query, std::string_view name) noexcept;
+
 } // namespace pixelring

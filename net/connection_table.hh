@@ -37,8 +37,19 @@ struct connection {
     uint32_t stage_len = 0;
     uint64_t body_left = 0; // Content-Length body bytes still to skip
     request_parser parser;
-    // Answers in request order; pointers into the response arena.
+    // A request whose body is read (POST /e): its head, then its body (chunks decoded), in a
+    // buffer of the worker's body pool, until the body is complete.
+    char* body_buf = nullptr;
+    uint32_t body_head = 0; // head bytes at body_buf[0..)
+    uint32_t body_len = 0;  // bytes in body_buf: head and body so far
+    uint64_t body_need = 0; // Content-Length bytes still to read (not chunked)
+    bool body_chunked = false;
+    bool proxy_pending = false; // server.proxy_protocol: the PROXY header is still to come
+    chunked_decoder chunks;
+    // Answers in request order; pointers into the response arena, or into a buffer of the
+    // worker's answer pool when owned[i] is set (given back once the answer is sent).
     iovec out[max_pending_answers];
+    char* owned[max_pending_answers];
     uint32_t out_count = 0;
     msghdr msg{};
     // Timeout list links (doubly linked by slot index).
@@ -48,7 +59,8 @@ struct connection {
     uint64_t deadline_ms = 0;
     uint32_t next_free = no_slot;
 
-    explicit connection(const http_limits& limits) : parser(limits) {}
+    explicit connection(const http_limits& limits)
+        : parser(limits), chunks(limits.max_body_bytes) {}
 };
 
 class connection_table {

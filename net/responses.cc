@@ -4,6 +4,8 @@
 #include <ctime>
 #include <string>
 
+#include "net/tracker_script.hh"
+
 namespace pixelring {
 
 namespace {
@@ -29,6 +31,29 @@ constexpr std::string_view no_cache_headers =
     "Expires: 0\r\n"
     "CDN-Cache-Control: no-store\r\n";
 
+// The one cacheable answer (DESIGN.md §2). A day is a trade: every page view of a returning
+// visitor within it costs the collector and the CDN nothing, and a new script reaches every
+// browser within a day of a deploy. After a day the browser revalidates with If-None-Match
+// and gets a body-less 304. "public" lets shared caches (the CDN in front) keep it too.
+constexpr std::string_view script_cache_control = "Cache-Control: public, max-age=86400\r\n";
+
+// ETag and Cache-Control, for the script and its 304 (RFC 9110 §15.4.5 wants both repeated).
+std::string script_headers() {
+    std::string h(script_cache_control);
+    h += "ETag: ";
+    h += tracker_etag();
+    h += "\r\n";
+    return h;
+}
+
+// A 429 must not be cached either, or a proxy would keep refusing after the limit passed.
+constexpr std::string_view rate_limited_headers =
+    "Retry-After: 1\r\n"
+    "Cache-Control: no-store, no-cache, must-revalidate, private, max-age=0\r\n"
+    "Pragma: no-cache\r\n"
+    "Expires: 0\r\n"
+    "CDN-Cache-Control: no-store\r\n";
+
 constexpr std::string_view date_placeholder = "Thu, 01 Jan 1970 00:00:00 GMT";
 
 struct spec {
@@ -37,6 +62,7 @@ struct spec {
     std::string_view content_type;
     std::string_view body;
     std::string_view extra_headers;
+    bool script_cache = false; // adds script_headers()
 };
 
 spec spec_of(response_kind k) {
@@ -89,6 +115,13 @@ spec spec_of(response_kind k) {
                 "text/plain; charset=utf-8",
                 text("http version not supported\n"),
                 {}};
+    case response_kind::tracker_script:
+        return {200, "OK", "text/javascript; charset=utf-8", tracker_script(), {}, true};
+    case response_kind::not_modified:
+        return {304, "Not Modified", {}, {}, {}, true};
+    case response_kind::too_many_requests:
+        return {429, "Too Many Requests", "text/plain; charset=utf-8", text("too many requests\n"),
+                rate_limited_headers};
     case response_kind::count_:
         break;
     }
@@ -111,6 +144,8 @@ response_kind response_for_status(uint16_t status) noexcept {
         return response_kind::payload_too_large;
     case 414:
         return response_kind::uri_too_long;
+    case 429:
+        return response_kind::too_many_requests;
     case 431:
         return response_kind::headers_too_large;
     case 501:
@@ -187,13 +222,15 @@ response_table::response_table(uint64_t unix_s, const tracking_image* image) {
                     r += s.content_type;
                     r += "\r\n";
                 }
-                if (s.status != 204) {
+                // 204 and 304 never have a body (RFC 9110 §6.4.1), so no Content-Length.
+                if (s.status != 204 && s.status != 304) {
                     r += "Content-Length: ";
                     r += std::to_string(s.body.size());
                     r += "\r\n";
                 }
                 r += "X-Content-Type-Options: nosniff\r\n";
                 r += s.extra_headers;
+                if (s.script_cache) r += script_headers();
                 r += close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
                 if (!head) r += s.body;
                 entries_[k][close][head] = {uint32_t(all.size()), uint32_t(r.size())};

@@ -30,11 +30,15 @@ enum class response_kind : uint8_t {
     not_implemented,     // 501
     unavailable,         // 503
     version_unsupported, // 505
+    tracker_script,      // 200, GET /t.js: the script, cacheable, with its ETag
+    not_modified,        // 304, GET /t.js whose If-None-Match names the ETag
+    too_many_requests,   // 429, Retry-After: 1 (server.rate_limit)
     count_
 };
 
 uint16_t response_status(response_kind kind) noexcept;
-// The error answer for a parser status (400, 411, 413, 414, 431, 501, 505).
+// The error answer for a parser status (400, 408, 411, 413, 414, 429, 431, 501, 503, 505);
+// 400 for any other status.
 response_kind response_for_status(uint16_t status) noexcept;
 
 class response_table {

@@ -2,34 +2,32 @@
 // io_uring features: multishot accept (5.19), multishot recv with a provided buffer ring
 // (6.0, registered with the liburing 2.3 API), SINGLE_ISSUER|DEFER_TASKRUN (6.1) falling
 // back to COOP_TASKRUN (5.19), registered buffers for the prebuilt answers, a re-armed
-// timeout for the timers. Minimum kernel: 6.0.
+// timeout for the timers. Minimum kernel: 6.0. What a complete request does (routes, events,
+// answers) is in net/worker_requests.cc.
 
 #include "net/worker.hh"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <optional>
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <liburing.h>
-
 #include <fmt/format.h>
 
 #include "core/clock.hh"
-#include "net/connection_table.hh"
+#include "core/proxy_protocol.hh"
+#include "net/dynamic_answer.hh"
 #include "net/listener.hh"
-#include "net/provided_buffers.hh"
-#include "net/responses.hh"
-#include "net/router.hh"
 #include "net/uring_setup.hh"
 #include "net/user_data.hh"
+#include "net/worker_impl.hh"
 
 namespace pixelring {
 
@@ -40,539 +38,678 @@ constexpr unsigned batch_threshold = 8;
 constexpr unsigned batch_wait_count = 16;
 constexpr long batch_wait_ns = 50'000; // the most a busy worker delays a completion
 
+// Clients tracked by one worker's rate limiter (server.rate_limit).
+constexpr uint32_t rate_limit_clients = 65536;
+
+// Memory one worker may hold in body buffers of beacons still arriving (at least 16 buffers).
+// A beacon usually arrives in one piece and gives its buffer back at once; this bounds what
+// clients that send a head and then trickle (or never send) the body can pin. Beyond it a
+// beacon is answered 503 and its connection closed.
+constexpr size_t body_memory_per_worker = 16u << 20;
+
+constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// A body buffer holds the head, the body and simdjson's padding, plus one receive buffer of
+// chunk framing not yet decoded.
+size_t body_buffer_size(const http_limits& l) {
+    return l.max_header_bytes + l.max_body_bytes + beacon_body_padding + provided_buffers::size;
+}
+
+// A dynamic answer: the head room, then the largest body: receipts, or a text error.
+size_t answer_buffer_size(uint32_t beacon_batch) {
+    return answer_headroom + std::max<size_t>(max_receipts_size(beacon_batch), 4096);
+}
+
 } // namespace
 
-struct worker::impl {
-    worker_settings cfg;
-    spsc_byte_ring& events;
-    worker_counters& counters;
-    io_uring ring{};
-    bool ring_ready = false;
-    provided_buffers buffers; // freed after ~impl has exited the ring
-    response_table responses;
-    uuidv7_generator ids;
-    std::optional<visitor_hasher> visitors; // this worker's visitor ids
-    http_request req;                       // scratch: one request is handled at a time
-    connection_table conns;
-    uint32_t open_count = 0;
-    bool stopping = false;
-    uint64_t stop_deadline = 0;
-    uint64_t now_ms = 0;  // CLOCK_REALTIME, refreshed per completion batch
-    uint64_t mono_ms = 0; // CLOCK_MONOTONIC, for timers
-    __kernel_timespec tick{0, tick_ns};
-    uint64_t wake_value = 0;
-    int wake_fd;
-    unsigned last_seen = 0; // completions handled in the previous pass
+worker::impl::impl(worker_settings s, spsc_byte_ring& r, worker_counters& c, int wake)
+    : cfg(std::move(s)), events(r), counters(c), responses(uint64_t(time(nullptr)), cfg.image),
+      ids(uint64_t(realtime_ms()) * 0x9e3779b97f4a7c15ull ^ (uint64_t(cfg.index) << 48) ^
+          uint64_t(getpid())),
+      conns(cfg.limits, cfg.max_connections,
+            cfg.limits.max_header_bytes + 4 * provided_buffers::size),
+      beacons(
+          beacon_limits{.max_body_bytes = cfg.limits.max_body_bytes, .max_items = cfg.beacon_batch},
+          cfg.allowed_events),
+      bodies(body_buffer_size(cfg.limits)), answers(answer_buffer_size(cfg.beacon_batch)),
+      max_bodies_out(
+          uint32_t(std::max<size_t>(16, body_memory_per_worker / body_buffer_size(cfg.limits)))),
+      tick{0, tick_ns}, wake_fd(wake) {
+    if (cfg.enrichment) visitors.emplace(cfg.enrichment->visitor);
+    if (cfg.rate_limit > 0) limiter.emplace(cfg.rate_limit, cfg.rate_limit, rate_limit_clients);
+}
 
-    impl(worker_settings s, spsc_byte_ring& r, worker_counters& c, int wake)
-        : cfg(std::move(s)), events(r), counters(c), responses(uint64_t(time(nullptr)), cfg.image),
-          ids(uint64_t(realtime_ms()) * 0x9e3779b97f4a7c15ull ^ (uint64_t(cfg.index) << 48) ^
-              uint64_t(getpid())),
-          conns(cfg.limits, cfg.max_connections,
-                cfg.limits.max_header_bytes + 4 * provided_buffers::size),
-          wake_fd(wake) {
-        if (cfg.enrichment) visitors.emplace(cfg.enrichment->visitor);
-    }
+worker::impl::~impl() {
+    if (ring_ready) io_uring_queue_exit(&ring);
+}
 
-    ~impl() {
-        if (ring_ready) io_uring_queue_exit(&ring);
-    }
+// ---- submission helpers -----------------------------------------------------------------
 
-    // ---- submission helpers -------------------------------------------------------------
-
-    io_uring_sqe* sqe() noexcept {
-        io_uring_sqe* s = io_uring_get_sqe(&ring);
-        if (!s) {
-            io_uring_submit(&ring);
-            s = io_uring_get_sqe(&ring);
-        }
-        return s;
-    }
-
-    void arm_accept(uint32_t listener) {
-        io_uring_sqe* s = sqe();
-        io_uring_prep_multishot_accept(s, cfg.listen_fds[listener], nullptr, nullptr, SOCK_CLOEXEC);
-        io_uring_sqe_set_data64(s, encode_user_data(op::accept, 0, listener));
-    }
-
-    void arm_recv(uint32_t index) {
-        connection& c = conns[index];
-        io_uring_sqe* s = sqe();
-        io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);
-        s->flags |= IOSQE_BUFFER_SELECT;
-        s->buf_group = provided_buffers::group;
-        io_uring_sqe_set_data64(s, encode_user_data(op::recv, c.gen, index));
-        c.recv_armed = true;
-        ++c.inflight;
-    }
-
-    void arm_timer() {
-        io_uring_sqe* s = sqe();
-        io_uring_prep_timeout(s, &tick, 0, 0);
-        io_uring_sqe_set_data64(s, encode_user_data(op::timer, 0, 0));
-    }
-
-    void arm_wake() {
-        io_uring_sqe* s = sqe();
-        io_uring_prep_read(s, wake_fd, &wake_value, sizeof wake_value, 0);
-        io_uring_sqe_set_data64(s, encode_user_data(op::wake, 0, 0));
-    }
-
-    // ---- set-up -----------------------------------------------------------------------
-
-    std::string start() {
-        if (cfg.cpu >= 0) {
-            cpu_set_t set;
-            CPU_ZERO(&set);
-            CPU_SET(cfg.cpu, &set);
-            sched_setaffinity(0, sizeof set, &set); // best effort: a cpuset may forbid it
-        }
-        std::string error;
-        if (setup_ring(ring, error) < 0) return error;
-        ring_ready = true;
-
-        // Provided buffers for multishot recv.
-        if (std::string err = buffers.init(ring); !err.empty()) return err;
-
-        // The prebuilt answers live in registered memory.
-        iovec arena{const_cast<char*>(responses.arena()), responses.arena_size()};
-        int ret = io_uring_register_buffers(&ring, &arena, 1);
-        if (ret < 0) return fmt::format("io_uring_register_buffers: {}", std::strerror(-ret));
-
-        for (uint32_t l = 0; l < cfg.listen_fds.size(); ++l)
-            arm_accept(l);
-        arm_timer();
-        arm_wake();
+io_uring_sqe* worker::impl::sqe() noexcept {
+    io_uring_sqe* s = io_uring_get_sqe(&ring);
+    if (!s) {
         io_uring_submit(&ring);
-        return {};
+        s = io_uring_get_sqe(&ring);
     }
+    return s;
+}
 
-    // ---- timers -------------------------------------------------------------------------
+void worker::impl::arm_accept(uint32_t listener) {
+    io_uring_sqe* s = sqe();
+    io_uring_prep_multishot_accept(s, cfg.listen_fds[listener], nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(s, encode_user_data(op::accept, 0, listener));
+}
 
-    // Waiting for the next request: idle timeout from now. Part of a request held: the
-    // header timeout runs from its first byte and is not extended by later bytes.
-    void update_timer(uint32_t index) noexcept {
-        connection& c = conns[index];
-        bool partial = c.stage_len > 0 || c.body_left > 0;
-        if (partial) {
-            if (c.list == timer_list::header) return;
-            conns.unlink(index);
-            conns.link_tail(index, timer_list::header, mono_ms + cfg.header_timeout_ms);
-        } else {
-            conns.unlink(index);
-            conns.link_tail(index, timer_list::idle, mono_ms + cfg.idle_timeout_ms);
-        }
+void worker::impl::arm_recv(uint32_t index) {
+    connection& c = conns[index];
+    io_uring_sqe* s = sqe();
+    io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);
+    s->flags |= IOSQE_BUFFER_SELECT;
+    s->buf_group = provided_buffers::group;
+    io_uring_sqe_set_data64(s, encode_user_data(op::recv, c.gen, index));
+    c.recv_armed = true;
+    ++c.inflight;
+}
+
+void worker::impl::arm_timer() {
+    io_uring_sqe* s = sqe();
+    io_uring_prep_timeout(s, &tick, 0, 0);
+    io_uring_sqe_set_data64(s, encode_user_data(op::timer, 0, 0));
+}
+
+void worker::impl::arm_wake() {
+    io_uring_sqe* s = sqe();
+    io_uring_prep_read(s, wake_fd, &wake_value, sizeof wake_value, 0);
+    io_uring_sqe_set_data64(s, encode_user_data(op::wake, 0, 0));
+}
+
+// ---- set-up -----------------------------------------------------------------------------
+
+std::string worker::impl::start() {
+    if (cfg.cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cfg.cpu, &set);
+        sched_setaffinity(0, sizeof set, &set); // best effort: a cpuset may forbid it
     }
+    std::string error;
+    if (setup_ring(ring, error) < 0) return error;
+    ring_ready = true;
 
-    // The connection at the head of list when its deadline has passed, else no_slot.
-    uint32_t expired(timer_list list) noexcept {
-        uint32_t index = conns.first(list);
-        return index != no_slot && conns[index].deadline_ms <= mono_ms ? index : no_slot;
-    }
+    // Provided buffers for multishot recv.
+    if (std::string err = buffers.init(ring); !err.empty()) return err;
 
-    void expire_timers() {
-        for (uint32_t index; (index = expired(timer_list::header)) != no_slot;) {
-            conns.unlink(index);
-            counters.header_timeouts.add();
-            connection& c = conns[index];
-            conns.give_stage(c);
-            c.body_left = 0;
-            c.input_done = true;
-            counters.count_request(route::invalid, 408);
-            queue_answer(index, responses.get(response_kind::request_timeout, false, false));
-            c.close_after_send = true;
-            flush_answers(index);
-        }
-        for (uint32_t index; (index = expired(timer_list::idle)) != no_slot;) {
-            conns.unlink(index);
-            counters.idle_timeouts.add();
-            close_connection(index);
-        }
-    }
+    // The prebuilt answers live in registered memory.
+    iovec arena{const_cast<char*>(responses.arena()), responses.arena_size()};
+    int ret = io_uring_register_buffers(&ring, &arena, 1);
+    if (ret < 0) return fmt::format("io_uring_register_buffers: {}", std::strerror(-ret));
 
-    // ---- connections ------------------------------------------------------------------
+    for (uint32_t l = 0; l < cfg.listen_fds.size(); ++l)
+        arm_accept(l);
+    arm_timer();
+    arm_wake();
+    io_uring_submit(&ring);
+    return {};
+}
 
-    void on_accept(const io_uring_cqe* cqe) {
-        uint32_t listener = user_data_index(cqe->user_data);
-        if (!(cqe->flags & IORING_CQE_F_MORE) && !stopping) arm_accept(listener);
-        int fd = cqe->res;
-        if (fd < 0) return; // -EMFILE, -ENFILE, -ECONNABORTED...: nothing to clean up
-        if (stopping) {
-            ::close(fd);
-            return;
-        }
-        if (open_count >= cfg.max_connections) {
-            counters.connections_rejected.add();
-            ::close(fd);
-            return;
-        }
-        int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        uint32_t index = conns.alloc();
-        connection& c = conns[index];
-        c.fd = fd;
-        c.open = true;
-        c.inflight = 0;
-        c.recv_armed = c.send_armed = c.close_after_send = c.input_done = false;
-        c.peer_known = false;
-        c.requests = 0;
-        c.stage = nullptr;
-        c.stage_len = 0;
-        c.body_left = 0;
-        c.out_count = 0;
-        c.parser.reset();
-        ++open_count;
-        counters.connections_accepted.add();
-        counters.connections_open.set(open_count);
-        arm_recv(index);
-        update_timer(index);
-    }
+// ---- timers -----------------------------------------------------------------------------
 
-    // Closes the socket now. The slot is reused once the kernel has returned every request
-    // that names it (the shutdown makes a pending recv finish at once).
-    void close_connection(uint32_t index) {
-        connection& c = conns[index];
-        if (!c.open) return;
-        c.open = false;
+// Waiting for the next request: idle timeout from now. Part of a request held: the header
+// timeout runs from its first byte and is not extended by later bytes (a body included: a
+// beacon has header_timeout_ms from its first byte to its last).
+void worker::impl::update_timer(uint32_t index) noexcept {
+    connection& c = conns[index];
+    bool partial = c.stage_len > 0 || c.body_left > 0 || c.body_buf != nullptr;
+    if (partial) {
+        if (c.list == timer_list::header) return;
         conns.unlink(index);
+        conns.link_tail(index, timer_list::header, mono_ms + cfg.header_timeout_ms);
+    } else {
+        conns.unlink(index);
+        conns.link_tail(index, timer_list::idle, mono_ms + cfg.idle_timeout_ms);
+    }
+}
+
+// The connection at the head of list when its deadline has passed, else no_slot.
+uint32_t worker::impl::expired(timer_list list) noexcept {
+    uint32_t index = conns.first(list);
+    return index != no_slot && conns[index].deadline_ms <= mono_ms ? index : no_slot;
+}
+
+void worker::impl::expire_timers() {
+    for (uint32_t index; (index = expired(timer_list::header)) != no_slot;) {
+        conns.unlink(index);
+        counters.header_timeouts.add();
+        connection& c = conns[index];
+        if (c.proxy_pending) {
+            // An unfinished PROXY header: the peer does not speak HTTP yet, no answer.
+            counters.proxy_header_errors.add();
+            close_connection(index);
+            continue;
+        }
         conns.give_stage(c);
-        if (c.inflight > 0) ::shutdown(c.fd, SHUT_RDWR);
-        ::close(c.fd);
-        c.fd = -1;
-        --open_count;
-        counters.connections_open.set(open_count);
-        if (c.inflight == 0) conns.free(index);
-    }
-
-    // A completion for a slot: returns the connection when it is current and open. Settles
-    // the in-flight count of a closed slot and frees it after its last completion.
-    connection* settle(uint64_t ud, bool final_completion) {
-        uint32_t index = user_data_index(ud);
-        if (index >= conns.size()) return nullptr;
-        connection& c = conns[index];
-        if (c.gen != user_data_gen(ud)) return nullptr;
-        if (final_completion) --c.inflight;
-        if (!c.open) {
-            if (c.inflight == 0 && final_completion) conns.free(index);
-            return nullptr;
-        }
-        return &c;
-    }
-
-    const ip_address& peer_of(connection& c) {
-        if (!c.peer_known) {
-            c.peer = peer_address(c.fd);
-            c.peer_known = true;
-        }
-        return c.peer;
-    }
-
-    // ---- answers ----------------------------------------------------------------------
-
-    void queue_answer(uint32_t index, std::string_view bytes) noexcept {
-        connection& c = conns[index];
-        c.out[c.out_count++] = {const_cast<char*>(bytes.data()), bytes.size()};
-    }
-
-    // Sends everything queued in one request: one send for one answer, a sendmsg with an
-    // iovec per answer for pipelined requests. One send in flight per connection keeps the
-    // answers in request order.
-    void flush_answers(uint32_t index) {
-        connection& c = conns[index];
-        if (c.send_armed || !c.open) return;
-        if (c.out_count == 0) {
-            if (c.close_after_send) close_connection(index);
-            return;
-        }
-        io_uring_sqe* s = sqe();
-        if (c.out_count == 1) {
-            io_uring_prep_send(s, c.fd, c.out[0].iov_base, c.out[0].iov_len, MSG_NOSIGNAL);
-        } else {
-            c.msg = {};
-            c.msg.msg_iov = c.out;
-            c.msg.msg_iovlen = c.out_count;
-            io_uring_prep_sendmsg(s, c.fd, &c.msg, MSG_NOSIGNAL);
-        }
-        io_uring_sqe_set_data64(s, encode_user_data(op::send, c.gen, index));
-        c.send_armed = true;
-        ++c.inflight;
-    }
-
-    void on_send(const io_uring_cqe* cqe) {
-        connection* cp = settle(cqe->user_data, true);
-        uint32_t index = user_data_index(cqe->user_data);
-        if (!cp) return;
-        connection& c = *cp;
-        c.send_armed = false;
-        if (cqe->res < 0) {
-            close_connection(index); // -EPIPE, -ECONNRESET: the client is gone
-            return;
-        }
-        // Drop what was sent; a short send leaves the rest of an answer first in line.
-        size_t sent = size_t(cqe->res);
-        uint32_t done = 0;
-        while (done < c.out_count && sent >= c.out[done].iov_len)
-            sent -= c.out[done++].iov_len;
-        if (done < c.out_count && sent > 0) {
-            c.out[done].iov_base = static_cast<char*>(c.out[done].iov_base) + sent;
-            c.out[done].iov_len -= sent;
-        }
-        if (done > 0) {
-            std::memmove(c.out, c.out + done, (c.out_count - done) * sizeof(iovec));
-            c.out_count -= done;
-        }
-        // Requests held back while the queue was full.
-        if (c.stage_len > 0 && !c.input_done && c.out_count < max_pending_answers)
-            consume_stage(index);
+        give_body(c.body_buf);
+        c.body_buf = nullptr;
+        c.body_left = 0;
+        c.input_done = true;
+        counters.count_request(route::invalid, 408);
+        queue_answer(index, responses.get(response_kind::request_timeout, false, false));
+        c.close_after_send = true;
         flush_answers(index);
-        if (stopping && c.open && c.out_count == 0 && !c.send_armed) close_connection(index);
     }
-
-    // ---- requests ---------------------------------------------------------------------
-
-    // Routes one complete request and queues its answer. Returns false when the connection
-    // must be closed after the answer.
-    bool handle_request(uint32_t index, const http_request& r) {
-        connection& c = conns[index];
-        ++c.requests;
-        bool keep_alive =
-            r.keep_alive && c.requests < cfg.max_requests_per_connection && !stopping && !r.chunked;
-        routed how = route_request(r);
-        if (how.pixel_event) record_pixel(c, r, how.action);
-        counters.count_request(how.metrics_route, response_status(how.answer));
-        queue_answer(index, responses.get(how.answer, keep_alive, how.head));
-        return keep_alive;
+    for (uint32_t index; (index = expired(timer_list::idle)) != no_slot;) {
+        conns.unlink(index);
+        counters.idle_timeouts.add();
+        close_connection(index);
     }
+}
 
-    // Encodes the event straight into the ring: no allocation, no copy of the request.
-    void record_pixel(connection& c, const http_request& r, std::string_view action) {
-        pixel_hit hit;
-        hit.action = action;
-        hit.query = r.query;
-        hit.referer = r.referer;
-        hit.user_agent = r.user_agent;
-        hit.host = r.host;
-        hit.client = peer_of(c);
-        enrichment_scratch extra; // hit.enrichment points into it
-        if (cfg.enrichment) enrich_pixel(*cfg.enrichment, r, now_ms, *visitors, hit, extra);
-        size_t bound = max_pixel_event_size(hit, cfg.encode);
-        char* slot = bound <= events.max_record() ? events.reserve(bound) : nullptr;
-        if (!slot) {
-            counters.events_dropped_ring_full.add();
-            return;
+// ---- connections ------------------------------------------------------------------------
+
+void worker::impl::on_accept(const io_uring_cqe* cqe) {
+    uint32_t listener = user_data_index(cqe->user_data);
+    if (!(cqe->flags & IORING_CQE_F_MORE) && !stopping) arm_accept(listener);
+    int fd = cqe->res;
+    if (fd < 0) return; // -EMFILE, -ENFILE, -ECONNABORTED...: nothing to clean up
+    if (stopping) {
+        ::close(fd);
+        return;
+    }
+    if (open_count >= cfg.max_connections) {
+        counters.connections_rejected.add();
+        ::close(fd);
+        return;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    uint32_t index = conns.alloc();
+    connection& c = conns[index];
+    c.fd = fd;
+    c.open = true;
+    c.inflight = 0;
+    c.recv_armed = c.send_armed = c.close_after_send = c.input_done = false;
+    c.peer_known = false;
+    c.requests = 0;
+    c.stage = nullptr;
+    c.stage_len = 0;
+    c.body_left = 0;
+    c.body_buf = nullptr;
+    c.proxy_pending = cfg.proxy_protocol;
+    c.out_count = 0;
+    c.parser.reset();
+    ++open_count;
+    counters.connections_accepted.add();
+    counters.connections_open.set(open_count);
+    arm_recv(index);
+    update_timer(index);
+}
+
+// The pooled buffers a connection holds: the staged bytes, a body being read and the
+// dynamic answers not yet sent. Only once the kernel no longer reads them (no send in
+// flight).
+void worker::impl::release_buffers(connection& c) noexcept {
+    conns.give_stage(c);
+    give_body(c.body_buf);
+    c.body_buf = nullptr;
+    for (uint32_t i = 0; i < c.out_count; ++i) {
+        answers.give(c.owned[i]);
+        c.owned[i] = nullptr;
+    }
+    c.out_count = 0;
+}
+
+// Closes the socket now. The slot is reused once the kernel has returned every request that
+// names it (the shutdown makes a pending recv finish at once).
+void worker::impl::close_connection(uint32_t index) {
+    connection& c = conns[index];
+    if (!c.open) return;
+    c.open = false;
+    conns.unlink(index);
+    if (c.inflight > 0) ::shutdown(c.fd, SHUT_RDWR);
+    ::close(c.fd);
+    c.fd = -1;
+    --open_count;
+    counters.connections_open.set(open_count);
+    if (c.inflight == 0) {
+        release_buffers(c);
+        conns.free(index);
+    }
+}
+
+// A completion for a slot: returns the connection when it is current and open. Settles the
+// in-flight count of a closed slot and frees it after its last completion.
+connection* worker::impl::settle(uint64_t ud, bool final_completion) {
+    uint32_t index = user_data_index(ud);
+    if (index >= conns.size()) return nullptr;
+    connection& c = conns[index];
+    if (c.gen != user_data_gen(ud)) return nullptr;
+    if (final_completion) --c.inflight;
+    if (!c.open) {
+        if (c.inflight == 0 && final_completion) {
+            release_buffers(c);
+            conns.free(index);
         }
-        event_id id = ids.next(now_ms);
-        size_t n = encode_pixel_event(hit, cfg.encode, id, now_ms, slot);
-        events.commit(n);
-        counters.events_accepted.add();
-        if (extra.fields.dnt) counters.events_dnt.add();
+        return nullptr;
     }
+    return &c;
+}
 
-    // Parses and answers every complete request in data[0..len). Returns how many bytes were
-    // used; the rest is an incomplete request, or requests held back because the answer
-    // queue is full.
-    size_t consume(uint32_t index, char* data, size_t len) {
-        connection& c = conns[index];
-        size_t pos = 0;
-        while (pos < len && !c.input_done) {
-            if (c.body_left > 0) {
-                size_t skip = std::min<uint64_t>(c.body_left, len - pos);
-                pos += skip;
-                c.body_left -= skip;
-                continue;
-            }
-            if (c.out_count >= max_pending_answers) break;
-            parse_status st = c.parser.parse_head(data + pos, len - pos, req);
-            if (st == parse_status::need_more) break;
-            if (st == parse_status::error) {
-                uint16_t status = c.parser.error_status();
+const ip_address& worker::impl::peer_of(connection& c) {
+    if (!c.peer_known) {
+        c.peer = peer_address(c.fd);
+        c.peer_known = true;
+    }
+    return c.peer;
+}
+
+// ---- answers ----------------------------------------------------------------------------
+
+// Sends everything queued in one request: one send for one answer, a sendmsg with an iovec
+// per answer for pipelined requests. One send in flight per connection keeps the answers in
+// request order.
+void worker::impl::flush_answers(uint32_t index) {
+    connection& c = conns[index];
+    if (c.send_armed || !c.open) return;
+    if (c.out_count == 0) {
+        if (c.close_after_send) close_connection(index);
+        return;
+    }
+    io_uring_sqe* s = sqe();
+    if (c.out_count == 1) {
+        io_uring_prep_send(s, c.fd, c.out[0].iov_base, c.out[0].iov_len, MSG_NOSIGNAL);
+    } else {
+        c.msg = {};
+        c.msg.msg_iov = c.out;
+        c.msg.msg_iovlen = c.out_count;
+        io_uring_prep_sendmsg(s, c.fd, &c.msg, MSG_NOSIGNAL);
+    }
+    io_uring_sqe_set_data64(s, encode_user_data(op::send, c.gen, index));
+    c.send_armed = true;
+    ++c.inflight;
+}
+
+void worker::impl::on_send(const io_uring_cqe* cqe) {
+    connection* cp = settle(cqe->user_data, true);
+    uint32_t index = user_data_index(cqe->user_data);
+    if (!cp) return;
+    connection& c = *cp;
+    c.send_armed = false;
+    if (cqe->res < 0) {
+        close_connection(index); // -EPIPE, -ECONNRESET: the client is gone
+        return;
+    }
+    // Drop what was sent; a short send leaves the rest of an answer first in line.
+    size_t sent = size_t(cqe->res);
+    uint32_t done = 0;
+    while (done < c.out_count && sent >= c.out[done].iov_len) {
+        sent -= c.out[done].iov_len;
+        answers.give(c.owned[done]);
+        ++done;
+    }
+    if (done < c.out_count && sent > 0) {
+        c.out[done].iov_base = static_cast<char*>(c.out[done].iov_base) + sent;
+        c.out[done].iov_len -= sent;
+    }
+    if (done > 0) {
+        std::memmove(c.out, c.out + done, (c.out_count - done) * sizeof(iovec));
+        std::memmove(c.owned, c.owned + done, (c.out_count - done) * sizeof(char*));
+        c.out_count -= done;
+    }
+    // Requests held back while the queue was full.
+    if (c.stage_len > 0 && !c.input_done && c.out_count < max_pending_answers) consume_stage(index);
+    flush_answers(index);
+    if (stopping && c.open && c.out_count == 0 && !c.send_armed) close_connection(index);
+}
+
+// ---- requests ---------------------------------------------------------------------------
+
+char* worker::impl::take_body() {
+    ++bodies_out;
+    return bodies.take();
+}
+
+void worker::impl::give_body(char* buf) noexcept {
+    if (!buf) return;
+    --bodies_out;
+    bodies.give(buf);
+}
+
+// server.proxy_protocol: the PROXY header that must start the connection. Returns false when
+// more bytes are needed (used = 0) or the connection is being closed.
+bool worker::impl::take_proxy_header(uint32_t index, const char* data, size_t len, size_t& used) {
+    connection& c = conns[index];
+    used = 0;
+    proxy_header h;
+    parse_status st = parse_proxy_header(data, len, h, conns.stage_capacity());
+    if (st == parse_status::need_more) return false;
+    if (st == parse_status::error) {
+        // The specification forbids answering in HTTP: the peer is not speaking it.
+        counters.proxy_header_errors.add();
+        c.input_done = true;
+        c.close_after_send = true;
+        used = len;
+        return false;
+    }
+    c.proxy_pending = false;
+    used = h.consumed;
+    const ip_address& peer = peer_of(c);
+    if (!h.local && h.source.family != 0) {
+        const cidr_set* trusted = cfg.enrichment ? &cfg.enrichment->trusted_proxies : nullptr;
+        if (trusted && trusted->contains(peer))
+            c.peer = unmap_ipv4(h.source);
+        else
+            counters.proxy_header_untrusted.add();
+    }
+    return true;
+}
+
+// Bytes of the body being read: appended to body_buf (chunked framing decoded in place).
+// Returns how many bytes of data belong to the body; calls finish_body when it is complete.
+size_t worker::impl::feed_body(uint32_t index, const char* data, size_t len) {
+    connection& c = conns[index];
+    if (!c.body_chunked) {
+        size_t take = size_t(std::min<uint64_t>(c.body_need, len));
+        std::memcpy(c.body_buf + c.body_len, data, take);
+        c.body_len += uint32_t(take);
+        c.body_need -= take;
+        if (c.body_need == 0) finish_body(index);
+        return take;
+    }
+    size_t room = bodies.size() - beacon_body_padding - c.body_len;
+    size_t take = std::min(len, room);
+    char* at = c.body_buf + c.body_len;
+    std::memcpy(at, data, take);
+    size_t decoded = take;
+    size_t trailing = 0;
+    parse_status st = c.chunks.decode(at, &decoded, &trailing);
+    if (st == parse_status::error) {
+        uint16_t status = c.chunks.error_status();
+        c.parser.reset();
+        bool head_ok = c.parser.parse_head(c.body_buf, c.body_head, req) == parse_status::complete;
+        c.parser.reset();
+        if (status == 413 && head_ok) {
+            counters.count_request(route::beacon, body_too_large(index, req));
+        } else {
+            counters.count_request(route::beacon, status);
+            queue_answer(index, responses.get(response_for_status(status), false, false));
+        }
+        give_body(c.body_buf);
+        c.body_buf = nullptr;
+        c.input_done = true;
+        c.close_after_send = true;
+        return len;
+    }
+    c.body_len += uint32_t(decoded);
+    if (st == parse_status::complete) {
+        finish_body(index);
+        return take - trailing;
+    }
+    return take;
+}
+
+// The body is complete: the head is parsed again from body_buf (its views then point there)
+// and the request is handled.
+void worker::impl::finish_body(uint32_t index) {
+    connection& c = conns[index];
+    c.parser.reset();
+    parse_status st = c.parser.parse_head(c.body_buf, c.body_head, req);
+    c.parser.reset();
+    char* buf = c.body_buf;
+    c.body_buf = nullptr;
+    bool keep = st == parse_status::complete &&
+                handle_request(index, req, buf + c.body_head, c.body_len - c.body_head,
+                               bodies.size() - c.body_head);
+    give_body(buf);
+    if (!keep) {
+        c.input_done = true;
+        c.close_after_send = true;
+    }
+}
+
+// Parses and answers every complete request in data[0..len). Returns how many bytes were
+// used; the rest is an incomplete request, or requests held back because the answer queue
+// is full.
+size_t worker::impl::consume(uint32_t index, char* data, size_t len) {
+    connection& c = conns[index];
+    size_t pos = 0;
+    if (c.proxy_pending) {
+        size_t used;
+        if (!take_proxy_header(index, data, len, used)) return used;
+        pos = used;
+    }
+    while (pos < len && !c.input_done) {
+        if (c.body_buf) {
+            pos += feed_body(index, data + pos, len - pos);
+            continue;
+        }
+        if (c.body_left > 0) {
+            size_t skip = std::min<uint64_t>(c.body_left, len - pos);
+            pos += skip;
+            c.body_left -= skip;
+            continue;
+        }
+        if (c.out_count >= max_pending_answers) break;
+        parse_status st = c.parser.parse_head(data + pos, len - pos, req);
+        if (st == parse_status::need_more) break;
+        if (st == parse_status::error) {
+            uint16_t status = c.parser.error_status();
+            if (status == 413 && req.method == http_method::post && req.path == "/e") {
+                // Content-Length over server.max_body_bytes: the head is whole, so the beacon
+                // gets its JSON error and CORS headers.
+                counters.count_request(route::beacon, body_too_large(index, req));
+            } else {
                 counters.count_request(route::invalid, status);
                 queue_answer(index, responses.get(response_for_status(status), false, false));
-                c.input_done = true;
-                c.close_after_send = true;
-                return len;
             }
-            c.parser.reset();
-            pos += req.head_length;
-            bool keep = handle_request(index, req);
-            if (req.has_content_length) c.body_left = req.content_length;
-            if (!keep) {
-                c.input_done = true;
-                c.close_after_send = true;
-                return len;
-            }
-        }
-        return pos;
-    }
-
-    void consume_stage(uint32_t index) {
-        connection& c = conns[index];
-        size_t used = consume(index, c.stage, c.stage_len);
-        if (used >= c.stage_len || c.input_done) {
-            conns.give_stage(c);
-        } else if (used > 0) {
-            std::memmove(c.stage, c.stage + used, c.stage_len - used);
-            c.stage_len -= uint32_t(used);
-        }
-    }
-
-    void on_recv(const io_uring_cqe* cqe) {
-        bool more = cqe->flags & IORING_CQE_F_MORE;
-        bool has_buffer = cqe->flags & IORING_CQE_F_BUFFER;
-        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        connection* cp = settle(cqe->user_data, !more);
-        uint32_t index = user_data_index(cqe->user_data);
-        if (!cp) {
-            if (has_buffer) buffers.recycle(bid);
-            return;
-        }
-        connection& c = *cp;
-        if (!more) c.recv_armed = false;
-        int res = cqe->res;
-        if (res > 0 && has_buffer) {
-            char* data = buffers.data(bid);
-            if (!c.input_done) on_bytes(index, data, size_t(res));
-            buffers.recycle(bid);
-        } else if (has_buffer) {
-            buffers.recycle(bid);
-        }
-        if (!c.open) return;
-        if (res == 0 || (res < 0 && res != -ENOBUFS && res != -EINTR)) {
-            // The client closed its side (or the socket failed): finish what was read.
             c.input_done = true;
-            if (res < 0) {
-                close_connection(index);
-                return;
-            }
             c.close_after_send = true;
-            flush_answers(index);
-            return;
+            return len;
         }
-        if (res == -ENOBUFS) counters.recv_no_buffers.add();
-        if (!c.recv_armed && !c.input_done && !stopping) arm_recv(index);
-        if (c.open && !c.input_done)
-            update_timer(index);
-        else if (c.open)
-            conns.unlink(index);
-    }
-
-    void on_bytes(uint32_t index, char* data, size_t len) {
-        connection& c = conns[index];
-        if (c.stage_len == 0) {
-            size_t used = consume(index, data, len);
-            if (used < len && !c.input_done) {
-                // Keep the unfinished request; parser offsets stay valid because the
-                // request starts at stage[0] as it started at data[used].
-                c.stage = conns.take_stage();
-                std::memcpy(c.stage, data + used, len - used);
-                c.stage_len = uint32_t(len - used);
-            }
-        } else {
-            if (c.stage_len + len > conns.stage_capacity()) {
-                // A head beyond max_header_bytes is caught by the parser; this is a client
-                // that keeps sending while not reading its answers.
-                counters.count_request(route::invalid, 431);
-                conns.give_stage(c);
-                queue_answer(index, responses.get(response_kind::headers_too_large, false, false));
+        c.parser.reset();
+        const size_t head = req.head_length;
+        if (req.method == http_method::post && req.path == "/e" &&
+            (req.chunked || (req.has_content_length && req.content_length > 0))) {
+            // A beacon with a body: collect head and body, handle it once complete.
+            if (bodies_out >= max_bodies_out) {
+                counters.count_request(
+                    route::beacon,
+                    beacon_error(index, req, 503, R"({"error":"busy: retry later"})", false));
                 c.input_done = true;
                 c.close_after_send = true;
-            } else {
-                std::memcpy(c.stage + c.stage_len, data, len);
-                c.stage_len += uint32_t(len);
-                consume_stage(index);
+                return len;
             }
+            // curl and others wait a second for this before sending a body over 1 KiB.
+            const size_t have = len - pos - head;
+            if (c.out_count + 2 <= max_pending_answers && req.field("Expect") == "100-continue" &&
+                (req.chunked ? have == 0 : have < req.content_length))
+                queue_answer(index, continue_100);
+            c.body_buf = take_body();
+            std::memcpy(c.body_buf, data + pos, head);
+            c.body_head = c.body_len = uint32_t(head);
+            c.body_chunked = req.chunked;
+            c.body_need = req.chunked ? 0 : req.content_length;
+            c.chunks.reset();
+            pos += head;
+            continue;
         }
-        flush_answers(index);
-    }
-
-    // ---- loop ---------------------------------------------------------------------------
-
-    void on_timer(const io_uring_cqe*) {
-        responses.update_date(now_ms / 1000);
-        counters.cq_overflows.set(*ring.cq.koverflow);
-        expire_timers();
-        if (!stopping || open_count > 0) arm_timer();
-    }
-
-    void begin_stop() {
-        stopping = true;
-        stop_deadline = mono_ms + cfg.stop_grace_ms;
-        for (int fd : cfg.listen_fds)
-            ::shutdown(fd, SHUT_RDWR); // ends the multishot accepts
-        for (uint32_t i = 0; i < conns.size(); ++i) {
-            connection& c = conns[i];
-            if (!c.open) continue;
+        pos += head;
+        bool keep = handle_request(index, req, nullptr, 0, 0);
+        if (req.has_content_length) c.body_left = req.content_length;
+        if (!keep) {
             c.input_done = true;
-            if (c.out_count == 0 && !c.send_armed) close_connection(i);
+            c.close_after_send = true;
+            return len;
         }
     }
+    return pos;
+}
 
-    void run_loop() {
-        while (!stopping || (open_count > 0 && mono_ms < stop_deadline)) {
-            // Busy (the last pass had batch_threshold completions or more): wait for
-            // batch_wait_count completions or batch_wait_ns, whichever comes first, so that
-            // one kernel entry serves more requests. pixel_load.sh keep-alive: 4-5 % less CPU
-            // per request and a lower p99. Idle: wait for one completion, however long.
-            int ret;
-            if (last_seen >= batch_threshold) {
-                io_uring_cqe* first = nullptr;
-                __kernel_timespec ts{0, batch_wait_ns};
-                ret =
-                    io_uring_submit_and_wait_timeout(&ring, &first, batch_wait_count, &ts, nullptr);
-                if (ret == -ETIME) ret = 0;
-            } else {
-                ret = io_uring_submit_and_wait(&ring, 1);
-            }
-            if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
-                fmt::print(stderr, "pixelring: worker {}: io_uring_submit_and_wait: {}\n",
-                           cfg.index, std::strerror(-ret));
+void worker::impl::consume_stage(uint32_t index) {
+    connection& c = conns[index];
+    size_t used = consume(index, c.stage, c.stage_len);
+    if (used >= c.stage_len || c.input_done) {
+        conns.give_stage(c);
+    } else if (used > 0) {
+        std::memmove(c.stage, c.stage + used, c.stage_len - used);
+        c.stage_len -= uint32_t(used);
+    }
+}
+
+void worker::impl::on_recv(const io_uring_cqe* cqe) {
+    bool more = cqe->flags & IORING_CQE_F_MORE;
+    bool has_buffer = cqe->flags & IORING_CQE_F_BUFFER;
+    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    connection* cp = settle(cqe->user_data, !more);
+    uint32_t index = user_data_index(cqe->user_data);
+    if (!cp) {
+        if (has_buffer) buffers.recycle(bid);
+        return;
+    }
+    connection& c = *cp;
+    if (!more) c.recv_armed = false;
+    int res = cqe->res;
+    if (res > 0 && has_buffer) {
+        char* data = buffers.data(bid);
+        if (!c.input_done) on_bytes(index, data, size_t(res));
+        buffers.recycle(bid);
+    } else if (has_buffer) {
+        buffers.recycle(bid);
+    }
+    if (!c.open) return;
+    if (res == 0 || (res < 0 && res != -ENOBUFS && res != -EINTR)) {
+        // The client closed its side (or the socket failed): finish what was read.
+        c.input_done = true;
+        if (res < 0) {
+            close_connection(index);
+            return;
+        }
+        c.close_after_send = true;
+        flush_answers(index);
+        return;
+    }
+    if (res == -ENOBUFS) counters.recv_no_buffers.add();
+    if (!c.recv_armed && !c.input_done && !stopping) arm_recv(index);
+    if (c.open && !c.input_done)
+        update_timer(index);
+    else if (c.open)
+        conns.unlink(index);
+}
+
+void worker::impl::on_bytes(uint32_t index, char* data, size_t len) {
+    connection& c = conns[index];
+    if (c.stage_len == 0) {
+        size_t used = consume(index, data, len);
+        if (used < len && !c.input_done) {
+            // Keep the unfinished request; parser offsets stay valid because the request
+            // starts at stage[0] as it started at data[used].
+            c.stage = conns.take_stage();
+            std::memcpy(c.stage, data + used, len - used);
+            c.stage_len = uint32_t(len - used);
+        }
+    } else {
+        if (c.stage_len + len > conns.stage_capacity()) {
+            // A head beyond max_header_bytes is caught by the parser; this is a client that
+            // keeps sending while not reading its answers.
+            counters.count_request(route::invalid, 431);
+            conns.give_stage(c);
+            queue_answer(index, responses.get(response_kind::headers_too_large, false, false));
+            c.input_done = true;
+            c.close_after_send = true;
+        } else {
+            std::memcpy(c.stage + c.stage_len, data, len);
+            c.stage_len += uint32_t(len);
+            consume_stage(index);
+        }
+    }
+    flush_answers(index);
+}
+
+// ---- loop -------------------------------------------------------------------------------
+
+void worker::impl::on_timer(const io_uring_cqe*) {
+    responses.update_date(now_ms / 1000);
+    counters.cq_overflows.set(*ring.cq.koverflow);
+    expire_timers();
+    if (!stopping || open_count > 0) arm_timer();
+}
+
+void worker::impl::begin_stop() {
+    stopping = true;
+    stop_deadline = mono_ms + cfg.stop_grace_ms;
+    for (int fd : cfg.listen_fds)
+        ::shutdown(fd, SHUT_RDWR); // ends the multishot accepts
+    for (uint32_t i = 0; i < conns.size(); ++i) {
+        connection& c = conns[i];
+        if (!c.open) continue;
+        c.input_done = true;
+        if (c.out_count == 0 && !c.send_armed) close_connection(i);
+    }
+}
+
+void worker::impl::run_loop() {
+    while (!stopping || (open_count > 0 && mono_ms < stop_deadline)) {
+        // Busy (the last pass had batch_threshold completions or more): wait for
+        // batch_wait_count completions or batch_wait_ns, whichever comes first, so that
+        // one kernel entry serves more requests. pixel_load.sh keep-alive: 4-5 % less CPU
+        // per request and a lower p99. Idle: wait for one completion, however long.
+        int ret;
+        if (last_seen >= batch_threshold) {
+            io_uring_cqe* first = nullptr;
+            __kernel_timespec ts{0, batch_wait_ns};
+            ret = io_uring_submit_and_wait_timeout(&ring, &first, batch_wait_count, &ts, nullptr);
+            if (ret == -ETIME) ret = 0;
+        } else {
+            ret = io_uring_submit_and_wait(&ring, 1);
+        }
+        if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+            fmt::print(stderr, "pixelring: worker {}: io_uring_submit_and_wait: {}\n", cfg.index,
+                       std::strerror(-ret));
+            break;
+        }
+        now_ms = realtime_ms();
+        mono_ms = monotonic_ms();
+        unsigned head;
+        unsigned seen = 0;
+        io_uring_cqe* cqe;
+        io_uring_for_each_cqe(&ring, head, cqe) {
+            ++seen;
+            switch (user_data_op(cqe->user_data)) {
+            case op::accept:
+                on_accept(cqe);
+                break;
+            case op::recv:
+                on_recv(cqe);
+                break;
+            case op::send:
+                on_send(cqe);
+                break;
+            case op::timer:
+                on_timer(cqe);
+                break;
+            case op::wake:
+                if (!stopping) begin_stop();
                 break;
             }
-            now_ms = realtime_ms();
-            mono_ms = monotonic_ms();
-            unsigned head;
-            unsigned seen = 0;
-            io_uring_cqe* cqe;
-            io_uring_for_each_cqe(&ring, head, cqe) {
-                ++seen;
-                switch (user_data_op(cqe->user_data)) {
-                case op::accept:
-                    on_accept(cqe);
-                    break;
-                case op::recv:
-                    on_recv(cqe);
-                    break;
-                case op::send:
-                    on_send(cqe);
-                    break;
-                case op::timer:
-                    on_timer(cqe);
-                    break;
-                case op::wake:
-                    if (!stopping) begin_stop();
-                    break;
-                }
-            }
-            io_uring_cq_advance(&ring, seen);
-            last_seen = seen;
-            counters.ring_waits.add();
-            counters.completions.add(seen);
-            // The sink thread shares a CPU with some worker (workers = CPUs, plus the sink).
-            // When this worker's ring is more than half full, give that CPU away for a
-            // moment instead of filling the ring to the point of dropping events.
-            if (events.used_bytes() > events.capacity() / 2) {
-                counters.sink_yields.add();
-                sched_yield();
-            }
-            buffers.publish();
         }
-        for (uint32_t i = 0; i < conns.size(); ++i)
-            if (conns[i].open) close_connection(i);
-        for (int fd : cfg.listen_fds)
-            ::close(fd);
-        cfg.listen_fds.clear();
+        io_uring_cq_advance(&ring, seen);
+        last_seen = seen;
+        counters.ring_waits.add();
+        counters.completions.add(seen);
+        // The sink thread shares a CPU with some worker (workers = CPUs, plus the sink).
+        // When this worker's ring is more than half full, give that CPU away for a
+        // moment instead of filling the ring to the point of dropping events.
+        if (events.used_bytes() > events.capacity() / 2) {
+            counters.sink_yields.add();
+            sched_yield();
+        }
+        buffers.publish();
     }
-};
+    for (uint32_t i = 0; i < conns.size(); ++i)
+        if (conns[i].open) close_connection(i);
+    for (int fd : cfg.listen_fds)
+        ::close(fd);
+    cfg.listen_fds.clear();
+}
 
 worker::worker(worker_settings settings, spsc_byte_ring& ring, worker_counters& counters) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC);

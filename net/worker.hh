@@ -10,10 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "core/beacon.hh"
 #include "core/enrichment.hh"
 #include "core/event.hh"
 #include "core/http_parser.hh"
 #include "core/metrics.hh"
+#include "core/redirect.hh"
 #include "core/spsc_ring.hh"
 #include "core/tracking_image.hh"
 
@@ -33,6 +35,13 @@ struct worker_settings {
     // Shared read-only by every worker, outlives them; nullptr: events without enrichment.
     const enrichment_setup* enrichment = nullptr;
     const tracking_image* image = nullptr; // tracking.image; outlives the worker
+    // The rest is read-only, shared by every worker and outlives them; nullptr: off.
+    const redirect_policy* redirect = nullptr;              // /r/ answers 404 while off
+    const action_allowlist* allowed_events = nullptr;       // tracking.allowed_events
+    const std::vector<std::string>* cors_origins = nullptr; // empty: echo any Origin
+    uint32_t beacon_batch = default_beacon_batch;           // tracking.beacon_batch
+    uint32_t rate_limit = 0;     // server.rate_limit: events/s per client address, 0 = off
+    bool proxy_protocol = false; // server.proxy_protocol (believed from trusted_proxies only)
 };
 
 class worker {

@@ -14,7 +14,7 @@ packages=(
   liburing-dev librdkafka-dev libtomlplusplus-dev libfmt-dev libcli11-dev libreaderwriterqueue-dev
   libsimdjson-dev libsodium-dev libmaxminddb-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format
-  curl wrk procps kcat
+  curl wrk procps kcat chromium
 )
 
 missing=()

@@ -10,8 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/e2e_client.hh"
-#include "tests/json_reader.hh"
+#include "tests/e2e_events.hh"
 
 using namespace pixelring::test;
 
@@ -29,19 +28,7 @@ std::vector<json_value> events_for(const collector_process& p,
     for (const auto& r : requests)
         c.send_all(r);
     EXPECT_EQ(c.read_responses(requests.size()).size(), requests.size());
-    std::vector<std::string> lines;
-    for (int waited = 0; waited < 5000 && lines.size() < requests.size(); waited += 10) {
-        lines = read_lines(p.events_path());
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    std::vector<json_value> out;
-    for (const auto& line : lines) {
-        json_value v;
-        std::string error;
-        EXPECT_TRUE(json_reader::parse(line, v, error)) << error << " in " << line;
-        out.push_back(std::move(v));
-    }
-    return out;
+    return wait_events(p, requests.size());
 }
 
 std::string pixel(const std::string& campaign, const std::string& headers) {

@@ -48,13 +48,7 @@ void warn_unimplemented(const config& cfg) {
                    "it has no effect\n",
                    key);
     };
-    if (cfg.server.proxy_protocol) warn("server.proxy_protocol");
-    if (cfg.server.rate_limit) warn("server.rate_limit");
     if (!cfg.admin.user.empty() || !cfg.admin.password.empty()) warn("admin.user/password");
-    if (!cfg.tracking.allowed_events.empty()) warn("tracking.allowed_events");
-    if (!cfg.tracking.cors_origins.empty()) warn("tracking.cors_origins");
-    if (!cfg.redirect.secret.empty() || !cfg.redirect.allow_hosts.empty())
-        warn("redirect.secret/allow_hosts");
 }
 
 // The sink thread: drains every worker's ring into the sink. After stop is set (which
@@ -194,6 +188,20 @@ int run_collector(const config& cfg, const std::string& version) {
         }
     }
 
+    redirect_policy redirects;
+    if (std::string err =
+            make_redirect_policy(cfg.redirect.secret, cfg.redirect.allow_hosts, redirects);
+        !err.empty()) {
+        fmt::print(stderr, "pixelring: configuration error: {}\n", err);
+        return 2;
+    }
+    action_allowlist allowed_events;
+    if (std::string err = action_allowlist::build(cfg.tracking.allowed_events, allowed_events);
+        !err.empty()) {
+        fmt::print(stderr, "pixelring: configuration error: {}\n", err);
+        return 2;
+    }
+
     const unsigned workers = cfg.server.workers;
     public_listeners listeners;
     if (std::string err = open_public_listeners(cfg.server.listen, workers, 4096, listeners);
@@ -236,6 +244,12 @@ int run_collector(const config& cfg, const std::string& version) {
         s.idle_timeout_ms = cfg.server.idle_timeout_ms;
         s.enrichment = &enrichment;
         s.image = cfg.tracking.image.empty() ? nullptr : &image;
+        s.redirect = &redirects;
+        s.allowed_events = &allowed_events;
+        s.cors_origins = &cfg.tracking.cors_origins;
+        s.beacon_batch = cfg.tracking.beacon_batch;
+        s.rate_limit = cfg.server.rate_limit;
+        s.proxy_protocol = cfg.server.proxy_protocol;
         pool.push_back(std::make_unique<worker>(std::move(s), *rings.back(), counters[i]));
     }
     for (unsigned i = 0; i < workers; ++i)

@@ -16,8 +16,10 @@
 extern char** environ;
 
 int main(int argc, char** argv) {
-    CLI::App app{"pixelring: an io_uring edge collector for tracking pixels. Every hit on "
-                 "/track/<action>.gif becomes one JSON event in the configured sink."};
+    CLI::App app{"pixelring: an io_uring edge collector for web and email analytics. Every hit "
+                 "on /track/<action>.gif (pixels), POST /e (beacons), /tr/v1/<k>/<v>... (REST) "
+                 "and /r/<action>?url= (click redirects) becomes one JSON event in the "
+                 "configured sink; /t.js serves the tracker script."};
     app.set_version_flag("--version", std::string("pixelring ") + PIXELRING_VERSION);
     pixelring::config_sources sources;
     bool print_config = false;
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
     CLI::App* sign = app.add_subcommand(
         "sign-url", "print a signed /r/ click link to URL, signed with redirect.secret (taken "
                     "from the configuration, like every key) and exit");
+    sign->fallthrough(); // --set and --config may follow the subcommand too
     sign->add_option("URL", sign_target, "absolute http(s) URL the link redirects to")->required();
     sign->add_option("--action", sign_action, "the action in the link (/r/<action>)")
         ->capture_default_str();

@@ -1,0 +1,107 @@
+#pragma once
+// Private to net/worker.cc and net/worker_requests.cc: the state of one worker. worker.cc
+// holds the io_uring side (accept, recv, send, timers, reading bodies and PROXY headers);
+// worker_requests.cc what a complete request does (routes, events, answers).
+
+#include <optional>
+
+#include <liburing.h>
+
+#include "core/beacon.hh"
+#include "core/rate_limiter.hh"
+#include "net/buffer_pool.hh"
+#include "net/connection_table.hh"
+#include "net/provided_buffers.hh"
+#include "net/responses.hh"
+#include "net/router.hh"
+#include "net/worker.hh"
+
+namespace pixelring {
+
+struct worker::impl {
+    worker_settings cfg;
+    spsc_byte_ring& events;
+    worker_counters& counters;
+    io_uring ring{};
+    bool ring_ready = false;
+    provided_buffers buffers; // freed after ~impl has exited the ring
+    response_table responses;
+    uuidv7_generator ids;
+    std::optional<visitor_hasher> visitors; // this worker's visitor ids
+    http_request req;                       // scratch: one request is handled at a time
+    connection_table conns;
+    beacon_parser beacons;
+    std::optional<rate_limiter> limiter; // server.rate_limit
+    buffer_pool bodies;                  // connection::body_buf
+    buffer_pool answers;                 // dynamic answers (owned)
+    uint32_t max_bodies_out;             // beyond: 503 (body_memory_per_worker)
+    uint32_t bodies_out = 0;             // body buffers held by connections
+    uint32_t open_count = 0;
+    bool stopping = false;
+    uint64_t stop_deadline = 0;
+    uint64_t now_ms = 0;  // CLOCK_REALTIME, refreshed per completion batch
+    uint64_t mono_ms = 0; // CLOCK_MONOTONIC, for timers
+    __kernel_timespec tick{};
+    uint64_t wake_value = 0;
+    int wake_fd;
+    unsigned last_seen = 0; // completions handled in the previous pass
+
+    impl(worker_settings s, spsc_byte_ring& r, worker_counters& c, int wake);
+    ~impl();
+
+    // ---- worker.cc: io_uring ------------------------------------------------------------
+    io_uring_sqe* sqe() noexcept;
+    void arm_accept(uint32_t listener);
+    void arm_recv(uint32_t index);
+    void arm_timer();
+    void arm_wake();
+    std::string start();
+    void update_timer(uint32_t index) noexcept;
+    uint32_t expired(timer_list list) noexcept;
+    void expire_timers();
+    void on_accept(const io_uring_cqe* cqe);
+    void close_connection(uint32_t index);
+    void release_buffers(connection& c) noexcept;
+    connection* settle(uint64_t ud, bool final_completion);
+    const ip_address& peer_of(connection& c);
+    void flush_answers(uint32_t index);
+    void on_send(const io_uring_cqe* cqe);
+    size_t consume(uint32_t index, char* data, size_t len);
+    bool take_proxy_header(uint32_t index, const char* data, size_t len, size_t& used);
+    char* take_body();
+    void give_body(char* buf) noexcept;
+    size_t feed_body(uint32_t index, const char* data, size_t len);
+    void finish_body(uint32_t index);
+    void consume_stage(uint32_t index);
+    void on_recv(const io_uring_cqe* cqe);
+    void on_bytes(uint32_t index, char* data, size_t len);
+    void on_timer(const io_uring_cqe*);
+    void begin_stop();
+    void run_loop();
+
+    // ---- worker_requests.cc: what a request does ----------------------------------------
+    // Routes one complete request (body: POST /e's body in a padded buffer of body_cap
+    // bytes, else empty) and queues its answer. Returns false when the connection must be
+    // closed after the answer.
+    bool handle_request(uint32_t index, const http_request& r, const char* body, size_t body_len,
+                        size_t body_cap);
+    void queue_answer(uint32_t index, std::string_view bytes) noexcept;
+    void queue_owned(uint32_t index, std::string_view bytes, char* buffer) noexcept;
+    uint16_t queue_text(uint32_t index, uint16_t status, std::string_view text, bool keep_alive,
+                        bool head, std::string_view allow = {});
+    void record_hit(connection& c, const http_request& r, pixel_hit& hit, std::string_view action);
+    uint16_t answer_beacon(uint32_t index, const http_request& r, const char* body, size_t body_len,
+                           size_t body_cap, bool keep_alive);
+    uint16_t answer_preflight(uint32_t index, const http_request& r, bool keep_alive);
+    uint16_t answer_redirect(uint32_t index, const http_request& r, const routed& how,
+                             bool keep_alive);
+    uint16_t answer_rest(uint32_t index, const http_request& r, const routed& how, bool keep_alive);
+    // What the Origin of a beacon or a preflight gets.
+    enum class cors : uint8_t { none, echo, refuse };
+    cors cors_for(std::string_view origin) const noexcept;
+    uint16_t beacon_error(uint32_t index, const http_request& r, uint16_t status,
+                          std::string_view json, bool keep_alive);
+    uint16_t body_too_large(uint32_t index, const http_request& r);
+};
+
+} // namespace pixelring

@@ -1,0 +1,353 @@
+// What one complete request does: the endpoint of net/router.hh, the event it records and the
+// answer it queues. The io_uring side is net/worker.cc.
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/percent_decode.hh"
+#include "core/url_fields.hh"
+#include "net/dynamic_answer.hh"
+#include "net/tracker_script.hh"
+#include "net/worker_impl.hh"
+
+namespace pixelring {
+
+namespace {
+
+// The action as the allowlist compares it: percent-decoded ('+' stays), at most
+// max_beacon_action bytes. False when longer.
+bool decode_action(std::string_view raw, char (&out)[max_beacon_action], size_t& len) noexcept {
+    auto p = reinterpret_cast<const uint8_t*>(raw.data());
+    auto end = p + raw.size();
+    len = 0;
+    while (p < end) {
+        if (len == max_beacon_action) return false;
+        detail::decoded_byte b = detail::read_byte<true, false>(p, end);
+        out[len++] = char(b.value);
+        p += b.len;
+    }
+    return true;
+}
+
+// The raw value of the first tuple called key in "k1/v1/k2/v2" (valid_rest_tuples holds).
+std::string_view tuple_value(std::string_view tuples, std::string_view key) noexcept {
+    while (!tuples.empty()) {
+        size_t k_end = tuples.find('/');
+        if (k_end == std::string_view::npos) return {};
+        std::string_view k = tuples.substr(0, k_end);
+        tuples.remove_prefix(k_end + 1);
+        size_t v_end = tuples.find('/');
+        std::string_view v = tuples.substr(0, v_end);
+        if (k == key) return v;
+        if (v_end == std::string_view::npos) return {};
+        tuples.remove_prefix(v_end + 1);
+    }
+    return {};
+}
+
+bool receipts_asked(std::string_view query) noexcept {
+    return query_param(query, "receipts") == "1";
+}
+
+} // namespace
+
+void worker::impl::queue_answer(uint32_t index, std::string_view bytes) noexcept {
+    connection& c = conns[index];
+    c.owned[c.out_count] = nullptr;
+    c.out[c.out_count++] = {const_cast<char*>(bytes.data()), bytes.size()};
+}
+
+void worker::impl::queue_owned(uint32_t index, std::string_view bytes, char* buffer) noexcept {
+    connection& c = conns[index];
+    c.owned[c.out_count] = buffer;
+    c.out[c.out_count++] = {const_cast<char*>(bytes.data()), bytes.size()};
+}
+
+// A text/plain answer that says why (one line), with Allow for a 405.
+uint16_t worker::impl::queue_text(uint32_t index, uint16_t status, std::string_view text,
+                                  bool keep_alive, bool head, std::string_view allow) {
+    char* buf = answers.take();
+    dynamic_answer a{.status = status,
+                     .content_type = "text/plain; charset=utf-8",
+                     .allow = allow,
+                     .keep_alive = keep_alive,
+                     .head = head,
+                     .unix_s = now_ms / 1000};
+    queue_owned(index, write_answer(a, text.substr(0, answers.size() - answer_headroom), buf), buf);
+    return status;
+}
+
+// No Origin (a server, curl): taken, no CORS headers. With tracking.cors_origins empty,
+// every origin is echoed except "null" (sandboxed frames, file: pages), which is taken
+// without CORS headers: echoing it with credentials would let any sandboxed page read the
+// answers. With the list set, only its origins ("null" too, when listed) are taken.
+worker::impl::cors worker::impl::cors_for(std::string_view origin) const noexcept {
+    if (origin.empty()) return cors::none;
+    if (!echoable_origin(origin)) return cors::refuse;
+    if (!cfg.cors_origins || cfg.cors_origins->empty())
+        return origin == "null" ? cors::none : cors::echo;
+    for (const std::string& o : *cfg.cors_origins)
+        if (o == origin) return cors::echo;
+    return cors::refuse;
+}
+
+// A beacon answered with a JSON error, with the CORS headers its Origin earns.
+uint16_t worker::impl::beacon_error(uint32_t index, const http_request& r, uint16_t status,
+                                    std::string_view json, bool keep_alive) {
+    char* buf = answers.take();
+    std::string_view origin = r.field("Origin");
+    dynamic_answer a{.status = status,
+                     .content_type = "application/json",
+                     .cors_origin = cors_for(origin) == cors::echo ? origin : std::string_view{},
+                     .vary_origin = true,
+                     .retry_after = status == 429 || status == 503,
+                     .keep_alive = keep_alive,
+                     .unix_s = now_ms / 1000};
+    queue_owned(index, write_answer(a, json, buf), buf);
+    return status;
+}
+
+// A beacon body over server.max_body_bytes (declared or decoded): 413 with a JSON error,
+// then the connection is closed (the rest of the body is not read).
+uint16_t worker::impl::body_too_large(uint32_t index, const http_request& r) {
+    char json[96];
+    auto res = fmt::format_to_n(json, sizeof json, R"({{"error":"body larger than {} bytes"}})",
+                                cfg.limits.max_body_bytes);
+    return beacon_error(index, r, 413, {json, res.size}, false);
+}
+
+bool worker::impl::handle_request(uint32_t index, const http_request& r, const char* body,
+                                  size_t body_len, size_t body_cap) {
+    connection& c = conns[index];
+    ++c.requests;
+    routed how = route_request(r);
+    // A chunked body is read for beacons only; elsewhere the connection cannot go on.
+    bool keep_alive = r.keep_alive && c.requests < cfg.max_requests_per_connection && !stopping &&
+                      (!r.chunked || how.what == endpoint::beacon);
+    uint16_t status = 0;
+    switch (how.what) {
+    case endpoint::pixel: {
+        pixel_hit hit;
+        hit.action = how.action;
+        hit.query = r.query;
+        record_hit(c, r, hit, how.action);
+        queue_answer(index, responses.get(how.answer, keep_alive, how.head));
+        status = response_status(how.answer);
+        break;
+    }
+    case endpoint::rest:
+        status = answer_rest(index, r, how, keep_alive);
+        break;
+    case endpoint::redirect:
+        status = answer_redirect(index, r, how, keep_alive);
+        break;
+    case endpoint::beacon:
+        status = answer_beacon(index, r, body, body_len, body_cap, keep_alive);
+        break;
+    case endpoint::preflight:
+        status = answer_preflight(index, r, keep_alive);
+        break;
+    case endpoint::script: {
+        response_kind kind = tracker_etag_matches(r.field("If-None-Match"))
+                                 ? response_kind::not_modified
+                                 : response_kind::tracker_script;
+        queue_answer(index, responses.get(kind, keep_alive, how.head));
+        status = response_status(kind);
+        break;
+    }
+    case endpoint::none:
+        if (how.answer == response_kind::method_not_allowed && how.allow != "GET, HEAD") {
+            status = queue_text(index, 405, "method not allowed\n", keep_alive, false, how.allow);
+        } else {
+            queue_answer(index, responses.get(how.answer, keep_alive, how.head));
+            status = response_status(how.answer);
+        }
+        break;
+    }
+    counters.count_request(how.metrics_route, status);
+    return keep_alive;
+}
+
+// A pixel, rest or redirect event, encoded straight into the ring: no allocation, no copy of
+// the request. Over server.rate_limit, or with an action tracking.allowed_events refuses,
+// the event is counted as dropped and the answer is the same.
+void worker::impl::record_hit(connection& c, const http_request& r, pixel_hit& hit,
+                              std::string_view action) {
+    hit.referer = r.referer;
+    hit.user_agent = r.user_agent;
+    hit.host = r.host;
+    hit.client = peer_of(c);
+    enrichment_scratch extra; // hit.enrichment points into it
+    if (cfg.enrichment) enrich_request(*cfg.enrichment, r, hit.client, extra);
+    if (cfg.allowed_events && !cfg.allowed_events->allows_any()) {
+        char name[max_beacon_action];
+        size_t len;
+        if (!decode_action(action, name, len) ||
+            !cfg.allowed_events->allows(std::string_view(name, len))) {
+            counters.events_dropped_not_allowed.add();
+            return;
+        }
+    }
+    if (limiter && !limiter->allow(hit.client, mono_ms)) {
+        counters.events_dropped_rate_limited.add();
+        return;
+    }
+    if (cfg.enrichment && cfg.enrichment->enabled) {
+        enrich_visitor(*cfg.enrichment, r, now_ms, *visitors, hit.client, raw_campaign(hit),
+                       r.referer, extra);
+        hit.enrichment = &extra.fields;
+    }
+    size_t bound = max_pixel_event_size(hit, cfg.encode);
+    char* slot = bound <= events.max_record() ? events.reserve(bound) : nullptr;
+    if (!slot) {
+        counters.events_dropped_ring_full.add();
+        return;
+    }
+    event_id id = ids.next(now_ms);
+    size_t n = encode_pixel_event(hit, cfg.encode, id, now_ms, slot);
+    events.commit(n);
+    counters.events_accepted.add();
+    if (hit.enrichment && extra.fields.dnt) counters.events_dnt.add();
+}
+
+uint16_t worker::impl::answer_rest(uint32_t index, const http_request& r, const routed& how,
+                                   bool keep_alive) {
+    if (!valid_rest_tuples(how.tuples))
+        return queue_text(index, 400,
+                          "bad /tr/v1/ path: expected /tr/v1/<key>/<value>[/<key>/<value>...] "
+                          "with non-empty keys\n",
+                          keep_alive, how.head);
+    pixel_hit hit;
+    hit.type = event_type::rest;
+    hit.query = how.tuples;
+    std::string_view action = tuple_value(how.tuples, "action");
+    record_hit(conns[index], r, hit, action.empty() ? "event" : action);
+    queue_answer(index, responses.get(response_kind::no_content, keep_alive, how.head));
+    return 204;
+}
+
+uint16_t worker::impl::answer_redirect(uint32_t index, const http_request& r, const routed& how,
+                                       bool keep_alive) {
+    if (!cfg.redirect || !cfg.redirect->enabled()) {
+        queue_answer(index, responses.get(response_kind::not_found, keep_alive, how.head));
+        return 404;
+    }
+    char location[3 * max_redirect_target];
+    redirect_check check = check_redirect(*cfg.redirect, query_param(r.query, "url"),
+                                          query_param(r.query, "sig"), location, sizeof location);
+    if (check.status != redirect_status::ok) {
+        char text[256];
+        std::string_view why = redirect_status_text(check.status);
+        size_t n = 0;
+        auto put = [&](std::string_view s) {
+            size_t k = std::min(s.size(), sizeof text - n);
+            std::memcpy(text + n, s.data(), k);
+            n += k;
+        };
+        put("redirect refused: ");
+        put(why);
+        put("\n");
+        return queue_text(index, 400, {text, n}, keep_alive, how.head);
+    }
+    std::string_view target(location, check.location_size);
+    char* buf = answers.take();
+    dynamic_answer a{.status = 302,
+                     .location = target,
+                     .keep_alive = keep_alive,
+                     .head = how.head,
+                     .unix_s = now_ms / 1000};
+    std::string_view bytes = finish_answer(a, buf, 0);
+    if (bytes.empty()) { // cannot happen: answer_headroom holds the longest Location
+        answers.give(buf);
+        return queue_text(index, 400, "redirect refused: url too long\n", keep_alive, how.head);
+    }
+    pixel_hit hit;
+    hit.type = event_type::redirect;
+    hit.action = how.action;
+    hit.query = r.query;
+    hit.target = target;
+    record_hit(conns[index], r, hit, how.action);
+    queue_owned(index, bytes, buf);
+    return 302;
+}
+
+uint16_t worker::impl::answer_preflight(uint32_t index, const http_request& r, bool keep_alive) {
+    std::string_view origin = r.field("Origin");
+    cors how = cors_for(origin);
+    if (how == cors::refuse)
+        return queue_text(index, 403, "origin not allowed\n", keep_alive, false);
+    char* buf = answers.take();
+    dynamic_answer a{.status = 204,
+                     .cors_origin = how == cors::echo ? origin : std::string_view{},
+                     .preflight = true,
+                     .vary_origin = true,
+                     .keep_alive = keep_alive,
+                     .unix_s = now_ms / 1000};
+    queue_owned(index, finish_answer(a, buf, 0), buf);
+    return 204;
+}
+
+uint16_t worker::impl::answer_beacon(uint32_t index, const http_request& r, const char* body,
+                                     size_t body_len, size_t body_cap, bool keep_alive) {
+    connection& c = conns[index];
+    std::string_view origin = r.field("Origin");
+    cors how = cors_for(origin);
+    if (how == cors::refuse)
+        return beacon_error(index, r, 403, R"({"error":"origin not allowed"})", keep_alive);
+    // No body at all (no Content-Length, or 0): the parser answers "empty body".
+    static constexpr char no_body[beacon_body_padding] = {};
+    beacon_result result =
+        body ? beacons.parse(body, body_len, body_cap) : beacons.parse(no_body, 0, sizeof no_body);
+    if (result.error() != beacon_body_error::none)
+        return beacon_error(index, r, result.http_status(), result.error_body(), keep_alive);
+
+    ip_address client = peer_of(c);
+    enrichment_scratch extra;
+    if (cfg.enrichment) enrich_request(*cfg.enrichment, r, client, extra);
+    const bool enrich = cfg.enrichment && cfg.enrichment->enabled;
+    const size_t accepted = result.accepted_count();
+    counters.beacon_items_rejected.add(result.size() - accepted);
+    if (limiter && accepted > 0 && !limiter->allow(client, mono_ms, uint32_t(accepted))) {
+        counters.events_dropped_rate_limited.add(accepted);
+        return beacon_error(index, r, 429, R"({"error":"rate limited: retry later"})", keep_alive);
+    }
+    for (const beacon_item& item : result) {
+        if (!item.accepted()) continue;
+        beacon_hit hit{.item = &item, .user_agent = r.user_agent, .host = r.host, .client = client};
+        if (enrich) {
+            enrich_visitor(*cfg.enrichment, r, now_ms, *visitors, client,
+                           item.campaign.value_or(std::string_view{}),
+                           item.url.value_or(std::string_view{}), extra);
+            hit.enrichment = &extra.fields;
+        }
+        size_t bound = max_beacon_event_size(hit, cfg.encode);
+        char* slot = bound <= events.max_record() ? events.reserve(bound) : nullptr;
+        if (!slot) {
+            counters.events_dropped_ring_full.add();
+            continue;
+        }
+        size_t n = encode_beacon_event(hit, cfg.encode, ids.next(now_ms), now_ms, slot);
+        events.commit(n);
+        counters.events_accepted.add();
+        if (enrich && extra.fields.dnt) counters.events_dnt.add();
+    }
+    char* buf = answers.take();
+    dynamic_answer a{.content_type = "application/json",
+                     .cors_origin = how == cors::echo ? origin : std::string_view{},
+                     .vary_origin = true,
+                     .keep_alive = keep_alive,
+                     .unix_s = now_ms / 1000};
+    if (receipts_asked(r.query)) {
+        size_t n = write_receipts(result, buf + answer_headroom, answers.size() - answer_headroom);
+        a.status = 200;
+        queue_owned(index, finish_answer(a, buf, n), buf);
+        return 200;
+    }
+    a.status = 204;
+    a.content_type = {};
+    queue_owned(index, finish_answer(a, buf, 0), buf);
+    return 204;
+}
+
+} // namespace pixelring
