@@ -44,8 +44,11 @@ struct agent_info {
 // prerender or preview) > mail_proxy > scanner > bot > browser. Only the first
 // max_user_agent_scan bytes of the User-Agent are examined. A prefetch keeps the browser, os
 // and device its User-Agent describes. Cost: one pass over the User-Agent, a few hundred ns
-// (tests/user_agent_test.cc prints the figure).
-agent_info classify_agent(const agent_signals& signals) noexcept;
+// (tests/user_agent_test.cc prints the figure). What the User-Agent alone says is kept in a
+// per-thread cache of 256 entries (User-Agents up to 256 bytes, exact byte match), so a
+// keep-alive connection's repeated User-Agent costs a hash and a compare; use_cache = false
+// skips it (tests, benchmarks). Either way the answer is the same.
+agent_info classify_agent(const agent_signals& signals, bool use_cache = true) noexcept;
 
 inline constexpr size_t max_user_agent_scan = 512;
 

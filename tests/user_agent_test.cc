@@ -106,7 +106,7 @@ TEST(UserAgentCorpus, CostPerCall) {
         const auto t0 = std::chrono::steady_clock::now();
         for (int r = 0; r < rounds; ++r)
             for (const auto& ua : browsers) {
-                const agent_info a = classify_ua(ua);
+                const agent_info a = classify_agent({.user_agent = ua}, false);
                 sink += static_cast<unsigned>(a.device) + static_cast<unsigned>(a.browser.size());
             }
         const double ns =
@@ -123,6 +123,38 @@ TEST(UserAgentCorpus, CostPerCall) {
     // Target is well under 500 ns; the bound leaves room for a busy shared machine.
     EXPECT_LT(best, 1000.0);
 #endif
+}
+
+TEST(UserAgentCorpus, TheCacheGivesTheSameAnswers) {
+    auto all = read_corpus("../shared/testdata/ua/bots.json");
+    for (auto& ua : read_corpus("../shared/testdata/ua/browsers.json"))
+        all.push_back(ua);
+    all.push_back(std::string(300, 'a')); // longer than the cached size
+    ASSERT_GT(all.size(), 256u);          // more than the cache holds: entries are replaced
+    for (int pass = 0; pass < 3; ++pass) {
+        for (const auto& ua : all) {
+            for (bool relay : {false, true}) {
+                agent_signals s;
+                s.user_agent = ua;
+                s.apple_private_relay = relay;
+                const agent_info fresh = classify_agent(s, false);
+                const agent_info cached = classify_agent(s);
+                EXPECT_EQ(cached.label, fresh.label) << ua;
+                EXPECT_EQ(cached.browser, fresh.browser) << ua;
+                EXPECT_EQ(cached.os, fresh.os) << ua;
+                EXPECT_EQ(cached.device, fresh.device) << ua;
+            }
+        }
+    }
+    // A prefix of a cached User-Agent is another User-Agent.
+    agent_signals full;
+    full.user_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+                      "Gecko) Chrome/131.0.0.0 Safari/537.36";
+    EXPECT_EQ(classify_agent(full).browser, "Chrome");
+    agent_signals cut;
+    cut.user_agent = full.user_agent.substr(0, 7); // "Mozilla"
+    EXPECT_EQ(classify_agent(cut).label, classify_agent(cut, false).label);
+    EXPECT_EQ(classify_agent(cut).browser, classify_agent(cut, false).browser);
 }
 
 // ---- browser, os, device ----------------------------------------------------------------
