@@ -123,6 +123,12 @@ void write_prometheus(const metrics_view& v, std::string& out) {
            "Connections closed at once because server.max_connections was reached.");
     fmt::format_to(it, "pixelring_connections_rejected_total {}\n",
                    sum(v, [](auto& c) { return c.connections_rejected.get(); }));
+    header(out, "pixelring_accept_errors_total", "counter",
+           "Connections the kernel could not hand over for want of file descriptors or memory "
+           "(EMFILE, ENFILE, ENOBUFS, ENOMEM); accepting pauses until the next 250 ms tick. "
+           "Raise LimitNOFILE or lower server.max_connections.");
+    fmt::format_to(it, "pixelring_accept_errors_total {}\n",
+                   sum(v, [](auto& c) { return c.accept_errors.get(); }));
     header(out, "pixelring_timeouts_total", "counter",
            "Connections closed by the header (slow client) or idle (keep-alive) timeout.");
     fmt::format_to(it, "pixelring_timeouts_total{{kind=\"header\"}} {}\n",

@@ -60,6 +60,7 @@ struct alignas(64) worker_counters {
     counter events_dnt;                  // accepted with DNT/Sec-GPC honoured: no visitor, ip, ua
     counter connections_accepted;
     counter connections_rejected; // over server.max_connections
+    counter accept_errors;        // accept failed for want of descriptors or memory
     counter connections_open;     // gauge
     counter header_timeouts;
     counter idle_timeouts;

@@ -144,6 +144,7 @@ std::string worker::impl::start() {
     int ret = io_uring_register_buffers(&ring, &arena, 1);
     if (ret < 0) return fmt::format("io_uring_register_buffers: {}", std::strerror(-ret));
 
+    accept_paused.reserve(cfg.listen_fds.size());
     for (uint32_t l = 0; l < cfg.listen_fds.size(); ++l)
         arm_accept(l);
     arm_timer();
@@ -208,8 +209,18 @@ void worker::impl::expire_timers() {
 
 void worker::impl::on_accept(const io_uring_cqe* cqe) {
     uint32_t listener = user_data_index(cqe->user_data);
-    if (!(cqe->flags & IORING_CQE_F_MORE) && !stopping) arm_accept(listener);
     int fd = cqe->res;
+    const bool out_of_resources = fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM;
+    if (out_of_resources) counters.accept_errors.add();
+    if (!(cqe->flags & IORING_CQE_F_MORE) && !stopping) {
+        // Out of descriptors or memory, the pending connection stays queued and an accept
+        // armed now would fail again at once: a busy loop. Wait for the next timer tick
+        // (closed connections give descriptors back meanwhile).
+        if (out_of_resources)
+            accept_paused.push_back(listener);
+        else
+            arm_accept(listener);
+    }
     if (fd < 0) return; // -EMFILE, -ENFILE, -ECONNABORTED...: nothing to clean up
     if (stopping) {
         ::close(fd);
@@ -628,6 +639,10 @@ void worker::impl::on_bytes(uint32_t index, char* data, size_t len) {
 
 void worker::impl::on_timer(const io_uring_cqe*) {
     responses.update_date(now_ms / 1000);
+    if (!stopping)
+        for (uint32_t listener : accept_paused)
+            arm_accept(listener);
+    accept_paused.clear();
     counters.cq_overflows.set(*ring.cq.koverflow);
     expire_timers();
     if (!stopping || open_count > 0) arm_timer();

@@ -4,6 +4,7 @@
 // worker_requests.cc what a complete request does (routes, events, answers).
 
 #include <optional>
+#include <vector>
 
 #include <liburing.h>
 
@@ -36,6 +37,7 @@ struct worker::impl {
     buffer_pool answers;                 // dynamic answers (owned)
     uint32_t max_bodies_out;             // beyond: 503 (body_memory_per_worker)
     uint32_t bodies_out = 0;             // body buffers held by connections
+    std::vector<uint32_t> accept_paused; // listeners to re-arm at the next tick (EMFILE...)
     uint32_t open_count = 0;
     bool stopping = false;
     uint64_t stop_deadline = 0;

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <regex>
 #include <sstream>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -46,8 +47,16 @@ pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>
     // every test states its own.
     clearenv();
     setenv("PATH", "/usr/bin:/bin", 1);
-    for (const std::string& e : env)
+    for (const std::string& e : env) {
+        // Not a variable: RLIMIT_NOFILE=N sets the server's descriptor limit (soft and hard).
+        if (e.rfind("RLIMIT_NOFILE=", 0) == 0) {
+            rlim_t n = std::stoul(e.substr(14));
+            rlimit lim{n, n};
+            setrlimit(RLIMIT_NOFILE, &lim);
+            continue;
+        }
         putenv(const_cast<char*>(e.c_str()));
+    }
     std::vector<char*> argv;
     std::string bin = PIXELRING_BIN;
     argv.push_back(bin.data());

@@ -11,7 +11,8 @@
 namespace pixelring::test {
 
 // A pixelring process started with --set arguments (listen and admin on port 0, workers 2,
-// file sink and spool in a fresh temporary directory unless overridden).
+// file sink and spool in a fresh temporary directory unless overridden). env holds NAME=value
+// variables; "RLIMIT_NOFILE=N" instead sets the process's descriptor limit.
 class collector_process {
 public:
     explicit collector_process(std::vector<std::string> extra_sets = {},

@@ -383,7 +383,8 @@ TEST(kafka_spool, a_spent_spool_budget_counts_drops_and_readyz_fails_until_a_bro
     EXPECT_NE(log.find("spool.max_bytes"), std::string::npos) << log;
 
     broker.command("up all");
-    EXPECT_TRUE(eventually([&] { return settled_and_spool_empty(p); }, 60s)) << p.stderr_text();
+    EXPECT_TRUE(eventually([&] { return settled_and_spool_empty(p); }, 60s))
+        << p.stderr_text() << admin_get(p.admin_port(), "/metrics");
     EXPECT_EQ(readyz_status(p), 200);
     EXPECT_EQ(p.stop(30000), 0);
     final_counts f = parse_final_line(p.stderr_text());

@@ -9,6 +9,7 @@
 #include <memory>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <thread>
 #include <vector>
 
@@ -49,6 +50,27 @@ void warn_unimplemented(const config& cfg) {
                    key);
     };
     if (!cfg.admin.user.empty() || !cfg.admin.password.empty()) warn("admin.user/password");
+}
+
+// Every connection is a file descriptor: raise the soft limit to the hard one, and say so
+// when even that is short of server.max_connections (plus room for listeners, files, Kafka).
+void raise_descriptor_limit(uint32_t max_connections) {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    if (lim.rlim_cur < lim.rlim_max) {
+        rlimit want = lim;
+        want.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) lim = want;
+    }
+    constexpr rlim_t reserve = 1024;
+    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < rlim_t(max_connections) + reserve)
+        fmt::print(stderr,
+                   "pixelring: warning: server.max_connections = {} but the process may open "
+                   "only {} file descriptors (RLIMIT_NOFILE; systemd: LimitNOFILE=); beyond "
+                   "about {} connections accepting pauses and pixelring_accept_errors_total "
+                   "counts it\n",
+                   max_connections, uint64_t(lim.rlim_cur),
+                   lim.rlim_cur > reserve ? uint64_t(lim.rlim_cur - reserve) : 0);
 }
 
 // The sink thread: drains every worker's ring into the sink. After stop is set (which
@@ -137,6 +159,7 @@ int run_collector(const config& cfg, const std::string& version) {
         return 1;
     }
     warn_unimplemented(cfg);
+    raise_descriptor_limit(cfg.server.max_connections);
 
     std::string error;
     std::unique_ptr<sink> out;
