@@ -20,7 +20,7 @@ public:
     char* take() {
         if (free_.empty()) {
             all_.push_back(std::make_unique_for_overwrite<char[]>(size_));
-            free_.reserve(all_.size());
+            if (free_.capacity() < all_.size()) free_.reserve(2 * all_.size());
             return all_.back().get();
         }
         char* b = free_.back();

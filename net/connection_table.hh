@@ -14,8 +14,14 @@ namespace pixelring {
 
 inline constexpr uint32_t no_slot = UINT32_MAX;
 // Answers queued on one connection before the worker stops parsing its pipelined requests
-// until a send completes.
-inline constexpr unsigned max_pending_answers = 64;
+// until a send completes. Twice what a browser or wrk pipelines (16); the queue lives in every
+// connection slot (16 bytes of iovec and 8 of owner per entry), so it also sets the memory
+// of an idle connection (tests/idle_connections_test.cc).
+inline constexpr unsigned max_pending_answers = 32;
+// Dynamic answers (net/dynamic_answer.hh: pooled buffers) queued on one connection before
+// the worker stops parsing its requests until a send completes: bounds the memory a client
+// that does not read its answers can pin.
+inline constexpr unsigned max_owned_answers = 8;
 
 enum class timer_list : uint8_t { none, idle, header };
 
@@ -50,7 +56,10 @@ struct connection {
     // worker's answer pool when owned[i] is set (given back once the answer is sent).
     iovec out[max_pending_answers];
     char* owned[max_pending_answers];
+    uint32_t owned_large = 0; // bit i: owned[i] is from the large pool
+    static_assert(max_pending_answers <= 32, "owned_large has a bit per queued answer");
     uint32_t out_count = 0;
+    uint32_t owned_count = 0;
     msghdr msg{};
     // Timeout list links (doubly linked by slot index).
     timer_list list = timer_list::none;

@@ -80,7 +80,8 @@ bool echoable_origin(std::string_view origin) noexcept {
     return true;
 }
 
-std::string_view finish_answer(const dynamic_answer& a, char* buf, size_t body_size) noexcept {
+std::string_view finish_answer(const dynamic_answer& a, char* buf, size_t body_size,
+                               size_t headroom) noexcept {
     char head[answer_headroom];
     writer w{head, head + sizeof head};
     w.put("HTTP/1.1 ");
@@ -126,16 +127,17 @@ std::string_view finish_answer(const dynamic_answer& a, char* buf, size_t body_s
     w.put("X-Content-Type-Options: nosniff\r\n");
     w.put(no_cache_headers);
     w.put(a.keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
-    if (!w.ok) return {};
     size_t head_size = size_t(w.p - head);
-    char* start = buf + answer_headroom - head_size;
+    if (!w.ok || head_size > headroom) return {};
+    char* start = buf + headroom - head_size;
     std::memcpy(start, head, head_size);
     return {start, head_size + (a.head ? 0 : body_size)};
 }
 
-std::string_view write_answer(const dynamic_answer& a, std::string_view body, char* buf) noexcept {
-    if (!body.empty()) std::memcpy(buf + answer_headroom, body.data(), body.size());
-    return finish_answer(a, buf, body.size());
+std::string_view write_answer(const dynamic_answer& a, std::string_view body, char* buf,
+                              size_t headroom) noexcept {
+    if (!body.empty()) std::memcpy(buf + headroom, body.data(), body.size());
+    return finish_answer(a, buf, body.size(), headroom);
 }
 
 } // namespace pixelring

@@ -16,6 +16,10 @@ namespace pixelring {
 // the longest Location a redirect can send (3 × 4096 bytes: every byte of the longest target
 // percent-encoded, core/redirect.hh) and the fixed headers.
 inline constexpr size_t answer_headroom = 16384;
+// The head room of the small answer buffers: every answer but the receipts and redirects with
+// a Location over small_location_max bytes (a CORS origin is at most max_echoed_origin).
+inline constexpr size_t small_answer_headroom = 1536;
+inline constexpr size_t small_location_max = 640;
 // The longest Origin echoed back; a longer one is refused (403), never cut.
 inline constexpr size_t max_echoed_origin = 512;
 
@@ -38,15 +42,17 @@ struct dynamic_answer {
 // The reason phrase of the statuses pixelring sends ("Found", "Too Many Requests").
 std::string_view reason_phrase(uint16_t status) noexcept;
 
-// Writes the head of a for a body of body_size bytes that already sits at
-// buf + answer_headroom, right before it. Returns the whole answer (head, then the body
-// unless a.head) as a view into buf, or an empty view when the head does not fit in
-// answer_headroom (a bug: the inputs are bounded by the callers).
-std::string_view finish_answer(const dynamic_answer& a, char* buf, size_t body_size) noexcept;
+// Writes the head of a for a body of body_size bytes that already sits at buf + headroom,
+// right before it. Returns the whole answer (head, then the body unless a.head) as a view
+// into buf, or an empty view when the head does not fit in headroom (at most
+// answer_headroom; a bug: the inputs are bounded by the callers).
+std::string_view finish_answer(const dynamic_answer& a, char* buf, size_t body_size,
+                               size_t headroom = answer_headroom) noexcept;
 
-// The same with the body given: copies it to buf + answer_headroom first. buf holds
-// answer_headroom + body.size() bytes at least.
-std::string_view write_answer(const dynamic_answer& a, std::string_view body, char* buf) noexcept;
+// The same with the body given: copies it to buf + headroom first. buf holds headroom +
+// body.size() bytes at least.
+std::string_view write_answer(const dynamic_answer& a, std::string_view body, char* buf,
+                              size_t headroom = answer_headroom) noexcept;
 
 // True when an Origin value may be echoed in a header: 1..max_echoed_origin bytes of visible
 // ASCII (the parser already refused CR, LF and NUL in field values).

@@ -72,6 +72,7 @@ worker::impl::impl(worker_settings s, spsc_byte_ring& r, worker_counters& c, int
           beacon_limits{.max_body_bytes = cfg.limits.max_body_bytes, .max_items = cfg.beacon_batch},
           cfg.allowed_events),
       bodies(body_buffer_size(cfg.limits)), answers(answer_buffer_size(cfg.beacon_batch)),
+      small_answers(small_answer_headroom + 2560),
       max_bodies_out(
           uint32_t(std::max<size_t>(16, body_memory_per_worker / body_buffer_size(cfg.limits)))),
       tick{0, tick_ns}, wake_fd(wake) {
@@ -247,6 +248,8 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
     c.body_buf = nullptr;
     c.proxy_pending = cfg.proxy_protocol;
     c.out_count = 0;
+    c.owned_count = 0;
+    c.owned_large = 0;
     c.parser.reset();
     ++open_count;
     counters.connections_accepted.add();
@@ -262,11 +265,10 @@ void worker::impl::release_buffers(connection& c) noexcept {
     conns.give_stage(c);
     give_body(c.body_buf);
     c.body_buf = nullptr;
-    for (uint32_t i = 0; i < c.out_count; ++i) {
-        answers.give(c.owned[i]);
-        c.owned[i] = nullptr;
-    }
+    for (uint32_t i = 0; i < c.out_count; ++i)
+        give_owned(c, i);
     c.out_count = 0;
+    c.owned_large = 0;
 }
 
 // Closes the socket now. The slot is reused once the kernel has returned every request that
@@ -354,7 +356,7 @@ void worker::impl::on_send(const io_uring_cqe* cqe) {
     uint32_t done = 0;
     while (done < c.out_count && sent >= c.out[done].iov_len) {
         sent -= c.out[done].iov_len;
-        answers.give(c.owned[done]);
+        give_owned(c, done);
         ++done;
     }
     if (done < c.out_count && sent > 0) {
@@ -364,6 +366,7 @@ void worker::impl::on_send(const io_uring_cqe* cqe) {
     if (done > 0) {
         std::memmove(c.out, c.out + done, (c.out_count - done) * sizeof(iovec));
         std::memmove(c.owned, c.owned + done, (c.out_count - done) * sizeof(char*));
+        c.owned_large = done < 32 ? c.owned_large >> done : 0;
         c.out_count -= done;
     }
     // Requests held back while the queue was full.
@@ -499,7 +502,7 @@ size_t worker::impl::consume(uint32_t index, char* data, size_t len) {
             c.body_left -= skip;
             continue;
         }
-        if (c.out_count >= max_pending_answers) break;
+        if (c.out_count >= max_pending_answers || c.owned_count >= max_owned_answers) break;
         parse_status st = c.parser.parse_head(data + pos, len - pos, req);
         if (st == parse_status::need_more) break;
         if (st == parse_status::error) {

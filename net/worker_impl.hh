@@ -12,6 +12,7 @@
 #include "core/rate_limiter.hh"
 #include "net/buffer_pool.hh"
 #include "net/connection_table.hh"
+#include "net/dynamic_answer.hh"
 #include "net/provided_buffers.hh"
 #include "net/responses.hh"
 #include "net/router.hh"
@@ -34,7 +35,8 @@ struct worker::impl {
     beacon_parser beacons;
     std::optional<rate_limiter> limiter; // server.rate_limit
     buffer_pool bodies;                  // connection::body_buf
-    buffer_pool answers;                 // dynamic answers (owned)
+    buffer_pool answers;                 // dynamic answers (owned): receipts, long Locations
+    buffer_pool small_answers;           // every other dynamic answer
     uint32_t max_bodies_out;             // beyond: 503 (body_memory_per_worker)
     uint32_t bodies_out = 0;             // body buffers held by connections
     std::vector<uint32_t> accept_paused; // listeners to re-arm at the next tick (EMFILE...)
@@ -88,7 +90,15 @@ struct worker::impl {
     bool handle_request(uint32_t index, const http_request& r, const char* body, size_t body_len,
                         size_t body_cap);
     void queue_answer(uint32_t index, std::string_view bytes) noexcept;
-    void queue_owned(uint32_t index, std::string_view bytes, char* buffer) noexcept;
+    // A dynamic answer's buffer: small (small_answer_headroom + 2560 bytes) or large
+    // (answer_headroom + the receipts of a whole batch). headroom_of says which offset the
+    // body goes to.
+    char* take_answer(bool large);
+    static size_t headroom_of(bool large) noexcept {
+        return large ? answer_headroom : small_answer_headroom;
+    }
+    void queue_owned(uint32_t index, std::string_view bytes, char* buffer, bool large) noexcept;
+    void give_owned(connection& c, uint32_t i) noexcept;
     uint16_t queue_text(uint32_t index, uint16_t status, std::string_view text, bool keep_alive,
                         bool head, std::string_view allow = {});
     void record_hit(connection& c, const http_request& r, pixel_hit& hit, std::string_view action);

@@ -58,23 +58,42 @@ void worker::impl::queue_answer(uint32_t index, std::string_view bytes) noexcept
     c.out[c.out_count++] = {const_cast<char*>(bytes.data()), bytes.size()};
 }
 
-void worker::impl::queue_owned(uint32_t index, std::string_view bytes, char* buffer) noexcept {
+char* worker::impl::take_answer(bool large) {
+    return large ? answers.take() : small_answers.take();
+}
+
+void worker::impl::queue_owned(uint32_t index, std::string_view bytes, char* buffer,
+                               bool large) noexcept {
     connection& c = conns[index];
     c.owned[c.out_count] = buffer;
+    if (large) c.owned_large |= 1u << c.out_count;
+    ++c.owned_count;
     c.out[c.out_count++] = {const_cast<char*>(bytes.data()), bytes.size()};
+}
+
+void worker::impl::give_owned(connection& c, uint32_t i) noexcept {
+    if (!c.owned[i]) return;
+    if (c.owned_large & (1u << i))
+        answers.give(c.owned[i]);
+    else
+        small_answers.give(c.owned[i]);
+    c.owned[i] = nullptr;
+    c.owned_large &= ~(1u << i);
+    --c.owned_count;
 }
 
 // A text/plain answer that says why (one line), with Allow for a 405.
 uint16_t worker::impl::queue_text(uint32_t index, uint16_t status, std::string_view text,
                                   bool keep_alive, bool head, std::string_view allow) {
-    char* buf = answers.take();
+    char* buf = small_answers.take();
     dynamic_answer a{.status = status,
                      .content_type = "text/plain; charset=utf-8",
                      .allow = allow,
                      .keep_alive = keep_alive,
                      .head = head,
                      .unix_s = now_ms / 1000};
-    queue_owned(index, write_answer(a, text.substr(0, answers.size() - answer_headroom), buf), buf);
+    text = text.substr(0, small_answers.size() - small_answer_headroom);
+    queue_owned(index, write_answer(a, text, buf, small_answer_headroom), buf, false);
     return status;
 }
 
@@ -95,7 +114,7 @@ worker::impl::cors worker::impl::cors_for(std::string_view origin) const noexcep
 // A beacon answered with a JSON error, with the CORS headers its Origin earns.
 uint16_t worker::impl::beacon_error(uint32_t index, const http_request& r, uint16_t status,
                                     std::string_view json, bool keep_alive) {
-    char* buf = answers.take();
+    char* buf = small_answers.take();
     std::string_view origin = r.field("Origin");
     dynamic_answer a{.status = status,
                      .content_type = "application/json",
@@ -104,7 +123,7 @@ uint16_t worker::impl::beacon_error(uint32_t index, const http_request& r, uint1
                      .retry_after = status == 429 || status == 503,
                      .keep_alive = keep_alive,
                      .unix_s = now_ms / 1000};
-    queue_owned(index, write_answer(a, json, buf), buf);
+    queue_owned(index, write_answer(a, json, buf, small_answer_headroom), buf, false);
     return status;
 }
 
@@ -251,15 +270,16 @@ uint16_t worker::impl::answer_redirect(uint32_t index, const http_request& r, co
         return queue_text(index, 400, {text, n}, keep_alive, how.head);
     }
     std::string_view target(location, check.location_size);
-    char* buf = answers.take();
+    const bool large = target.size() > small_location_max;
+    char* buf = take_answer(large);
     dynamic_answer a{.status = 302,
                      .location = target,
                      .keep_alive = keep_alive,
                      .head = how.head,
                      .unix_s = now_ms / 1000};
-    std::string_view bytes = finish_answer(a, buf, 0);
+    std::string_view bytes = finish_answer(a, buf, 0, headroom_of(large));
     if (bytes.empty()) { // cannot happen: answer_headroom holds the longest Location
-        answers.give(buf);
+        (large ? answers : small_answers).give(buf);
         return queue_text(index, 400, "redirect refused: url too long\n", keep_alive, how.head);
     }
     pixel_hit hit;
@@ -268,7 +288,7 @@ uint16_t worker::impl::answer_redirect(uint32_t index, const http_request& r, co
     hit.query = r.query;
     hit.target = target;
     record_hit(conns[index], r, hit, how.action);
-    queue_owned(index, bytes, buf);
+    queue_owned(index, bytes, buf, large);
     return 302;
 }
 
@@ -277,14 +297,14 @@ uint16_t worker::impl::answer_preflight(uint32_t index, const http_request& r, b
     cors how = cors_for(origin);
     if (how == cors::refuse)
         return queue_text(index, 403, "origin not allowed\n", keep_alive, false);
-    char* buf = answers.take();
+    char* buf = small_answers.take();
     dynamic_answer a{.status = 204,
                      .cors_origin = how == cors::echo ? origin : std::string_view{},
                      .preflight = true,
                      .vary_origin = true,
                      .keep_alive = keep_alive,
                      .unix_s = now_ms / 1000};
-    queue_owned(index, finish_answer(a, buf, 0), buf);
+    queue_owned(index, finish_answer(a, buf, 0, small_answer_headroom), buf, false);
     return 204;
 }
 
@@ -332,21 +352,22 @@ uint16_t worker::impl::answer_beacon(uint32_t index, const http_request& r, cons
         counters.events_accepted.add();
         if (enrich && extra.fields.dnt) counters.events_dnt.add();
     }
-    char* buf = answers.take();
+    const bool receipts = receipts_asked(r.query);
+    char* buf = take_answer(receipts);
     dynamic_answer a{.content_type = "application/json",
                      .cors_origin = how == cors::echo ? origin : std::string_view{},
                      .vary_origin = true,
                      .keep_alive = keep_alive,
                      .unix_s = now_ms / 1000};
-    if (receipts_asked(r.query)) {
+    if (receipts) {
         size_t n = write_receipts(result, buf + answer_headroom, answers.size() - answer_headroom);
         a.status = 200;
-        queue_owned(index, finish_answer(a, buf, n), buf);
+        queue_owned(index, finish_answer(a, buf, n), buf, true);
         return 200;
     }
     a.status = 204;
     a.content_type = {};
-    queue_owned(index, finish_answer(a, buf, 0), buf);
+    queue_owned(index, finish_answer(a, buf, 0, small_answer_headroom), buf, false);
     return 204;
 }
 

@@ -21,11 +21,22 @@
 #endif
 
 namespace {
-// In the executable's static TLS: reaching it allocates nothing, even from inside malloc.
-thread_local size_t t_allocations = 0;
+// In the executable's static TLS: reaching it allocates nothing, even from inside malloc (the
+// atomic is constant-initialised, so no TLS wrapper runs). Atomic so that another thread may
+// read it (thread_allocation_counter); only this thread writes it, with a plain load and store.
+thread_local std::atomic<size_t> t_allocations{0};
+
+inline void count_one() noexcept {
+    t_allocations.store(t_allocations.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
+}
 } // namespace
 
 size_t pixelring::test::thread_allocations() noexcept {
+    return t_allocations.load(std::memory_order_relaxed);
+}
+
+const std::atomic<size_t>& pixelring::test::thread_allocation_counter() noexcept {
     return t_allocations;
 }
 
@@ -37,7 +48,7 @@ extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(con
                                                          void (*free_hook)(const volatile void*));
 namespace {
 void count_malloc(const volatile void*, size_t) {
-    ++t_allocations;
+    count_one();
 }
 void ignore_free(const volatile void*) {}
 // Installed before main. Both hooks are required: the runtime refuses a null one.
@@ -61,41 +72,41 @@ void* __libc_valloc(size_t);
 void* __libc_pvalloc(size_t);
 
 void* malloc(size_t n) noexcept {
-    ++t_allocations;
+    count_one();
     return __libc_malloc(n);
 }
 void* calloc(size_t n, size_t size) noexcept {
-    ++t_allocations;
+    count_one();
     return __libc_calloc(n, size);
 }
 void* realloc(void* p, size_t n) noexcept {
-    ++t_allocations;
+    count_one();
     return __libc_realloc(p, n);
 }
 // glibc's own aligned_alloc is its memalign.
 void* aligned_alloc(size_t alignment, size_t n) noexcept {
-    ++t_allocations;
+    count_one();
     return __libc_memalign(alignment, n);
 }
 void* memalign(size_t alignment, size_t n) noexcept {
-    ++t_allocations;
+    count_one();
     return __libc_memalign(alignment, n);
 }
 int posix_memalign(void** out, size_t alignment, size_t n) noexcept {
     if (alignment == 0 || alignment % sizeof(void*) != 0 || (alignment & (alignment - 1)) != 0)
         return EINVAL;
-    ++t_allocations;
+    count_one();
     void* p = __libc_memalign(alignment, n);
     if (p == nullptr) return ENOMEM;
     *out = p;
     return 0;
 }
 void* valloc(size_t n) noexcept {
-    ++t_allocations;
+    count_one();
     return __libc_valloc(n);
 }
 void* pvalloc(size_t n) noexcept {
-    ++t_allocations;
+    count_one();
     return __libc_pvalloc(n);
 }
 }

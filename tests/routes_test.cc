@@ -408,6 +408,39 @@ TEST(beacons, pipelined_beacon_then_pixel_on_one_connection) {
     EXPECT_EQ(ev[3].str("action"), "fourth");
 }
 
+// More pipelined beacons than the worker holds dynamic answers for at once (8 per connection)
+// and than it queues answers (32): it stops parsing, sends, and goes on, in order.
+TEST(beacons, many_pipelined_beacons_are_answered_in_order) {
+    collector_process p({"server.workers=1"});
+    ASSERT_TRUE(p.started()) << p.stderr_text();
+    connection c(p.port());
+    std::string batch;
+    for (int i = 0; i < 60; ++i) {
+        std::string body = R"({"action":"b)" + std::to_string(i) + R"("})";
+        batch += i % 3 == 0 ? beacon(body, "Origin: https://shop.example\r\n", "/e?receipts=1")
+                            : beacon(body, "Origin: https://shop.example\r\n");
+        batch += get("/track/p" + std::to_string(i) + ".gif");
+    }
+    c.send_all(batch);
+    auto raw = c.read_responses(120);
+    ASSERT_EQ(raw.size(), 120u);
+    for (int i = 0; i < 60; ++i) {
+        http_response b = parse_response(raw[2 * i]);
+        EXPECT_EQ(b.status, i % 3 == 0 ? 200 : 204) << i;
+        EXPECT_EQ(b.headers["access-control-allow-origin"], "https://shop.example") << i;
+        if (i % 3 == 0) {
+            EXPECT_EQ(b.body, R"([{"status":"accepted"}])") << i;
+        }
+        EXPECT_EQ(parse_response(raw[2 * i + 1]).status, 200) << i;
+    }
+    auto ev = wait_events(p, 120);
+    ASSERT_EQ(ev.size(), 120u);
+    for (int i = 0; i < 60; ++i) {
+        EXPECT_EQ(ev[2 * i].str("action"), "b" + std::to_string(i));
+        EXPECT_EQ(ev[2 * i + 1].str("action"), "p" + std::to_string(i));
+    }
+}
+
 TEST(beacons, content_length_over_max_body_bytes_is_413_before_the_body) {
     collector_process p({"server.max_body_bytes=1024", "server.workers=1"});
     ASSERT_TRUE(p.started()) << p.stderr_text();
