@@ -455,7 +455,7 @@ uint64_t hash_user_agent(std::string_view ua) noexcept {
         h ^= h >> 32;
     }
     uint64_t w = 0;
-    std::memcpy(&w, ua.data() + i, ua.size() - i);
+    if (i < ua.size()) std::memcpy(&w, ua.data() + i, ua.size() - i);
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
     return h ^ (h >> 29);
 }
@@ -464,7 +464,8 @@ agent_info cached_user_agent(std::string_view ua) noexcept {
     if (ua.size() > k_cached_ua) return classify_user_agent(ua);
     thread_local ua_cache_entry cache[k_cache_entries];
     ua_cache_entry& e = cache[hash_user_agent(ua) & (k_cache_entries - 1)];
-    if (e.size == ua.size() && std::memcmp(e.ua, ua.data(), ua.size()) == 0) return e.info;
+    if (e.size == ua.size() && (ua.empty() || std::memcmp(e.ua, ua.data(), ua.size()) == 0))
+        return e.info;
     e.info = classify_user_agent(ua);
     e.size = uint16_t(ua.size());
     if (!ua.empty()) std::memcpy(e.ua, ua.data(), ua.size());

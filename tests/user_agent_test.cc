@@ -146,6 +146,13 @@ TEST(UserAgentCorpus, TheCacheGivesTheSameAnswers) {
             }
         }
     }
+    // No User-Agent at all (a view without data, as for a request without the field), twice:
+    // the second answer comes from the cache.
+    for (int i = 0; i < 2; ++i) {
+        const agent_info none = classify_agent(agent_signals{});
+        EXPECT_EQ(none.label, agent_label::bot);
+        EXPECT_EQ(none.device, device_kind::bot);
+    }
     // A prefix of a cached User-Agent is another User-Agent.
     agent_signals full;
     full.user_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
