@@ -6,13 +6,13 @@
 #   bench/wrk/enrich_compare.sh [--rounds N] [--duration S] [--warmup S] [--scenario keepalive]
 #                               [--bin PATH] [--out DIR]
 #
-# Runs bench/wrk/pixel_load.sh (one round, one scenario) 2 x N times, alternating on, off,
+# Runs bench/load/run.sh --servers pixelring-file (one round, one scenario) 2 x N times, alternating on, off,
 # on, off, ... (even rounds start with off, so drift hits both alike). Both servers get the
 # same configuration but tracking.enrich: the GeoIP test databases from ../shared/testdata/geoip,
 # server.trusted_proxies=127.0.0.1/32 and every request carries X-Forwarded-For: 89.160.20.112,
 # an address both databases know, so GeoIP finds a city and an AS as it would for a real
 # client (the loopback address would be a short miss). Prints every run's µs/request, each
-# round's on - off difference, and the medians. Exit status: pixel_load.sh's first failure.
+# round's on - off difference, and the medians. Exit status: run.sh's first failure.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,7 +59,7 @@ done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-common=(--rounds 1 --duration "$duration" --warmup "$warmup" --scenarios "$scenario" --bin "$bin"
+common=(--servers pixelring-file --rounds 1 --duration "$duration" --warmup "$warmup" --scenarios "$scenario" --bin "$bin"
     --set "geoip.city_db=$geoip_dir/GeoIP2-City-Test.mmdb"
     --set "geoip.asn_db=$geoip_dir/GeoLite2-ASN-Test.mmdb"
     --set server.trusted_proxies=127.0.0.1/32 --header "X-Forwarded-For: $client")
@@ -73,14 +73,14 @@ for ((r = 1; r <= rounds; r++)); do
     for enrich in "${order[@]}"; do
         dir=$out/r$r-enrich-$enrich
         rc=0
-        "$here/pixel_load.sh" "${common[@]}" --set "tracking.enrich=$enrich" --out "$dir" \
+        "$repo/bench/load/run.sh" "${common[@]}" --set "tracking.enrich=$enrich" --out "$dir" \
             >"$dir.log" 2>&1 || rc=$?
         if ((rc != 0)); then
             cat "$dir.log" >&2
-            die "pixel_load.sh (round $r, tracking.enrich=$enrich) exited $rc"
+            die "bench/load/run.sh (round $r, tracking.enrich=$enrich) exited $rc"
         fi
-        # runs.tsv: requests/s in column 4, µs/req in 8, CPU 0 other % in 14
-        awk -F'\t' -v r="$r" -v e="$enrich" 'NR == 2 {printf "%s\t%s\t%s\t%s\t%s\n", r, e, $8, $4, $14}' \
+        # runs.tsv: requests/s in column 5, µs/req in 9, CPU 0 other % in 11
+        awk -F'\t' -v r="$r" -v e="$enrich" 'NR == 2 {printf "%s\t%s\t%s\t%s\t%s\n", r, e, $9, $5, $11}' \
             "$dir/runs.tsv" >>"$summary"
         tail -1 "$summary" | awk -F'\t' '{printf "round %s enrich=%-5s %7.3f us/req server CPU  %9.0f req/s  CPU 0 other %s%%\n", $1, $2, $3, $4, $5}'
     done
@@ -98,4 +98,4 @@ awk -F'\t' '
         printf "median over %d rounds: on %.3f, off %.3f, on - off %+.3f us/req (median of the per-round differences)\n",
             n, med(a, n), med(b, n), med(d, n)
     }' "$summary"
-echo "enrich_compare: per run: $summary; pixel_load.sh outputs in $out/r*-enrich-*"
+echo "enrich_compare: per run: $summary; run.sh outputs in $out/r*-enrich-*"

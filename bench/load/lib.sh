@@ -1,0 +1,316 @@
+# shellcheck shell=bash disable=SC2034  # sets globals for the scripts that source it
+# lib.sh: shared pieces of the load harness (bench/load/run.sh): the request every server gets,
+# starting and stopping the servers (by PID), wrk runs, /proc CPU accounting, wrk output parsing.
+# Source it from bash with `set -euo pipefail`; set load_name (message prefix) first.
+# Every function that starts a process runs in the calling shell (not in $(...)), records the
+# PID in a global (server_pid, broker_pid, wrk_pid) and load_cleanup stops exactly those.
+
+# --- the request: the same for every server and scenario
+load_path_query='/track/pageview.gif?campaignID=example.com&scroll-depth=70%25&dark-mode=true'
+load_referer='https://example.com/blog/post?utm_source=news'
+load_user_agent='Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+load_connections=64
+load_pipeline_depth=16
+load_start_timeout_s=15
+load_stop_timeout_s=120
+
+load_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+load_repo=$(cd "$load_dir/../.." && pwd)
+load_name=${load_name:-load}
+
+server_pid=""
+server_name=""
+broker_pid=""
+wrk_pid=""
+load_work=""
+load_keep_work=0
+load_extra_headers=() # -H NAME:VALUE pairs for curl and wrk
+load_campaigns=1
+
+load_die() {
+    echo "$load_name: $*" >&2
+    exit 1
+}
+load_warn_box() { # lines...: a loud warning on stderr
+    {
+        echo "################################################################"
+        local l
+        for l in "$@"; do echo "## $load_name: $l"; done
+        echo "################################################################"
+    } >&2
+}
+load_need() { # tool [apt package]: exit 2 when missing
+    command -v "$1" >/dev/null && return 0
+    echo "$load_name: $1 is not installed${2:+: apt-get install $2}" >&2
+    exit 2
+}
+load_whole() { # option value min: a whole number >= min
+    if ! [[ $2 =~ ^[0-9]+$ ]] || ((10#$2 < $3)); then load_die "$1: a whole number >= $3, got '$2'"; fi
+}
+
+# A reproducible pixelring: no PIXELRING_* or NanoTrack variables from this shell.
+load_env_clear=()
+while IFS= read -r v; do
+    case $v in
+        PIXELRING_* | DB_TYPE | DISABLE_IP_TRACKING | DISABLE_USER_AGENT_TRACKING | DASHBOARD_USER | DASHBOARD_PASSWORD | TRACKING_IMAGE)
+            load_env_clear+=(-u "$v") ;;
+    esac
+done < <(compgen -e)
+
+# --- process control
+load_stop_pid() { # pid name [signal]: signal (TERM), bounded wait, then KILL
+    local pid=$1 name=$2 sig=${3:-TERM}
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+    echo "$load_name: stopping $name (pid $pid)" >&2
+    kill "-$sig" "$pid" 2>/dev/null || true
+    if ! timeout "$load_stop_timeout_s" tail --pid="$pid" -f /dev/null; then
+        echo "$load_name: $name (pid $pid) ignored SIG$sig for ${load_stop_timeout_s}s: SIGKILL" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+# shellcheck disable=SC2317  # run by the EXIT trap
+load_cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n $wrk_pid ]] && kill -0 "$wrk_pid" 2>/dev/null; then
+        kill -TERM "$wrk_pid" 2>/dev/null || true
+        wait "$wrk_pid" 2>/dev/null || true
+    fi
+    local sig=TERM
+    [[ $server_name == nginx ]] && sig=QUIT
+    load_stop_pid "$server_pid" "${server_name:-server}" "$sig" # before the broker: it flushes to it
+    load_stop_pid "$broker_pid" pixelring-devkafka
+    if [[ -n $load_work && -d $load_work ]]; then
+        if ((load_keep_work)); then
+            echo "$load_name: kept $load_work (event files, spool)" >&2
+        else
+            rm -rf "$load_work"
+        fi
+    fi
+    exit "$rc"
+}
+load_install_traps() {
+    trap load_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+load_port_taken() { # port: 0 when something listens on it (any address) or answers on loopback
+    local port=$1
+    if command -v ss >/dev/null && [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; then return 0; fi
+    timeout 2 bash -c ": <>/dev/tcp/127.0.0.1/$port" 2>/dev/null
+}
+
+load_wait_start_line() { # log sink: waits for pixelring's start line; sets px_port, px_admin_port
+    local log=$1 sink=$2 line deadline=$((SECONDS + load_start_timeout_s))
+    while :; do
+        line=$(grep -m1 -E '^pixelring .* listening on ' "$log" || true)
+        if [[ $line =~ listening\ on\ 127\.0\.0\.1:([0-9]+)\ admin\ 127\.0\.0\.1:([0-9]+)\ workers\ ([0-9]+)\ sink\ ([a-z]+) ]]; then
+            px_port=${BASH_REMATCH[1]}
+            px_admin_port=${BASH_REMATCH[2]}
+            [[ ${BASH_REMATCH[3]} == 1 && ${BASH_REMATCH[4]} == "$sink" ]] || load_die "unexpected start line: $line"
+            px_version=$(awk '/ listening on /{print $2; exit}' "$log")
+            return 0
+        fi
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            cat "$log" >&2
+            server_pid=""
+            load_die "pixelring exited before listening"
+        fi
+        if ((SECONDS >= deadline)); then
+            cat "$log" >&2
+            load_die "pixelring did not print its start line within ${load_start_timeout_s}s"
+        fi
+        sleep 0.05
+    done
+}
+
+# load_start_pixelring bin sink dir log [pixelring args...]: one worker on CPU 0, ports 0 (the
+# kernel picks free ones), cwd dir; sets server_pid, px_port, px_admin_port, px_version.
+load_start_pixelring() {
+    local bin=$1 sink=$2 dir=$3 log=$4
+    shift 4
+    : >"$log"
+    (
+        cd "$dir" || exit 1
+        exec env "${load_env_clear[@]}" taskset -c 0 "$bin" \
+            --set server.listen=127.0.0.1:0 --set admin.listen=127.0.0.1:0 \
+            --set server.workers=1 --set "sink.type=$sink" "$@"
+    ) </dev/null >"$log.stdout" 2>"$log" &
+    server_pid=$!
+    server_name=pixelring-$sink
+    load_wait_start_line "$log" "$sink"
+}
+
+# load_start_devkafka bin cpu brokers topic partitions dir log: sets broker_pid, kafka_bootstrap.
+load_start_devkafka() {
+    local bin=$1 cpu=$2 brokers=$3 topic=$4 partitions=$5 dir=$6 log=$7
+    local deadline=$((SECONDS + load_start_timeout_s))
+    : >"$log"
+    rm -f "$dir/bootstrap"
+    taskset -c "$cpu" "$bin" --brokers "$brokers" --topic "$topic:$partitions" \
+        --bootstrap-file "$dir/bootstrap" </dev/null >"$log.stdout" 2>"$log" &
+    broker_pid=$!
+    until [[ -s $dir/bootstrap ]]; do
+        if ! kill -0 "$broker_pid" 2>/dev/null; then
+            cat "$log" >&2
+            broker_pid=""
+            load_die "pixelring-devkafka exited before writing its bootstrap file"
+        fi
+        ((SECONDS < deadline)) || load_die "pixelring-devkafka wrote no bootstrap file within ${load_start_timeout_s}s"
+        sleep 0.05
+    done
+    kafka_bootstrap=$(<"$dir/bootstrap")
+}
+
+# load_write_nginx_conf dir port: empty_gif, a buffered JSON access log, one process (no master),
+# pixelring's response headers (cache headers, nosniff); every path nginx writes is under dir.
+load_write_nginx_conf() {
+    local d=$1 port=$2
+    mkdir -p "$d/logs" "$d/tmp"
+    cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+master_process off;
+error_log $d/logs/error.log;
+pid $d/nginx.pid;
+events { worker_connections 4096; }
+http {
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  log_format json escape=json '{"ts":"\$time_iso8601","uri":"\$request_uri","ref":"\$http_referer","ua":"\$http_user_agent","ip":"\$remote_addr","host":"\$host"}';
+  access_log $d/logs/access.log json buffer=64k flush=1s;
+  keepalive_requests 10000;
+  server {
+    listen 127.0.0.1:$port;
+    location /track/ {
+      empty_gif;
+      add_header Cache-Control "no-store, no-cache, must-revalidate, private, max-age=0" always;
+      add_header Pragma no-cache always;
+      add_header Expires 0 always;
+      add_header CDN-Cache-Control no-store always;
+      add_header X-Content-Type-Options nosniff always;
+    }
+  }
+}
+CONF
+}
+
+# load_start_nginx dir port: nginx on CPU 0 (refuses a taken port); sets server_pid.
+load_start_nginx() {
+    local d=$1 port=$2 deadline=$((SECONDS + load_start_timeout_s))
+    if load_port_taken "$port"; then
+        load_die "port 127.0.0.1:$port is taken; refusing to start nginx there (--nginx-port N)"
+    fi
+    load_write_nginx_conf "$d" "$port"
+    taskset -c 0 nginx -e "$d/logs/error.log" -p "$d" -c "$d/nginx.conf" </dev/null \
+        >"$d/logs/stdout" 2>&1 &
+    server_pid=$!
+    server_name=nginx
+    until curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$port/"; do
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            cat "$d/logs/error.log" "$d/logs/stdout" >&2 || true
+            server_pid=""
+            load_die "nginx exited before listening on 127.0.0.1:$port"
+        fi
+        ((SECONDS < deadline)) || load_die "nginx did not answer on 127.0.0.1:$port within ${load_start_timeout_s}s"
+        sleep 0.05
+    done
+    # The listener must be ours: a race with another program would measure the wrong server.
+    kill -0 "$server_pid" 2>/dev/null || load_die "nginx (pid $server_pid) exited after starting"
+}
+
+# load_probe url headers-file: one GET with the harness's headers, must be 200 image/gif.
+load_probe() {
+    local code
+    code=$(curl -s --max-time 5 -o /dev/null -D "$2" -w '%{http_code} %{content_type}' \
+        -H "Referer: $load_referer" -H "User-Agent: $load_user_agent" "${load_extra_headers[@]}" "$1" || true)
+    [[ $code == "200 image/gif" ]] || load_die "probe GET $1 answered '$code', not '200 image/gif'"
+}
+
+# --- requests.lua: pipelining and campaign IDs (wrk formats nothing per request)
+load_lua=$load_dir/requests.lua
+
+# load_run_wrk scenario seconds output-file base-url: wrk -t1 -cN on CPU 1, bounded by timeout.
+load_run_wrk() {
+    local sc=$1 secs=$2 file=$3 base=$4 rc=0 depth=1
+    local -a args=(-t1 "-c$load_connections" "-d${secs}s" --latency
+        -H "Referer: $load_referer" -H "User-Agent: $load_user_agent" "${load_extra_headers[@]}")
+    local -a tail_args=()
+    case $sc in
+        keepalive) ;;
+        close) args+=(-H 'Connection: close') ;;
+        pipelined) depth=$load_pipeline_depth ;;
+        *) load_die "unknown scenario $sc" ;;
+    esac
+    if ((depth > 1 || load_campaigns > 1)); then
+        args+=(-s "$load_lua")
+        tail_args=(-- "$depth" "$load_campaigns")
+    fi
+    timeout $((secs + 30)) taskset -c 1 wrk "${args[@]}" "$base$load_path_query" "${tail_args[@]}" \
+        >"$file" 2>&1 &
+    wrk_pid=$!
+    wait "$wrk_pid" || rc=$?
+    wrk_pid=""
+    if ((rc != 0)); then
+        cat "$file" >&2
+        load_die "wrk ($sc) failed with status $rc"
+    fi
+}
+
+# load_parse_wrk file: sets w_requests, w_rps, w_p99 (ms or n/a), w_sock (empty: none), w_non2xx.
+load_parse_wrk() {
+    local f=$1
+    w_requests=$(awk '/ requests in /{print $1; exit}' "$f")
+    w_rps=$(awk '/^Requests\/sec:/{print $2; exit}' "$f")
+    # wrk prints 0 for the pipelined percentiles (latency counted per batch; wg/wrk#236): n/a
+    w_p99=$(awk '/Latency Distribution/{d = 1} d && $1 == "99%" {
+            v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+            f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : -1
+            if (v * f > 0) printf "%.3f", v * f; else printf "n/a"; exit }' "$f")
+    w_sock=$(awk '/Socket errors:/{sub(/^ *Socket errors: */, ""); print; exit}' "$f")
+    w_non2xx=$(awk '/Non-2xx or 3xx responses:/{print $NF; exit}' "$f")
+    w_non2xx=${w_non2xx:-0}
+    if [[ -z $w_requests || -z $w_rps || -z $w_p99 ]]; then
+        cat "$f" >&2
+        load_die "cannot parse wrk output ($f)"
+    fi
+    ((w_requests > 0)) || { cat "$f" >&2; load_die "wrk completed no request ($f)"; }
+}
+
+# --- CPU accounting
+load_clk_tck=$(getconf CLK_TCK)
+load_cpu_ticks() { # pid: utime + stime of the whole process, all threads (/proc/<pid>/stat 14, 15)
+    local s rest
+    s=$(<"/proc/$1/stat")
+    rest=${s##*) }
+    local -a f
+    read -ra f <<<"$rest"
+    echo $((f[11] + f[12]))
+}
+load_cpu_busy() { # cpu: busy ticks (user nice system irq softirq steal; /proc/stat)
+    awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat
+}
+load_now() { date +%s.%N; }
+load_children_cpu() { # var: user+sys seconds of this shell's reaped children (wrk via timeout)
+    times >"$load_work/times" # in this shell, not in a $(...) subshell
+    printf -v "$1" '%s' "$(awk 'NR == 2 {t = 0; for (i = 1; i <= 2; i++) {split($i, a, "m"); t += a[1] * 60 + a[2]}; print t}' "$load_work/times")"
+}
+
+# --- pixelring /metrics
+load_metrics() { curl -s --max-time 5 "http://127.0.0.1:$px_admin_port/metrics" || true; }
+load_outcome_of() { # outcome: pixelring_events_total{outcome="..."}; delivered falls back to written
+    awk -v o="$1" '
+        $1 == "pixelring_events_total{outcome=\"" o "\"}" {print $2; found = 1; exit}
+        o == "delivered" && $1 == "pixelring_events_total{outcome=\"written\"}" {w = $2}
+        END {if (!found) print w + 0}'
+}
+load_dropped_of() { awk '/^pixelring_events_dropped_total\{/{n += $2} END{print n + 0}'; }
+load_non2xx_of() { # http_requests_total with a status other than 2xx
+    awk '/^pixelring_http_requests_total\{/ && !/status="2[0-9][0-9]"/{n += $2} END{print n + 0}'
+}

@@ -1,0 +1,526 @@
+#!/usr/bin/env bash
+# run.sh: pixelring against nginx under wrk, on one machine: server CPU per request.
+#
+#   bench/load/run.sh [--rounds N] [--duration S] [--warmup S] [--quick]
+#                     [--servers pixelring-file,pixelring-kafka,nginx]
+#                     [--scenarios keepalive,close,pipelined] [--out DIR]
+#                     [--bin PATH] [--devkafka PATH] [--nginx-port N]
+#                     [--set KEY=VALUE]... [--header 'NAME: VALUE']...
+#                     [--campaigns N] [--partitions N] [--brokers N] [--broker-cpu C]
+#
+# Servers, each alone and pinned to CPU 0 while it is measured: pixelring-file (file sink),
+# pixelring-kafka (Kafka sink; pixelring-devkafka, topic pixelring.events, pinned to
+# --broker-cpu, default 1), nginx (Debian package: empty_gif, a JSON access log with
+# buffer=64k flush=1s, one process, pixelring's cache headers, 127.0.0.1:--nginx-port, default
+# 18080; refused when the port is taken). pixelring listens on ports 0 (the kernel picks), one
+# worker. wrk -t1 -c64 runs pinned to CPU 1: GET /track/pageview.gif?campaignID=example.com&
+# scroll-depth=70%25&dark-mode=true with a Referer and a Chrome User-Agent. Scenarios:
+# keepalive, close (Connection: close), pipelined (16 requests per write). Each run: a warm-up
+# (default 2 s), then a measured wrk run (default 10 s) with the server's CPU (utime+stime, all
+# threads, /proc/<pid>/stat) read right before and after. Rounds are interleaved: a round
+# starts each server, runs every scenario on it and stops it; the server order rotates by one
+# each round. --quick: 1 round of 2 s runs after 1 s warm-ups (options given win).
+# After each pixelring, its stop line is checked: file sink: event file lines = accepted =
+# written; Kafka: delivered + spooled = accepted; none dropped. nginx: access log lines >=
+# responses. --out DIR (default: a new temp dir) gets runs.tsv (every measured run),
+# events.tsv, results.md, results.png (needs gnuplot: apt-get install gnuplot-nox), the wrk
+# outputs and the server logs. --set goes to pixelring, --header to every request (all
+# servers). --campaigns N cycles N campaign IDs (Kafka keys; default 1: the URL above).
+# --report-only (with the same options and --out DIR of an earlier run): rewrite results.md and
+# results.png from DIR's runs.tsv and events.tsv, measuring nothing.
+# Exit: 0 ok, 1 error, 2 missing tool, 3 events lost (mismatch or dropped).
+# Loopback only; installs nothing; stops only the processes it started, by PID.
+set -euo pipefail
+
+load_name=load
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+here=$load_dir
+repo=$load_repo
+
+rounds=3
+duration=10
+warmup=2
+servers=pixelring-file,pixelring-kafka,nginx
+scenarios=keepalive,close,pipelined
+out=""
+bin=$repo/build/release/tools/pixelring
+devkafka=""
+nginx_port=18080
+partitions=64
+brokers=1
+broker_cpu=1
+topic=pixelring.events
+extra_sets=()
+quick=0
+report_only=0
+declare -A given=()
+orig_args=("$@")
+
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "${BASH_SOURCE[0]}"; }
+die() { load_die "$@"; }
+
+while (($#)); do
+    opt=$1
+    val=""
+    case $opt in
+        -h | --help) usage; exit 0 ;;
+        --quick) quick=1; shift; continue ;;
+        --report-only) report_only=1; shift; continue ;;
+        --*=*) val=${opt#*=}; opt=${opt%%=*} ;;
+        --*) (($# >= 2)) || die "$opt needs a value"; val=$2; shift ;;
+        *) die "unknown argument: $opt (see --help)" ;;
+    esac
+    shift
+    given[$opt]=1
+    case $opt in
+        --rounds) rounds=$val ;;
+        --duration) duration=$val ;;
+        --warmup) warmup=$val ;;
+        --servers) servers=$val ;;
+        --scenarios) scenarios=$val ;;
+        --out) out=$val ;;
+        --bin) bin=$val ;;
+        --devkafka) devkafka=$val ;;
+        --nginx-port) nginx_port=$val ;;
+        --campaigns) load_campaigns=$val ;;
+        --partitions) partitions=$val ;;
+        --brokers) brokers=$val ;;
+        --broker-cpu) broker_cpu=$val ;;
+        --set) [[ $val == *=* ]] || die "--set: KEY=VALUE, got '$val'"; extra_sets+=(--set "$val") ;;
+        --header) [[ $val == *:* ]] || die "--header: 'NAME: VALUE', got '$val'"; load_extra_headers+=(-H "$val") ;;
+        *) die "unknown option: $opt (see --help)" ;;
+    esac
+done
+if ((quick)); then
+    [[ -v given[--rounds] ]] || rounds=1
+    [[ -v given[--duration] ]] || duration=2
+    [[ -v given[--warmup] ]] || warmup=1
+fi
+
+load_whole --rounds "$rounds" 1
+load_whole --duration "$duration" 1
+load_whole --warmup "$warmup" 0
+load_whole --nginx-port "$nginx_port" 1
+load_whole --campaigns "$load_campaigns" 1
+load_whole --partitions "$partitions" 1
+load_whole --brokers "$brokers" 1
+load_whole --broker-cpu "$broker_cpu" 0
+rounds=$((10#$rounds)) duration=$((10#$duration)) warmup=$((10#$warmup))
+nginx_port=$((10#$nginx_port)) load_campaigns=$((10#$load_campaigns))
+partitions=$((10#$partitions)) brokers=$((10#$brokers)) broker_cpu=$((10#$broker_cpu))
+((rounds <= 20)) || die "--rounds: at most 20"
+((duration <= 600 && warmup <= 60)) || die "--duration at most 600 s, --warmup at most 60 s"
+((nginx_port <= 65535)) || die "--nginx-port: at most 65535"
+((load_campaigns <= 100000)) || die "--campaigns: at most 100000"
+((partitions <= 10000)) || die "--partitions: at most 10000 (pixelring-devkafka's limit)"
+((brokers <= 16)) || die "--brokers: at most 16 (pixelring-devkafka's limit)"
+
+IFS=, read -ra server_list <<<"$servers"
+IFS=, read -ra scenario_list <<<"$scenarios"
+((${#server_list[@]})) || die "--servers: empty"
+((${#scenario_list[@]})) || die "--scenarios: empty"
+declare -A seen=()
+need_px=0 need_kafka=0 need_nginx=0
+for s in "${server_list[@]}"; do
+    [[ -v seen[$s] ]] && die "--servers: $s twice"
+    seen[$s]=1
+    case $s in
+        pixelring-file) need_px=1 ;;
+        pixelring-kafka) need_px=1 need_kafka=1 ;;
+        nginx) need_nginx=1 ;;
+        *) die "unknown server: $s (pixelring-file, pixelring-kafka, nginx)" ;;
+    esac
+done
+seen=()
+for s in "${scenario_list[@]}"; do
+    [[ -v seen[$s] ]] && die "--scenarios: $s twice"
+    seen[$s]=1
+    case $s in keepalive | close | pipelined) ;; *) die "unknown scenario: $s (keepalive, close, pipelined)" ;; esac
+done
+
+# --- what this run needs, and only that
+if ((report_only)); then
+    [[ -n $out && -f $out/runs.tsv && -f $out/events.tsv ]] ||
+        die "--report-only needs --out DIR of an earlier run (with runs.tsv and events.tsv)"
+    need_px=0 need_nginx=0
+fi
+load_need wrk wrk
+for tool in taskset timeout getconf tail awk curl find wc; do load_need "$tool"; done
+((need_nginx)) && load_need nginx nginx
+if ((need_px)); then
+    [[ -x $bin ]] || die "no executable pixelring at $bin (build: cmake --preset release && cmake --build --preset release, or --bin PATH)"
+    bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+fi
+if ((need_kafka && !report_only)); then
+    [[ -n $devkafka ]] || devkafka=$(dirname "$bin")/pixelring-devkafka
+    [[ -x $devkafka ]] || die "no executable pixelring-devkafka at $devkafka (--devkafka PATH)"
+    devkafka=$(cd "$(dirname "$devkafka")" && pwd)/$(basename "$devkafka")
+fi
+[[ -f $load_lua ]] || die "missing $load_lua"
+taskset -c "0,1,$broker_cpu" true 2>/dev/null ||
+    die "CPUs 0, 1 and $broker_cpu are needed (server on 0, wrk on 1, the broker on $broker_cpu); nproc says $(nproc)"
+if ((need_nginx)) && load_port_taken "$nginx_port"; then
+    die "port 127.0.0.1:$nginx_port (for nginx) is taken: stop what listens there or pass --nginx-port N"
+fi
+
+load_work=$(mktemp -d "${TMPDIR:-/tmp}/pixelring_load.XXXXXX")
+load_install_traps
+if [[ -z $out ]]; then
+    out=$(mktemp -d "${TMPDIR:-/tmp}/pixelring_load_out.XXXXXX")
+else
+    mkdir -p "$out"
+fi
+out=$(cd "$out" && pwd)
+mkdir -p "$out/wrk" "$out/logs" "$out/headers"
+runs_tsv=$out/runs.tsv
+events_tsv=$out/events.tsv
+status=0
+start_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+((report_only)) || printf 'round\tserver\tscenario\trequests\treq_per_s\tp99_ms\tserver_ticks\twall_s\tus_per_req\tserver_cpu_pct\tcpu0_other_pct\twrk_cpu_pct\tsocket_errors\tnon2xx_wrk\tserver_accepted\tserver_dropped\tserver_non2xx\tdelivered_per_s\tbroker_us_per_req\n' >"$runs_tsv"
+((report_only)) || printf 'round\tserver\tresponses\taccepted\twritten_or_delivered\tspooled\tdropped\trecords\tcheck\n' >"$events_tsv"
+
+# --- one server instance: start, probe, every scenario, stop, check
+base=""
+inst_responses=0
+
+start_server() { # server round
+    local s=$1 r=$2 d=$load_work/r$2-$1
+    mkdir -p "$d"
+    case $s in
+        pixelring-file)
+            mkdir -p "$d/events"
+            load_start_pixelring "$bin" file "$d" "$out/logs/r$r-$s.log" \
+                --set "sink.file.path=$d/events/events.ndjson" --set sink.file.rotate_bytes=0 \
+                "${extra_sets[@]}"
+            base="http://127.0.0.1:$px_port"
+            ;;
+        pixelring-kafka)
+            mkdir -p "$d/spool"
+            load_start_devkafka "$devkafka" "$broker_cpu" "$brokers" "$topic" "$partitions" "$d" \
+                "$out/logs/r$r-devkafka.log"
+            load_start_pixelring "$bin" kafka "$d" "$out/logs/r$r-$s.log" \
+                --set "sink.kafka.brokers=$kafka_bootstrap" --set "sink.kafka.topic=$topic" \
+                --set "spool.dir=$d/spool" "${extra_sets[@]}"
+            base="http://127.0.0.1:$px_port"
+            ;;
+        nginx)
+            load_start_nginx "$d" "$nginx_port"
+            base="http://127.0.0.1:$nginx_port"
+            ;;
+    esac
+    load_probe "$base$load_path_query" "$out/headers/$s.txt"
+    inst_responses=1
+    if [[ $s == pixelring-kafka ]]; then # the probe must reach Kafka
+        local deadline=$((SECONDS + 15))
+        until (($(load_metrics | load_outcome_of delivered) >= 1)); do
+            ((SECONDS < deadline)) || die "the probe event was not delivered to Kafka within 15 s"
+            sleep 0.1
+        done
+    fi
+    echo "load: round $r: $s pid $server_pid on ${base#http://}, CPU 0${broker_pid:+; pixelring-devkafka pid $broker_pid on CPU $broker_cpu}"
+}
+
+measure() { # server scenario round
+    local s=$1 sc=$2 r=$3 file m0="" m1="" k0=0 k1=0 c0 c1 t0 t1 b0 b1 d0=0 d1=0
+    if ((warmup > 0)); then
+        load_run_wrk "$sc" "$warmup" "$out/wrk/r$r-$s-$sc-warmup.txt" "$base"
+        load_parse_wrk "$out/wrk/r$r-$s-$sc-warmup.txt"
+        inst_responses=$((inst_responses + w_requests))
+    fi
+    file=$out/wrk/r$r-$s-$sc.txt
+    [[ $s == pixelring-* ]] && m0=$(load_metrics)
+    b0=$(load_cpu_busy 0)
+    load_children_cpu k0
+    t0=$(load_now)
+    c0=$(load_cpu_ticks "$server_pid")
+    [[ -n $broker_pid ]] && d0=$(load_cpu_ticks "$broker_pid")
+    load_run_wrk "$sc" "$duration" "$file" "$base"
+    c1=$(load_cpu_ticks "$server_pid")
+    [[ -n $broker_pid ]] && d1=$(load_cpu_ticks "$broker_pid")
+    t1=$(load_now)
+    load_children_cpu k1
+    b1=$(load_cpu_busy 0)
+    [[ $s == pixelring-* ]] && m1=$(load_metrics)
+    load_parse_wrk "$file"
+    inst_responses=$((inst_responses + w_requests))
+
+    local dt=$((c1 - c0)) ddt=$((d1 - d0)) wall us cpu other wrkcpu bus dps
+    local acc=- drop=- srv_non2xx=- dlv=-
+    if [[ -n $m0 && -n $m1 ]]; then
+        acc=$(($(load_outcome_of accepted <<<"$m1") - $(load_outcome_of accepted <<<"$m0")))
+        drop=$(($(load_dropped_of <<<"$m1") - $(load_dropped_of <<<"$m0")))
+        srv_non2xx=$(($(load_non2xx_of <<<"$m1") - $(load_non2xx_of <<<"$m0")))
+        dlv=$(($(load_outcome_of delivered <<<"$m1") - $(load_outcome_of delivered <<<"$m0")))
+    elif [[ $s == pixelring-* ]]; then
+        die "no /metrics from pixelring's admin port $px_admin_port"
+    fi
+    # other = CPU 0 busy time not spent by the server (other processes, steal)
+    read -r wall us cpu other wrkcpu bus dps < <(awk -v a="$t0" -v b="$t1" -v d="$dt" -v bd="$ddt" \
+        -v hz="$load_clk_tck" -v n="$w_requests" -v o=$((b1 - b0 - dt)) -v k0="$k0" -v k1="$k1" \
+        -v dl="$dlv" 'BEGIN{w = b - a
+            printf "%.3f %.3f %.1f %.1f %.1f %.3f %.0f\n", w, d / hz * 1e6 / n, d / hz / w * 100,
+                (o > 0 ? o : 0) / hz / w * 100, (k1 - k0) / w * 100, bd / hz * 1e6 / n, dl / w}')
+    [[ $s == pixelring-kafka ]] || { bus=-; dps=-; }
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$r" "$s" "$sc" "$w_requests" "$w_rps" "$w_p99" "$dt" "$wall" "$us" "$cpu" "$other" \
+        "$wrkcpu" "${w_sock:-none}" "$w_non2xx" "$acc" "$drop" "$srv_non2xx" "$dps" "$bus" >>"$runs_tsv"
+    printf 'round %d %-15s %-9s %9.0f req/s  p99 %7s ms  %7.3f us/req server CPU (%5.1f%%)  CPU 0 other %5s%%  wrk %5s%% CPU%s\n' \
+        "$r" "$s" "$sc" "$w_rps" "$w_p99" "$us" "$cpu" "$other" "$wrkcpu" \
+        "$([[ $s == pixelring-kafka ]] && echo "  broker $bus us/req, $dps delivered/s")"
+    # The server's count checks wrk's: wrk counts responses (also when pipelining); the server
+    # may have taken up to connections x depth more (in flight when wrk stopped).
+    if [[ $acc != - ]] && ((acc + drop < w_requests || acc + drop > w_requests + load_connections * load_pipeline_depth)); then
+        echo "  !! $s $sc round $r: server accepted $acc and dropped $drop events but wrk counted $w_requests responses"
+    fi
+    if [[ $drop != - ]] && ((drop > 0)); then
+        echo "  !! $s $sc round $r: the server DROPPED $drop events (answered, not recorded; pixelring_events_dropped_total)"
+    fi
+    if awk -v o="$other" 'BEGIN{exit !(o > 10)}'; then
+        echo "  !! CPU 0 was ${other}% busy with other work (not the server): req/s and latency are not the server's own"
+    fi
+    if [[ -n $w_sock || $w_non2xx != 0 || ($srv_non2xx != - && $srv_non2xx != 0) ]]; then
+        echo "  !! $s $sc round $r: socket errors: ${w_sock:-none}; wrk non-2xx/3xx: $w_non2xx; server non-2xx: $srv_non2xx"
+    fi
+}
+
+stop_and_check() { # server round: stops the instance and checks its events against its counts
+    local s=$1 r=$2 d=$load_work/r$2-$1 rc=0 log=$out/logs/r$2-$1.log line
+    local accepted=- written=- spooled=- dropped=- records=- check=ok
+    if [[ $s == nginx ]]; then
+        kill -QUIT "$server_pid" # graceful: flushes the buffered access log
+        timeout "$load_stop_timeout_s" tail --pid="$server_pid" -f /dev/null ||
+            die "nginx did not stop within ${load_stop_timeout_s}s of SIGQUIT"
+        wait "$server_pid" || rc=$?
+        server_pid=""
+        records=$(wc -l <"$d/logs/access.log")
+        cp "$d/logs/error.log" "$out/logs/r$r-nginx-error.log"
+        if ((rc != 0 || records < inst_responses)); then
+            check=MISMATCH
+            load_warn_box "nginx round $r: access log lines $records < responses $inst_responses (exit status $rc)" \
+                "kept: $d/logs"
+            status=3
+            load_keep_work=1
+        fi
+    else
+        kill -TERM "$server_pid"
+        timeout "$load_stop_timeout_s" tail --pid="$server_pid" -f /dev/null ||
+            die "pixelring did not stop within ${load_stop_timeout_s}s of SIGTERM"
+        wait "$server_pid" || rc=$?
+        server_pid=""
+        line=$(grep -m1 'pixelring: stopped:' "$log" || true)
+        [[ $line =~ stopped:\ ([0-9]+)\ events\ accepted,\ ([0-9]+)\ (delivered|written), ]] ||
+            { cat "$log" >&2; die "no 'pixelring: stopped:' line from $s (exit status $rc)"; }
+        accepted=${BASH_REMATCH[1]}
+        written=${BASH_REMATCH[2]}
+        spooled=0
+        [[ $line =~ \ ([0-9]+)\ spooled ]] && spooled=${BASH_REMATCH[1]}
+        [[ $line =~ \ ([0-9]+)\ dropped ]] && dropped=${BASH_REMATCH[1]}
+        if [[ $s == pixelring-file ]]; then
+            records=$(find "$d/events" -type f -exec cat {} + | wc -l)
+            if [[ $records != "$accepted" || $written != "$accepted" || $rc != 0 ]]; then
+                check=MISMATCH
+                load_warn_box "EVENTS LOST OR UNACCOUNTED: $s round $r" \
+                    "event file lines $records, accepted $accepted, written $written, exit status $rc" \
+                    "kept: $d/events"
+            fi
+        else
+            load_stop_pid "$broker_pid" pixelring-devkafka
+            broker_pid=""
+            records=$written # delivery reports, not the topic: the mock keeps ~5 MiB per partition
+            if ((written + spooled != accepted || rc != 0)); then
+                check=MISMATCH
+                load_warn_box "EVENTS NOT DELIVERED: $s round $r" \
+                    "accepted $accepted, delivered $written, spooled $spooled, dropped $dropped, exit status $rc" \
+                    "kept: $d/spool"
+            fi
+        fi
+        if ((dropped != 0)); then
+            [[ $check == ok ]] && check=DROPPED
+            load_warn_box "THE SERVER DROPPED $dropped EVENTS UNDER LOAD ($s round $r)" "$line"
+        fi
+        [[ $check == ok ]] || status=3
+        [[ $check == MISMATCH ]] && load_keep_work=1
+        echo "load: round $r: $line"
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$s" "$inst_responses" "$accepted" "$written" \
+        "$spooled" "$dropped" "$records" "$check" >>"$events_tsv"
+    # Free the disk (a pipelined file-sink round writes gigabytes) unless kept for inspection.
+    [[ $check == MISMATCH ]] || rm -rf "$d"
+}
+
+# --- the rounds
+if ((report_only)); then
+    echo "load: --report-only: results from $runs_tsv and $events_tsv, nothing measured"
+    awk -F'\t' 'NR > 1 && $9 != "ok" {bad = 1} END {exit !bad}' "$events_tsv" && status=3
+    rounds=$(awk -F'\t' 'NR > 1 && $1 > n {n = $1} END {print n + 0}' "$runs_tsv")
+fi
+((report_only)) || echo "load: $rounds round(s) of ${server_list[*]} x ${scenario_list[*]}: warm-up ${warmup}s, measured ${duration}s, wrk -t1 -c$load_connections on CPU 1, servers on CPU 0; out $out"
+read -r load1 _ </proc/loadavg
+if ((!report_only)) && awk -v l="$load1" 'BEGIN{exit !(l > 1.5)}'; then
+    echo "load: WARNING: load average $load1 on $(nproc) CPUs: other work competes with the server and wrk"
+fi
+n_servers=${#server_list[@]}
+for ((r = 1; !report_only && r <= rounds; r++)); do
+    for ((i = 0; i < n_servers; i++)); do
+        s=${server_list[$(((i + r - 1) % n_servers))]}
+        start_server "$s" "$r"
+        for sc in "${scenario_list[@]}"; do
+            measure "$s" "$sc" "$r"
+        done
+        stop_and_check "$s" "$r"
+    done
+done
+
+((report_only)) || cut -d' ' -f1-3 /proc/loadavg >"$out/loadavg"
+[[ -f $out/loadavg ]] || echo "n/a n/a n/a" >"$out/loadavg"
+
+# --- the report
+label_of() {
+    case $1 in
+        keepalive) echo "keep-alive" ;;
+        close) echo "Connection: close" ;;
+        pipelined) echo "$load_pipeline_depth pipelined per write" ;;
+    esac
+}
+# summary: one line per (server, scenario): server scenario runs rps_med rps_min rps_max p99_med
+# us_med us_min us_max other_med wrk_med ratio ratio_min ratio_max bus_med dps_med
+summary=$out/summary.tsv
+awk -F'\t' -v servers="$servers" -v scenarios="$scenarios" '
+    function med(a, n,   i, j, t) {
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function lo(a, n,   i, m) { m = a[1]; for (i = 2; i <= n; i++) if (a[i] < m) m = a[i]; return m }
+    function hi(a, n,   i, m) { m = a[1]; for (i = 2; i <= n; i++) if (a[i] > m) m = a[i]; return m }
+    NR > 1 { k = $2 SUBSEP $3; n[k]++; rps[k, n[k]] = $5; us[k, n[k]] = $9; oth[k, n[k]] = $11; wc[k, n[k]] = $12
+             if ($6 != "n/a") { np[k]++; p99[k, np[k]] = $6 }
+             if ($19 != "-") { bus[k, n[k]] = $19; dps[k, n[k]] = $18 }
+             round_us[$2, $3, $1] = $9; rounds[$1] = 1 }
+    END {
+        ns = split(servers, S, ","); nc = split(scenarios, C, ",")
+        for (i = 1; i <= ns; i++) for (j = 1; j <= nc; j++) {
+            s = S[i]; c = C[j]; k = s SUBSEP c; m = n[k]; if (!m) continue
+            delete a; for (x = 1; x <= m; x++) a[x] = rps[k, x]; r1 = med(a, m); r2 = lo(a, m); r3 = hi(a, m)
+            delete a; for (x = 1; x <= m; x++) a[x] = us[k, x]; u1 = med(a, m); u2 = lo(a, m); u3 = hi(a, m)
+            delete a; for (x = 1; x <= m; x++) a[x] = oth[k, x]; o1 = med(a, m)
+            delete a; for (x = 1; x <= m; x++) a[x] = wc[k, x]; w1 = med(a, m)
+            p = "n/a"; if (np[k]) { delete a; for (x = 1; x <= np[k]; x++) a[x] = p99[k, x]; p = sprintf("%.2f", med(a, np[k])) }
+            b = "-"; d = "-"; if ((k, 1) in bus) { delete a; for (x = 1; x <= m; x++) a[x] = bus[k, x]; b = sprintf("%.2f", med(a, m))
+                delete a; for (x = 1; x <= m; x++) a[x] = dps[k, x]; d = sprintf("%.0f", med(a, m)) }
+            # ratio of the medians; its range: the per-round ratios (the servers ran in the same round)
+            q = "-"; q2 = "-"; q3 = "-"; kn = "nginx" SUBSEP c
+            if (s != "nginx" && n[kn]) {
+                delete a; for (x = 1; x <= n[kn]; x++) a[x] = us[kn, x]; q = sprintf("%.2f", u1 / med(a, n[kn]))
+                delete a; y = 0; for (rr in rounds) if (((s, c, rr) in round_us) && (("nginx", c, rr) in round_us) && round_us["nginx", c, rr] > 0) a[++y] = round_us[s, c, rr] / round_us["nginx", c, rr]
+                if (y) { q2 = sprintf("%.2f", lo(a, y)); q3 = sprintf("%.2f", hi(a, y)) }
+            }
+            printf "%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%s\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\n",
+                s, c, m, r1, r2, r3, p, u1, u2, u3, o1, w1, q, q2, q3, b, d
+        }
+    }' "$runs_tsv" >"$summary"
+
+commas() { sed -E ':a;s/^([0-9]+)([0-9]{3})/\1,\2/;ta' <<<"$1"; }
+# header.md: what ran, written once by the measuring run (--report-only reuses it)
+if ((!report_only)) || [[ ! -f $out/header.md ]]; then
+    if ((report_only)); then # an older run without header.md: what its files tell
+        start_date=$(date -u -r "$runs_tsv" +%Y-%m-%dT%H:%M:%SZ)" (end)"
+        px_version=$(cat "$out"/logs/*.log 2>/dev/null | awk '/^pixelring .* listening on /{print $2; exit}')
+        grep -q $'\tnginx\t' "$runs_tsv" && need_nginx=1
+    fi
+    version=${px_version:+pixelring $px_version}
+    nginx_version=""
+    ((need_nginx)) && nginx_version=$(nginx -v 2>&1 | sed 's/^nginx version: //')
+    cmd="bench/load/run.sh"
+    for a in "${orig_args[@]}"; do
+        [[ $a == --report-only ]] && continue
+        if [[ $a =~ ^[A-Za-z0-9_./,:=+@%-]+$ ]]; then cmd+=" $a"; else cmd+=" '${a//\'/\'\\\'\'}'"; fi
+    done
+    {
+        echo "# pixelring vs nginx: wrk load, one machine"
+        echo
+        echo "- date: $start_date; ${version:-pixelring} ($(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown))${nginx_version:+; $nginx_version}; $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')"
+        echo "- host: $(nproc) CPUs ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), kernel $(uname -r); each server alone on CPU 0, wrk -t1 -c$load_connections on CPU 1$( ((need_kafka)) && echo ", pixelring-devkafka ($brokers broker, $partitions partitions) on CPU $broker_cpu")"
+        echo "- command: \`$cmd\`"
+        echo "- each run: warm-up ${warmup}s, then \`wrk -t1 -c$load_connections -d${duration}s --latency\`; $rounds round(s), servers interleaved; $( ((load_campaigns > 1)) && echo "$load_campaigns campaign IDs" || echo "one URL")${extra_sets[*]:+; pixelring ${extra_sets[*]}}${load_extra_headers[*]:+; headers ${load_extra_headers[*]}}"
+        echo
+    } >"$out/header.md"
+fi
+{
+    cat "$out/header.md"
+    echo "| server | scenario | requests/s median (min–max) | p99 ms | server CPU µs/request median (min–max) | CPU ÷ nginx's | CPU 0 other % | wrk CPU % |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    while IFS=$'\t' read -r s c _ r1 r2 r3 p u1 u2 u3 o1 w1 q q2 q3 _ _; do
+        ratio="—"
+        [[ $q != - ]] && ratio="$q ($q2–$q3)"
+        [[ $s == nginx ]] && ratio="1"
+        [[ $s != nginx && $q == - ]] && ratio="n/a"
+        [[ $c == pipelined ]] && p="n/a" # wrk times a batch, not a request (wg/wrk#236)
+        printf '| %s | %s | %s (%s–%s) | %s | %s (%s–%s) | %s | %s | %s |\n' "$s" "$(label_of "$c")" \
+            "$(commas "$r1")" "$(commas "$r2")" "$(commas "$r3")" "$p" "$u1" "$u2" "$u3" \
+            "$ratio" "$o1" "$w1"
+    done <"$summary"
+    if ((need_kafka)); then
+        echo
+        echo "pixelring-kafka, the broker (pixelring-devkafka, not counted above) and Kafka's acknowledgements:"
+        echo
+        echo "| scenario | broker CPU µs/request median | delivered/s median |"
+        echo "|---|---:|---:|"
+        awk -F'\t' '$1 == "pixelring-kafka" {print $2 "\t" $16 "\t" $17}' "$summary" |
+            while IFS=$'\t' read -r c b d; do
+                printf '| %s | %s | %s |\n' "$(label_of "$c")" "$b" "$(commas "$d")"
+            done
+    fi
+    echo
+    echo "Server CPU = utime+stime of all the server's threads (/proc/<pid>/stat) over the measured window ÷ wrk's responses: the figure of merit, since wrk itself is near its limit on one core (wrk CPU % near 100: the client, not the server, sets requests/s). CPU ÷ nginx's = the ratio of the medians for the same scenario (in parentheses: the range of the per-round ratios). CPU 0 other % = CPU 0 busy time (/proc/stat) not spent by the server: above a few %, another process competed with it. p99 is wrk's, median over the rounds; pipelined p99 is n/a: wrk times the write of the whole batch, not a request (wg/wrk#236; runs.tsv keeps what wrk printed)."
+    echo
+    echo "Events (per server, summed over rounds; pixelring: its stop line; nginx: access log lines against wrk's responses, warm-ups and probe included):"
+    echo
+    awk -F'\t' 'NR > 1 {k = $2; if (!(k in seen)) {seen[k] = 1; order[++n] = k}
+            resp[k] += $3; acc[k] += $4; wr[k] += $5; sp[k] += $6; dr[k] += $7; rec[k] += $8
+            if ($9 != "ok") bad[k] = bad[k] " r" $1 ":" $9 }
+        END { for (i = 1; i <= n; i++) { k = order[i]
+            if (k == "nginx") printf "- nginx: %d responses, %d access log lines", resp[k], rec[k]
+            else if (k == "pixelring-file") printf "- pixelring-file: %d accepted, %d written, %d dropped, %d event file lines", acc[k], wr[k], dr[k], rec[k]
+            else printf "- pixelring-kafka: %d accepted, %d delivered, %d spooled, %d dropped", acc[k], wr[k], sp[k], dr[k]
+            printf "%s\n", (k in bad) ? ": CHECK FAILED (" substr(bad[k], 2) ")" : ": ok" } }' "$events_tsv"
+    echo
+    echo "Load average at the end: $(cut -d' ' -f1-3 "$out/loadavg")."
+} >"$out/results.md"
+
+# --- the plot: grouped bars of CPU µs/request, scenario by server, min–max error bars
+plot_dat=$out/plot.dat
+{
+    printf '"scenario"'
+    for s in "${server_list[@]}"; do printf '\t"%s"\t"min"\t"max"' "$s"; done
+    echo
+    for c in "${scenario_list[@]}"; do
+        printf '"%s"' "$(label_of "$c")"
+        for s in "${server_list[@]}"; do
+            awk -F'\t' -v s="$s" -v c="$c" '$1 == s && $2 == c {printf "\t%s\t%s\t%s", $8, $9, $10; f = 1}
+                END {if (!f) printf "\tNaN\tNaN\tNaN"}' "$summary"
+        done
+        echo
+    done
+} >"$plot_dat"
+if command -v gnuplot >/dev/null; then
+    gnuplot -e "datafile='$plot_dat'; outfile='$out/results.png'; nservers=$n_servers" \
+        -e "subtitle='wrk -t1 -c$load_connections, ${duration} s runs, $rounds round(s); bars: median, whiskers: min–max'" \
+        "$here/plot.gp" || echo "load: gnuplot failed; no results.png" >&2
+else
+    echo "load: gnuplot is not installed (apt-get install gnuplot-nox): no results.png; data in $plot_dat" >&2
+fi
+
+echo
+cat "$out/results.md"
+echo
+if ((status != 0)); then
+    load_warn_box "EVENTS LOST, DROPPED OR UNACCOUNTED: see events.tsv; exit status 3"
+else
+    echo "load: OK: every server's events are accounted for"
+fi
+png=""
+[[ -f $out/results.png ]] && png=", $out/results.png"
+echo "load: results in $out/results.md$png (per run: $runs_tsv, events: $events_tsv, wrk output: $out/wrk/, logs: $out/logs/)"
+exit "$status"
