@@ -69,6 +69,7 @@ struct alignas(64) worker_counters {
     counter ring_waits;      // io_uring_enter calls that waited for completions
     counter completions;     // completions handled; completions / ring_waits = batching
     counter sink_yields;     // the worker yielded its CPU because its ring was half full
+    counter ring_pauses;     // a connection stopped reading requests until the ring had room
 
     void count_request(route r, uint16_t status) noexcept {
         requests[size_t(r)][status_index(status)].add();

@@ -51,6 +51,7 @@ struct connection {
     uint64_t body_need = 0; // Content-Length bytes still to read (not chunked)
     bool body_chunked = false;
     bool proxy_pending = false; // server.proxy_protocol: the PROXY header is still to come
+    bool ring_wait = false;     // in the worker's list of connections waiting for ring room
     chunked_decoder chunks;
     // Answers in request order; pointers into the response arena, or into a buffer of the
     // worker's answer pool when owned[i] is set (given back once the answer is sent).

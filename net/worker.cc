@@ -49,6 +49,9 @@ constexpr size_t body_memory_per_worker = 16u << 20;
 
 constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
 
+// While a connection waits for room in the events ring, the worker looks again this often.
+constexpr long ring_retry_ns = 200'000;
+
 // A body buffer holds the head, the body and simdjson's padding, plus one receive buffer of
 // chunk framing not yet decoded.
 size_t body_buffer_size(const http_limits& l) {
@@ -75,7 +78,7 @@ worker::impl::impl(worker_settings s, spsc_byte_ring& r, worker_counters& c, int
       small_answers(small_answer_headroom + 2560),
       max_bodies_out(
           uint32_t(std::max<size_t>(16, body_memory_per_worker / body_buffer_size(cfg.limits)))),
-      tick{0, tick_ns}, wake_fd(wake) {
+      ring_reserve(std::min<size_t>(r.capacity() / 4, 2u << 20)), tick{0, tick_ns}, wake_fd(wake) {
     if (cfg.enrichment) visitors.emplace(cfg.enrichment->visitor);
     if (cfg.rate_limit > 0) limiter.emplace(cfg.rate_limit, cfg.rate_limit, rate_limit_clients);
 }
@@ -146,6 +149,8 @@ std::string worker::impl::start() {
     if (ret < 0) return fmt::format("io_uring_register_buffers: {}", std::strerror(-ret));
 
     accept_paused.reserve(cfg.listen_fds.size());
+    ring_waiters.reserve(cfg.max_connections);
+    resuming.reserve(cfg.max_connections);
     for (uint32_t l = 0; l < cfg.listen_fds.size(); ++l)
         arm_accept(l);
     arm_timer();
@@ -247,6 +252,7 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
     c.body_left = 0;
     c.body_buf = nullptr;
     c.proxy_pending = cfg.proxy_protocol;
+    c.ring_wait = false;
     c.out_count = 0;
     c.owned_count = 0;
     c.owned_large = 0;
@@ -503,6 +509,10 @@ size_t worker::impl::consume(uint32_t index, char* data, size_t len) {
             continue;
         }
         if (c.out_count >= max_pending_answers || c.owned_count >= max_owned_answers) break;
+        if (ring_short()) {
+            wait_for_ring(index);
+            break;
+        }
         parse_status st = c.parser.parse_head(data + pos, len - pos, req);
         if (st == parse_status::need_more) break;
         if (st == parse_status::error) {
@@ -556,6 +566,42 @@ size_t worker::impl::consume(uint32_t index, char* data, size_t len) {
         }
     }
     return pos;
+}
+
+// Less room in the events ring than the largest request's events can need: rather than
+// answer and drop the events (ring_full), stop reading requests until the sink thread has
+// made room. The clients wait; TCP holds back what they send meanwhile.
+bool worker::impl::ring_short() const noexcept {
+    return events.capacity() - std::min(events.used_bytes(), events.capacity()) < ring_reserve;
+}
+
+void worker::impl::wait_for_ring(uint32_t index) {
+    connection& c = conns[index];
+    if (c.ring_wait) return;
+    c.ring_wait = true;
+    counters.ring_pauses.add();
+    if (ring_waiters.size() < ring_waiters.capacity())
+        ring_waiters.push_back({index, c.gen});
+    else
+        c.ring_wait = false; // cannot happen: room for every connection was reserved
+}
+
+// Each pass of the loop: when the ring has room again, the waiting connections go on with
+// the requests they hold, oldest first.
+void worker::impl::resume_ring_waiters() {
+    if (ring_short()) {
+        sched_yield(); // the sink thread shares a CPU with some worker
+        return;
+    }
+    resuming.swap(ring_waiters);
+    for (const auto& [index, gen] : resuming) {
+        connection& c = conns[index];
+        if (c.gen != gen || !c.open) continue;
+        c.ring_wait = false;
+        if (c.stage_len > 0 && !c.input_done) consume_stage(index);
+        flush_answers(index);
+    }
+    resuming.clear();
 }
 
 void worker::impl::consume_stage(uint32_t index) {
@@ -671,7 +717,14 @@ void worker::impl::run_loop() {
         // one kernel entry serves more requests. pixel_load.sh keep-alive: 4-5 % less CPU
         // per request and a lower p99. Idle: wait for one completion, however long.
         int ret;
-        if (last_seen >= batch_threshold) {
+        if (!ring_waiters.empty()) {
+            // Connections wait for room in the events ring: come back soon even if nothing
+            // completes, to see whether the sink thread has made room.
+            io_uring_cqe* first = nullptr;
+            __kernel_timespec ts{0, ring_retry_ns};
+            ret = io_uring_submit_and_wait_timeout(&ring, &first, 1, &ts, nullptr);
+            if (ret == -ETIME) ret = 0;
+        } else if (last_seen >= batch_threshold) {
             io_uring_cqe* first = nullptr;
             __kernel_timespec ts{0, batch_wait_ns};
             ret = io_uring_submit_and_wait_timeout(&ring, &first, batch_wait_count, &ts, nullptr);
@@ -720,6 +773,7 @@ void worker::impl::run_loop() {
             counters.sink_yields.add();
             sched_yield();
         }
+        if (!ring_waiters.empty()) resume_ring_waiters();
         buffers.publish();
     }
     for (uint32_t i = 0; i < conns.size(); ++i)

@@ -40,6 +40,13 @@ struct worker::impl {
     uint32_t max_bodies_out;             // beyond: 503 (body_memory_per_worker)
     uint32_t bodies_out = 0;             // body buffers held by connections
     std::vector<uint32_t> accept_paused; // listeners to re-arm at the next tick (EMFILE...)
+    size_t ring_reserve;                 // free ring bytes below which requests wait (ring_short)
+    struct ring_waiter {
+        uint32_t index;
+        uint32_t gen;
+    };
+    std::vector<ring_waiter> ring_waiters; // connections waiting for room in the ring
+    std::vector<ring_waiter> resuming;     // scratch of resume_ring_waiters
     uint32_t open_count = 0;
     bool stopping = false;
     uint64_t stop_deadline = 0;
@@ -77,6 +84,9 @@ struct worker::impl {
     size_t feed_body(uint32_t index, const char* data, size_t len);
     void finish_body(uint32_t index);
     void consume_stage(uint32_t index);
+    bool ring_short() const noexcept;
+    void wait_for_ring(uint32_t index);
+    void resume_ring_waiters();
     void on_recv(const io_uring_cqe* cqe);
     void on_bytes(uint32_t index, char* data, size_t len);
     void on_timer(const io_uring_cqe*);

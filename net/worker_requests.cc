@@ -54,6 +54,13 @@ bool receipts_asked(std::string_view query) noexcept {
 
 void worker::impl::queue_answer(uint32_t index, std::string_view bytes) noexcept {
     connection& c = conns[index];
+    if (c.out_count >= max_pending_answers) {
+        // Only an error answer can come here (requests stop being parsed before): a client
+        // that sends without reading. It is closed without that last answer.
+        c.input_done = true;
+        c.close_after_send = true;
+        return;
+    }
     c.owned[c.out_count] = nullptr;
     c.out[c.out_count++] = {const_cast<char*>(bytes.data()), bytes.size()};
 }
@@ -65,6 +72,12 @@ char* worker::impl::take_answer(bool large) {
 void worker::impl::queue_owned(uint32_t index, std::string_view bytes, char* buffer,
                                bool large) noexcept {
     connection& c = conns[index];
+    if (c.out_count >= max_pending_answers) { // as in queue_answer
+        (large ? answers : small_answers).give(buffer);
+        c.input_done = true;
+        c.close_after_send = true;
+        return;
+    }
     c.owned[c.out_count] = buffer;
     if (large) c.owned_large |= 1u << c.out_count;
     ++c.owned_count;
