@@ -38,6 +38,12 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool sanitized = true; // the collector is built with the same sanitizer
+#else
+constexpr bool sanitized = false;
+#endif
+
 constexpr uint32_t target_connections = 50000;
 constexpr uint64_t rss_budget = 256ull << 20;
 // Descriptors each process keeps for itself besides the connections (the collector: listeners,
@@ -345,12 +351,18 @@ void hold_idle_connections(uint32_t n) {
                 "server.ring_bytes per worker)\n",
                 double(sink_bytes) / double(n + 4));
     EXPECT_EQ(open, (long long)n);
+    // A sanitizer's shadow memory (TSan: several KiB per connection) says nothing about the
+    // collector's own: the figures are printed, the budget is checked in plain builds only.
     if (n == target_connections) {
-        EXPECT_LE(loaded.rss, rss_budget) << mib(loaded.rss) << " MiB";
+        if (!sanitized) {
+            EXPECT_LE(loaded.rss, rss_budget) << mib(loaded.rss) << " MiB";
+        }
     } else {
         std::printf("collector RSS projected to %u connections: %.1f MiB\n", target_connections,
                     mib(projected));
-        EXPECT_LE(projected, rss_budget) << mib(projected) << " MiB projected";
+        if (!sanitized) {
+            EXPECT_LE(projected, rss_budget) << mib(projected) << " MiB projected";
+        }
     }
     // A collector that has run a while has touched every page of its rings; with them all
     // resident the connections must still fit.
@@ -361,7 +373,11 @@ void hold_idle_connections(uint32_t n) {
     std::printf("held per connection (growth less event bytes): %.0f bytes; with both rings "
                 "resident, %u connections: %.1f MiB\n",
                 slot_bytes, target_connections, mib(steady_state));
-    EXPECT_LE(steady_state, rss_budget) << mib(steady_state) << " MiB with full rings";
+    if (!sanitized) {
+        EXPECT_LE(steady_state, rss_budget) << mib(steady_state) << " MiB with full rings";
+    } else {
+        std::printf("RSS budget not checked: the collector runs under a sanitizer\n");
+    }
 
     const auto close_start = steady::now();
     clients.close_all();
