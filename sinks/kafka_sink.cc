@@ -45,6 +45,9 @@ constexpr int replay_batch = 10'000;
 constexpr auto broker_probe_interval = std::chrono::seconds(1);
 constexpr int broker_probe_timeout_ms = 1000;
 constexpr char schema_version[] = "1";
+// A replayed segment some of whose records failed again and could not be spooled again (the
+// budget was spent) is replayed again after this long, not only at the next start.
+constexpr uint64_t kept_segment_retry_ms = 5000;
 
 // A spool segment being replayed. Its delivery reports find it through the message opaque.
 struct replay_segment {
@@ -52,7 +55,8 @@ struct replay_segment {
     uint64_t outstanding = 0; // produced, no delivery report yet
     bool read_all = false;
     // A record could neither be delivered nor appended to the spool again (or the sink was
-    // stopping): the segment stays on disk and is replayed again at the next start-up.
+    // stopping): the segment stays on disk and is replayed again, kept_segment_retry_ms
+    // later or at the next start-up.
     bool keep = false;
 };
 
@@ -151,6 +155,7 @@ public:
     bool poll() override {
         if (closed_) return false;
         rd_kafka_poll(rk_, 0);
+        return_kept_segments();
         bool more = replay();
         retire_settled_segments();
         if (spool_) spool_->flush();
@@ -317,6 +322,20 @@ private:
         return true;
     }
 
+    // Kept segments whose wait is over wait in the spool again.
+    void return_kept_segments() {
+        if (kept_.empty()) return;
+        const uint64_t now = monotonic_ms();
+        for (auto it = kept_.begin(); it != kept_.end();) {
+            if (it->retry_at_ms > now) {
+                ++it;
+                continue;
+            }
+            spool_->return_segment(it->id);
+            it = kept_.erase(it);
+        }
+    }
+
     // Removes the segments whose every record was delivered or spooled again.
     void retire_settled_segments() {
         for (auto it = replays_.begin(); it != replays_.end();) {
@@ -325,7 +344,10 @@ private:
                 ++it;
                 continue;
             }
-            if (!s.keep) spool_->remove_segment(s.reader->id(), s.reader->records_read());
+            if (!s.keep)
+                spool_->remove_segment(s.reader->id(), s.reader->records_read());
+            else if (!stopping_)
+                kept_.push_back({s.reader->id(), monotonic_ms() + kept_segment_retry_ms});
             it = replays_.erase(it);
         }
     }
@@ -353,6 +375,11 @@ private:
     sink_counters counters_;
     bool closed_ = false;
     bool stopping_ = false;
+    struct kept_segment {
+        uint64_t id;
+        uint64_t retry_at_ms;
+    };
+    std::vector<kept_segment> kept_; // segments to replay again later (retire_settled_segments)
     bool queue_full_ = false;
 
     std::deque<std::unique_ptr<replay_segment>> replays_; // oldest first

@@ -249,6 +249,11 @@ public:
         update_writable();
     }
 
+    void return_segment(uint64_t id) override {
+        for (sealed_segment& s : sealed_)
+            if (s.id == id) s.handed_out = false;
+    }
+
     void close() override {
         if (closed_) return;
         closed_ = true;

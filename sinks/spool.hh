@@ -104,6 +104,11 @@ public:
     // Every record of segment id was acknowledged by Kafka or appended again: sync(), unlink
     // the file, fsync the directory, update the gauges (records_read: the reader's count).
     virtual void remove_segment(uint64_t id, uint64_t records_read) = 0;
+    // Segment id, handed out by open_next_segment, could not be retired (some of its records
+    // failed again and could not be appended again): it waits again, and a later
+    // open_next_segment hands it out anew, its records replayed again (duplicates keep their
+    // ids). Without this call it waits for the next start.
+    virtual void return_segment(uint64_t id) = 0;
     // sync() and close. No call follows.
     virtual void close() = 0;
     virtual const spool_counters& counters() const = 0;

@@ -250,6 +250,31 @@ TEST(Spool, AppendsAndReadsBackInOrderAcrossSegments) {
     EXPECT_EQ(s->open_next_segment(), nullptr);
 }
 
+// A segment that could not be retired is handed out again after return_segment, whole.
+TEST(Spool, AReturnedSegmentIsHandedOutAgain) {
+    temp_dir dir;
+    const auto records = make_records(20);
+    auto s = open_spool(settings_for(dir));
+    append_all(*s, records);
+    auto first = s->open_next_segment();
+    ASSERT_NE(first, nullptr);
+    const uint64_t id = first->id();
+    EXPECT_EQ(read_segment(*first), records);
+    first.reset();
+    EXPECT_EQ(s->open_next_segment(), nullptr); // handed out: not waiting
+    s->return_segment(id);
+    EXPECT_FALSE(s->empty());
+    auto again = s->open_next_segment();
+    ASSERT_NE(again, nullptr);
+    EXPECT_EQ(again->id(), id);
+    EXPECT_EQ(read_segment(*again), records);
+    s->remove_segment(id, again->records_read());
+    again.reset();
+    EXPECT_TRUE(s->empty());
+    EXPECT_EQ(s->counters().records, 0u);
+    EXPECT_TRUE(listing(dir).empty());
+}
+
 TEST(Spool, RecordFileFormat) {
     temp_dir dir;
     auto s = open_spool(settings_for(dir));
