@@ -44,23 +44,28 @@ encode_options realistic_options() {
     return opt;
 }
 
-// What a worker does per hit: size the slot, make the id, encode.
-void BM_encode_pixel_event(benchmark::State& state) {
-    const pixel_hit hit = realistic_hit();
+// What a worker does per hit: size the slot, make the id, encode. size and encode are the
+// event type's max_*_event_size and encode_*_event.
+template <class Hit, class Size, class Encode>
+void encode_loop(benchmark::State& state, const Hit& hit, Size size, Encode encode) {
     const encode_options opt = realistic_options();
-    std::vector<char> slot(max_pixel_event_size(hit, opt));
+    std::vector<char> slot(size(hit, opt));
     uuidv7_generator ids(42);
     uint64_t ms = k_ms;
     size_t bytes = 0;
     for (auto _ : state) {
         ++ms; // one hit per ms: the id takes its new-ms path, the date cache hits
-        benchmark::DoNotOptimize(max_pixel_event_size(hit, opt));
-        const size_t n = encode_pixel_event(hit, opt, ids.next(ms), ms, slot.data());
+        benchmark::DoNotOptimize(size(hit, opt));
+        const size_t n = encode(hit, opt, ids.next(ms), ms, slot.data());
         benchmark::DoNotOptimize(slot.data());
         bytes += n;
     }
     state.SetBytesProcessed(static_cast<int64_t>(bytes));
     state.counters["event_bytes"] = static_cast<double>(bytes) / state.iterations();
+}
+
+void BM_encode_pixel_event(benchmark::State& state) {
+    encode_loop(state, realistic_hit(), max_pixel_event_size, encode_pixel_event);
 }
 BENCHMARK(BM_encode_pixel_event);
 
@@ -85,20 +90,7 @@ void BM_encode_pixel_event_enriched(benchmark::State& state) {
     pixel_hit hit = realistic_hit();
     const realistic_enrichment enriched;
     hit.enrichment = &enriched.enrichment;
-    const encode_options opt = realistic_options();
-    std::vector<char> slot(max_pixel_event_size(hit, opt));
-    uuidv7_generator ids(42);
-    uint64_t ms = k_ms;
-    size_t bytes = 0;
-    for (auto _ : state) {
-        ++ms;
-        benchmark::DoNotOptimize(max_pixel_event_size(hit, opt));
-        const size_t n = encode_pixel_event(hit, opt, ids.next(ms), ms, slot.data());
-        benchmark::DoNotOptimize(slot.data());
-        bytes += n;
-    }
-    state.SetBytesProcessed(static_cast<int64_t>(bytes));
-    state.counters["event_bytes"] = static_cast<double>(bytes) / state.iterations();
+    encode_loop(state, hit, max_pixel_event_size, encode_pixel_event);
 }
 BENCHMARK(BM_encode_pixel_event_enriched);
 
@@ -124,20 +116,7 @@ void BM_encode_beacon_event_enriched(benchmark::State& state) {
     hit.host = pixel.host;
     hit.client = pixel.client;
     hit.enrichment = &enriched.enrichment;
-    const encode_options opt = realistic_options();
-    std::vector<char> slot(max_beacon_event_size(hit, opt));
-    uuidv7_generator ids(42);
-    uint64_t ms = k_ms;
-    size_t bytes = 0;
-    for (auto _ : state) {
-        ++ms;
-        benchmark::DoNotOptimize(max_beacon_event_size(hit, opt));
-        const size_t n = encode_beacon_event(hit, opt, ids.next(ms), ms, slot.data());
-        benchmark::DoNotOptimize(slot.data());
-        bytes += n;
-    }
-    state.SetBytesProcessed(static_cast<int64_t>(bytes));
-    state.counters["event_bytes"] = static_cast<double>(bytes) / state.iterations();
+    encode_loop(state, hit, max_beacon_event_size, encode_beacon_event);
 }
 BENCHMARK(BM_encode_beacon_event_enriched);
 

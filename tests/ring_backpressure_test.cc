@@ -21,16 +21,67 @@
 using namespace pixelring::test;
 using namespace std::chrono_literals;
 
-TEST(ring_backpressure, a_stalled_sink_makes_requests_wait_not_drop) {
-    pixelring::test::temp_dir dir;
-    const std::string fifo = dir.str() + "/events.fifo";
-    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-    // Open the reading end first (without reading), so that the collector's open succeeds.
-    int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
-    ASSERT_GE(reader, 0);
-    collector_process p({"server.workers=1", "server.ring_bytes=64KiB", "sink.file.path=" + fifo,
-                         "sink.file.fsync=never"});
-    ASSERT_TRUE(p.started()) << p.stderr_text();
+namespace {
+
+// A collector whose file sink writes into a FIFO the test reads only once drain() is called:
+// until then the sink thread blocks and the worker's 64 KiB ring fills.
+class ring_backpressure : public ::testing::Test {
+protected:
+    void SetUp() override {
+        fifo_ = dir_.str() + "/events.fifo";
+        ASSERT_EQ(mkfifo(fifo_.c_str(), 0600), 0);
+        // Open the reading end first (without reading), so that the collector's open succeeds.
+        reader_ = open(fifo_.c_str(), O_RDONLY | O_NONBLOCK);
+        ASSERT_GE(reader_, 0);
+        p_ = std::make_unique<collector_process>(
+            std::vector<std::string>{"server.workers=1", "server.ring_bytes=64KiB",
+                                     "sink.file.path=" + fifo_, "sink.file.fsync=never"});
+        ASSERT_TRUE(p_->started()) << p_->stderr_text();
+    }
+
+    void TearDown() override {
+        if (drain_.joinable()) drain_.join();
+        if (reader_ >= 0) close(reader_);
+    }
+
+    // Reads the FIFO on a thread, into received(), until it has been quiet for idle_ms.
+    void drain(int idle_ms) {
+        drain_ = std::thread([this, idle_ms] {
+            char buf[65536];
+            for (int idle = 0; idle < idle_ms / 10;) {
+                ssize_t n = read(reader_, buf, sizeof buf);
+                if (n > 0) {
+                    received_.append(buf, size_t(n));
+                    idle = 0;
+                } else {
+                    std::this_thread::sleep_for(10ms);
+                    ++idle;
+                }
+            }
+        });
+    }
+
+    // The events read, once the drain has ended.
+    const std::string& received() {
+        if (drain_.joinable()) drain_.join();
+        return received_;
+    }
+
+    collector_process& p() { return *p_; }
+
+private:
+    pixelring::test::temp_dir dir_;
+    std::string fifo_;
+    int reader_ = -1;
+    std::unique_ptr<collector_process> p_;
+    std::thread drain_;
+    std::string received_;
+};
+
+} // namespace
+
+TEST_F(ring_backpressure, a_stalled_sink_makes_requests_wait_not_drop) {
+    collector_process& p = this->p();
 
     // 200 pipelined pixels (about 16 KiB) on each of 8 connections: their events (about
     // 600 KiB) are far more than the FIFO (64 KiB) and the ring (64 KiB) hold.
@@ -54,20 +105,7 @@ TEST(ring_backpressure, a_stalled_sink_makes_requests_wait_not_drop) {
     EXPECT_EQ(metric(p, "pixelring_events_dropped_total{reason=\"ring_full\"}"), 0);
 
     // Read the FIFO: the sink thread goes on, the workers resume, every request is answered.
-    std::string received;
-    std::thread drain([&] {
-        char buf[65536];
-        for (int idle = 0; idle < 200;) { // stops after 2 s without data
-            ssize_t n = read(reader, buf, sizeof buf);
-            if (n > 0) {
-                received.append(buf, size_t(n));
-                idle = 0;
-            } else {
-                std::this_thread::sleep_for(10ms);
-                ++idle;
-            }
-        }
-    });
+    drain(2000);
     for (auto& c : conns) {
         auto raw = c->read_responses(per_connection, false, 20000);
         EXPECT_EQ(raw.size(), size_t(per_connection));
@@ -76,10 +114,8 @@ TEST(ring_backpressure, a_stalled_sink_makes_requests_wait_not_drop) {
     EXPECT_EQ(metric(p, "pixelring_events_total{outcome=\"accepted\"}"),
               per_connection * connections);
     EXPECT_EQ(p.stop(), 0) << p.stderr_text();
-    drain.join();
-    close(reader);
     size_t lines = 0;
-    for (char ch : received)
+    for (char ch : received())
         lines += ch == '\n';
     EXPECT_EQ(lines, size_t(per_connection * connections));
 }
@@ -87,15 +123,8 @@ TEST(ring_backpressure, a_stalled_sink_makes_requests_wait_not_drop) {
 // While requests wait for ring room, a client that keeps sending (100 KiB of pipelined
 // requests without reading an answer) outgrows what a connection may hold: it is closed, and
 // the server goes on (an answer queued past the full queue once crashed it).
-TEST(ring_backpressure, a_client_that_only_sends_is_closed_and_the_server_goes_on) {
-    pixelring::test::temp_dir dir;
-    const std::string fifo = dir.str() + "/events.fifo";
-    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-    int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
-    ASSERT_GE(reader, 0);
-    collector_process p({"server.workers=1", "server.ring_bytes=64KiB", "sink.file.path=" + fifo,
-                         "sink.file.fsync=never"});
-    ASSERT_TRUE(p.started()) << p.stderr_text();
+TEST_F(ring_backpressure, a_client_that_only_sends_is_closed_and_the_server_goes_on) {
+    collector_process& p = this->p();
     std::string batch;
     for (int i = 0; i < 400; ++i)
         batch += "GET /track/flood.gif?campaignID=c&n=" + std::to_string(i) +
@@ -104,14 +133,7 @@ TEST(ring_backpressure, a_client_that_only_sends_is_closed_and_the_server_goes_o
     flood.send_all(batch);
     EXPECT_TRUE(flood.wait_closed(10000));
     // Let the sink go on; the server answers new requests and stops cleanly.
-    std::thread drain([&] {
-        char buf[65536];
-        for (int idle = 0; idle < 100;) {
-            ssize_t n = read(reader, buf, sizeof buf);
-            idle = n > 0 ? 0 : idle + 1;
-            if (n <= 0) std::this_thread::sleep_for(10ms);
-        }
-    });
+    drain(1000);
     connection after(p.port());
     after.send_all("GET /track/after.gif HTTP/1.1\r\nHost: a\r\n\r\n");
     auto raw = after.read_responses(1, false, 10000);
@@ -119,6 +141,4 @@ TEST(ring_backpressure, a_client_that_only_sends_is_closed_and_the_server_goes_o
     EXPECT_EQ(parse_response(raw[0]).status, 200);
     EXPECT_EQ(metric(p, "pixelring_events_dropped_total{reason=\"ring_full\"}"), 0);
     EXPECT_EQ(p.stop(), 0) << p.stderr_text();
-    drain.join();
-    close(reader);
 }
