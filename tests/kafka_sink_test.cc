@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
@@ -127,6 +129,64 @@ TEST(kafka_sink, key_is_the_campaign) {
     EXPECT_EQ(kafka_message_key(R"({"action":"\"campaign\":\"evil","campaign":"good"})"), "good");
     EXPECT_EQ(kafka_message_key(R"({"campaign":"unterminated)"), "");
     EXPECT_EQ(kafka_message_key(""), "");
+}
+
+// kafka_message_key finds the last "visitor":" from the end by its 'v': the same answer as
+// string_view::rfind, whatever 'v's, quotes and partial matches come after or around it.
+TEST(kafka_sink, visitor_search_matches_rfind) {
+    const std::string v = "0123456789abcdef0123456789abcdef";
+    // The former implementation: rfind for the visitor, else the first "campaign":.
+    auto reference = [](std::string_view event) -> std::string_view {
+        constexpr std::string_view visitor_field = "\"visitor\":\"";
+        if (size_t at = event.rfind(visitor_field); at != std::string_view::npos) {
+            std::string_view id = event.substr(at + visitor_field.size());
+            if (id.size() > 32 && id[32] == '"' &&
+                std::all_of(id.begin(), id.begin() + 32, [](char c) {
+                    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                }))
+                return id.substr(0, 32);
+        }
+        constexpr std::string_view field = "\"campaign\":";
+        size_t at = event.find(field);
+        if (at == std::string_view::npos) return {};
+        size_t start = at + field.size();
+        if (start >= event.size() || event[start] != '"') return {};
+        ++start;
+        for (size_t i = start; i < event.size(); ++i) {
+            if (event[i] == '\\') {
+                ++i;
+                continue;
+            }
+            if (event[i] == '"') return event.substr(start, i - start);
+        }
+        return {};
+    };
+    const std::vector<std::string> tails = {
+        "",
+        R"x(","ua":"Mozilla/5.0 (X11; Linux x86_64)","device":"desktop","collector":"vm"})x",
+        R"(","v":"vvvv\"visitor\":\"","x":"visitor"})",
+        R"(","next":"visito"})",
+        R"("})",
+    };
+    const std::vector<std::string> heads = {
+        "", R"({"v":1,"campaign":"c","params":{"visitor":")" + v + R"("},)",
+        R"({"campaign":"c","params":{},)"};
+    int checked = 0;
+    for (const std::string& head : heads)
+        for (const std::string& tail : tails)
+            for (const std::string& id :
+                 {v, v.substr(0, 31), std::string("0123456789ABCDEF") + v.substr(16)}) {
+                const std::string event = head + R"("visitor":")" + id + tail;
+                const std::string_view want = reference(event);
+                EXPECT_EQ(kafka_message_key(event), want) << event;
+                checked += want == id;
+                // Every prefix: partial needles at the very end, the needle at offset 0.
+                for (size_t n = 0; n <= event.size(); ++n) {
+                    const std::string_view cut(event.data(), n);
+                    EXPECT_EQ(kafka_message_key(cut), reference(cut)) << cut;
+                }
+            }
+    EXPECT_EQ(checked, 12); // a valid id found: 3 heads x the 4 tails that close it with a quote
 }
 
 TEST(kafka_sink, key_is_the_visitor_when_there_is_one) {
