@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,6 +34,8 @@ int open_one(const sockaddr_storage& addr, socklen_t len, bool reuseport, int ba
         return -1;
     }
     if (addr.ss_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    // Accepted sockets inherit it: no setsockopt per connection.
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0 ||
         ::listen(fd, backlog) != 0) {
         err = errno;

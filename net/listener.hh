@@ -18,7 +18,8 @@ struct public_listeners {
 
 // For each address, one SO_REUSEPORT socket per worker, all on the same port (a port 0 is
 // resolved by the first bind and reused by the others). IPv6 sockets are IPV6_V6ONLY so that
-// "[::]:8080" and "0.0.0.0:8080" can both be listed. Returns an empty string or an error
+// "[::]:8080" and "0.0.0.0:8080" can both be listed. They are TCP_NODELAY, which the
+// accepted sockets inherit. Returns an empty string or an error
 // naming the address and strerror.
 std::string open_public_listeners(const std::vector<std::string>& addresses, unsigned workers,
                                   int backlog, public_listeners& out);

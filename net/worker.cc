@@ -235,8 +235,6 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
         ::close(fd);
         return;
     }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     uint32_t index = conns.alloc();
     connection& c = conns[index];
     c.fd = fd;

@@ -1,5 +1,5 @@
 // The routes of DESIGN.md §2 beyond the pixel (tests/responses_test.cc has the pixel's) and
-// the dynamic answers the worker writes for them.
+// the dynamic answers the worker writes for them; and the socket options of the listeners.
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,13 @@
 #include <string>
 #include <vector>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "net/dynamic_answer.hh"
+#include "net/listener.hh"
 #include "net/router.hh"
 
 using namespace pixelring;
@@ -186,4 +192,27 @@ TEST(dynamic_answer, origins_that_may_be_echoed) {
     EXPECT_FALSE(echoable_origin("https://a.example x"));
     EXPECT_FALSE(echoable_origin(std::string(max_echoed_origin + 1, 'a')));
     EXPECT_FALSE(echoable_origin("https://\x80.example"));
+}
+
+// The worker sets nothing on an accepted socket: TCP_NODELAY comes from the listener.
+TEST(listener, accepted_sockets_are_nodelay) {
+    public_listeners listeners;
+    ASSERT_EQ(open_public_listeners({"127.0.0.1:0"}, 1, 16, listeners), "");
+    const int lfd = listeners.fds.at(0).at(0);
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    const int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(client, 0);
+    ASSERT_EQ(connect(client, reinterpret_cast<const sockaddr*>(&addr), len), 0);
+    const int accepted = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    ASSERT_GE(accepted, 0);
+    int nodelay = 0;
+    socklen_t size = sizeof nodelay;
+    ASSERT_EQ(getsockopt(accepted, IPPROTO_TCP, TCP_NODELAY, &nodelay, &size), 0);
+    EXPECT_EQ(nodelay, 1);
+    close(accepted);
+    close(client);
+    for (int fd : listeners.fds.at(0))
+        close(fd);
 }
