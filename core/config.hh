@@ -46,6 +46,7 @@ struct file_sink_config {
     uint32_t rotate_seconds = 0;        // 0: never rotate by age
     std::string fsync = "interval";     // never | interval | always
     uint32_t fsync_interval_ms = 1000;
+    bool drop_cache = true; // drop the file's page cache behind the writer (sinks/file_sink.cc)
 
     bool operator==(const file_sink_config&) const = default;
 };

@@ -2,6 +2,8 @@
 // every system call here is a plain blocking one on a local file (write, writev, fdatasync,
 // rename), at most one write per call of write() or flush() in the normal case. fdatasync runs
 // here only for fsync "always" and at close; "interval" leaves it to file_syncer's thread.
+// With sink.file.drop_cache, once per 16 MiB written: sync_file_range(SYNC_FILE_RANGE_WRITE),
+// which starts writeback and does not wait for it, and posix_fadvise(POSIX_FADV_DONTNEED).
 
 #include "sinks/file_sink.hh"
 
@@ -183,6 +185,20 @@ namespace {
 // Sized so that a drain pass of a busy collector is one write(2); allocated once.
 constexpr std::size_t file_buffer_bytes = 256 * 1024;
 
+// sink.file.drop_cache: the file's page cache is dropped behind the writer in windows of this
+// size, aligned to file offsets. When the writer crosses a window's end, writeback of that
+// window starts, and the windows before it (their writeback started a window earlier) are
+// dropped. The file then keeps about three windows in the page cache, and the pages dropped
+// are the ones the next appends reuse. Why: on a VM that backs guest memory lazily
+// (virtio_balloon free page reporting), a write into a fresh page-cache page cost ~2.5 ns/byte
+// against ~0.13 into a reused one; 2 GB in 256 KiB appends took 3.3-3.6 s of system time
+// plain, 0.6 s with this window; under pipelined load the copy into fresh pages was 3-44% of
+// the collector's CPU (it depends on how much memory the host has taken back), ~3% with it.
+// On any machine it keeps a busy event file from pushing other data out of the page cache.
+// Why 16 MiB: two system calls (~1-3 ms together, mostly submitting the writeback that the
+// kernel's flusher would otherwise do) per ~25k events, and many drain passes per window.
+constexpr uint64_t cache_window_bytes = 16 << 20;
+
 enum class fsync_policy { never, interval, always };
 
 std::optional<fsync_policy> parse_fsync_policy(const std::string& text) {
@@ -243,9 +259,11 @@ public:
     }
 
     void flush() override {
-        if (!writer_.flush()) healthy_ = false;
+        const bool wrote = writer_.flush();
+        if (!wrote) healthy_ = false;
         if (policy_ == fsync_policy::always) sync_output();
         note_written();
+        if (wrote) drop_cache_behind();
     }
 
     void tick(uint64_t now_ms) override {
@@ -320,6 +338,7 @@ public:
         fd_ = fd;
         synced_bytes_ = 0;
         noted_bytes_ = 0;
+        start_cache_windows();
         writer_.set_fd(fd, same_file && writer_.torn_line());
         if (syncer_fd >= 0) syncer_->install(syncer_fd);
         return 0;
@@ -383,6 +402,68 @@ private:
         }
     }
 
+    // A new file (open, rotation, reopen): its windows start at the one that holds its first
+    // byte. A FIFO or a device has no page cache of its own to drop: never tried on them.
+    void start_cache_windows() {
+        drop_cache_ = cfg_.drop_cache && regular_;
+        cache_base_ = size_at_open_ - size_at_open_ % cache_window_bytes;
+        written_back_to_ = size_at_open_;
+        dropped_to_ = cache_base_;
+        next_window_end_ = cache_base_ + cache_window_bytes;
+    }
+
+    // After a successful write pass: when the file's end crossed a window's end, starts the
+    // writeback of everything up to the last window end crossed and drops the windows before
+    // the last one completed, and the one before those again (its writeback may not have been
+    // over the first time). Never waits for the disk (no SYNC_FILE_RANGE_WAIT_*); pages that
+    // are still dirty or under writeback are simply not dropped. A failure is noted once and
+    // ends the dropping for this file; it never fails a write.
+    void drop_cache_behind() {
+        if (!drop_cache_) return;
+        const uint64_t end = file_size();
+        if (end < next_window_end_) return;
+        const uint64_t crossed = end - end % cache_window_bytes;
+        next_window_end_ = crossed + cache_window_bytes;
+        if (::sync_file_range(fd_, off64_t(written_back_to_), off64_t(crossed - written_back_to_),
+                              SYNC_FILE_RANGE_WRITE) != 0) {
+            stop_dropping_cache("sync_file_range", errno);
+            return;
+        }
+        written_back_to_ = crossed;
+        const uint64_t drop_to = crossed - cache_window_bytes;
+        const uint64_t drop_from =
+            std::max(cache_base_, dropped_to_ - std::min(dropped_to_, cache_window_bytes));
+        if (drop_to <= drop_from) return;
+        if (const int error = ::posix_fadvise(fd_, off_t(drop_from), off_t(drop_to - drop_from),
+                                              POSIX_FADV_DONTNEED)) {
+            stop_dropping_cache("posix_fadvise", error);
+            return;
+        }
+        dropped_to_ = drop_to;
+    }
+
+    // The file is being left (rotation, reopen, close), after its sync if there was one:
+    // drops all of its pages that are clean by now. Dirty ones stay until the kernel (or the
+    // syncer) writes them back.
+    void drop_cache_of_file() {
+        if (!drop_cache_) return;
+        const uint64_t end = file_size();
+        if (end <= cache_base_) return;
+        if (const int error = ::posix_fadvise(fd_, off_t(cache_base_), off_t(end - cache_base_),
+                                              POSIX_FADV_DONTNEED))
+            stop_dropping_cache("posix_fadvise", error);
+    }
+
+    // EINVAL (a file system without support, such as some FUSE ones) and the like: the
+    // events are written all the same, only the cache stays. Its own log, so that this note
+    // never hides a write error's line.
+    void stop_dropping_cache(const char* call, int error) {
+        drop_cache_ = false;
+        cache_log_.report(fmt::format("file sink: {} {}: {}; its page cache is not dropped "
+                                      "(sink.file.drop_cache)",
+                                      call, cfg_.path, std::strerror(error)));
+    }
+
     // fsync "never" and "always": syncs what was written since the last sync, on this thread.
     void sync_output() {
         if (!dirty()) return;
@@ -411,6 +492,7 @@ private:
         } else if (sync != sync_before_close::no) {
             sync_output();
         }
+        drop_cache_of_file();
         // Linux releases the descriptor even when close fails; never retry it.
         if (::close(fd_) != 0)
             writer_.report(fmt::format("file sink: close {}: {}", cfg_.path, std::strerror(errno)));
@@ -435,6 +517,14 @@ private:
     bool closed_ = false;
     std::optional<uint64_t> age_start_ms_; // tick() time the current file was first seen
     uint64_t rotate_retry_after_ms_ = 0;   // CLOCK_MONOTONIC; 0: no failed rename pending
+    // sink.file.drop_cache, for the current file; absolute file offsets (the file may have
+    // existed before it was opened).
+    bool drop_cache_ = false;      // configured, a regular file, and no call has failed
+    uint64_t cache_base_ = 0;      // start of the window of the first byte at open
+    uint64_t written_back_to_ = 0; // writeback started for everything below
+    uint64_t dropped_to_ = 0;      // POSIX_FADV_DONTNEED given for everything below
+    uint64_t next_window_end_ = 0; // drop_cache_behind acts once the file's end reaches this
+    rate_limited_log cache_log_;
     // fsync "interval" only. Last, so that it stops before the members it uses are destroyed.
     std::optional<file_syncer> syncer_;
 };

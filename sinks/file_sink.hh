@@ -2,7 +2,8 @@
 // Newline-delimited JSON to a file: append, rotation by size and by age, reopen on SIGHUP,
 // fsync policy (never | interval | always). Sink thread only; under "interval" the sink owns
 // a syncer thread (file_syncer.hh) that does the periodic fdatasync, so the sink thread never
-// waits for one.
+// waits for one. With cfg.drop_cache, the file's page cache is dropped behind the writer, a
+// 16 MiB window at a time; that is about the cache only and changes no durability guarantee.
 
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // The file and stdout sinks against real files in a mkdtemp directory: byte-exact output,
 // rotation by size and by age, reopen, fsync policy, and exact accounting when writes fail
-// (/dev/full, RLIMIT_FSIZE, a pipe without reader).
+// (/dev/full, RLIMIT_FSIZE, a pipe without reader), and sink.file.drop_cache (last).
 
 #include <algorithm>
 #include <cerrno>
@@ -18,11 +18,17 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -786,6 +792,344 @@ TEST(StdoutSink, PipeWithoutReaderCountsFailedWithoutSigpipe) {
     EXPECT_TRUE(out->healthy()) << "healthy again once a write succeeds";
     EXPECT_EQ(read_all(path), "{\"c\":3}\n");
     EXPECT_EQ(out->counters().written, 1u);
+}
+
+} // namespace
+} // namespace pixelring
+
+// ---- sink.file.drop_cache ------------------------------------------------------------------
+//
+// The sink's sync_file_range and posix_fadvise calls go through the two definitions below,
+// which take precedence over libc's for this binary: each call is recorded, then passed on to
+// libc's function, unless a test asks for a failure. Only the sink thread (the test's) makes
+// these calls.
+
+namespace pixelring::test {
+
+struct cache_call {
+    bool sync = false; // sync_file_range; else posix_fadvise
+    int fd = -1;
+    int64_t offset = 0;
+    int64_t length = 0;
+    unsigned flags = 0; // sync_file_range's flags, or the advice
+};
+
+struct cache_calls_state {
+    std::mutex mutex;
+    std::vector<cache_call> calls;
+    int fail_sync_with = 0; // errno for sync_file_range to fail with; 0: pass on
+};
+
+cache_calls_state& cache_calls() {
+    static cache_calls_state state;
+    return state;
+}
+
+void record_cache_call(const cache_call& call) {
+    const std::lock_guard lock(cache_calls().mutex);
+    cache_calls().calls.push_back(call);
+}
+
+} // namespace pixelring::test
+
+extern "C" int sync_file_range(int fd, off64_t offset, off64_t length, unsigned flags) {
+    using pixelring::test::cache_calls;
+    pixelring::test::record_cache_call({true, fd, offset, length, flags});
+    int fail = 0;
+    {
+        const std::lock_guard lock(cache_calls().mutex);
+        fail = cache_calls().fail_sync_with;
+    }
+    if (fail != 0) {
+        errno = fail;
+        return -1;
+    }
+    using function = int (*)(int, off64_t, off64_t, unsigned);
+    static const auto next = reinterpret_cast<function>(dlsym(RTLD_NEXT, "sync_file_range"));
+    return next(fd, offset, length, flags);
+}
+
+extern "C" int posix_fadvise(int fd, off_t offset, off_t length, int advice) noexcept {
+    pixelring::test::record_cache_call({false, fd, offset, length, unsigned(advice)});
+    using function = int (*)(int, off_t, off_t, int);
+    static const auto next = reinterpret_cast<function>(dlsym(RTLD_NEXT, "posix_fadvise"));
+    return next(fd, offset, length, advice);
+}
+
+namespace pixelring {
+namespace {
+
+constexpr int64_t cache_window = 16 << 20; // the sink's window
+
+std::vector<test::cache_call> take_cache_calls() {
+    const std::lock_guard lock(test::cache_calls().mutex);
+    return std::exchange(test::cache_calls().calls, {});
+}
+
+class fail_sync_file_range {
+public:
+    explicit fail_sync_file_range(int error) { set(error); }
+    ~fail_sync_file_range() { set(0); }
+    fail_sync_file_range(const fail_sync_file_range&) = delete;
+    fail_sync_file_range& operator=(const fail_sync_file_range&) = delete;
+
+private:
+    static void set(int error) {
+        const std::lock_guard lock(test::cache_calls().mutex);
+        test::cache_calls().fail_sync_with = error;
+    }
+};
+
+// Event n into out: ~640 bytes (about the size of a real one), unique, its length varies
+// with n. Reuses out's memory: these tests make some 500k events, also under TSan.
+std::string_view cache_event(uint64_t n, std::string& out) {
+    out.assign(R"({"v":1,"n":)");
+    char digits[24];
+    out.append(digits, std::size_t(std::snprintf(digits, sizeof digits, "%llu",
+                                                 static_cast<unsigned long long>(n))));
+    out.append(R"(,"pad":")");
+    out.append(600 + n % 32, char('a' + n % 26));
+    out.append("\"}");
+    return out;
+}
+
+// Events first .. first+count-1, in drain passes of 4096 events (the sink thread's batch per
+// ring), each ended by flush().
+void write_cache_events(sink& out, uint64_t first, uint64_t count) {
+    std::string event;
+    for (uint64_t n = first; n < first + count; ++n) {
+        out.write(cache_event(n, event));
+        if ((n - first) % 4096 == 4095) out.flush();
+    }
+    out.flush();
+}
+
+// Checks that text, from offset on, is exactly events first .. first+count-1, one per line.
+void expect_cache_events(const std::string& text, std::size_t offset, uint64_t first,
+                         uint64_t count) {
+    uint64_t n = first;
+    std::size_t at = offset;
+    std::string event;
+    while (at < text.size()) {
+        const std::size_t end = text.find('\n', at);
+        ASSERT_NE(end, std::string::npos) << "last line torn at " << at;
+        ASSERT_LT(n, first + count) << "more lines than events";
+        ASSERT_EQ(std::string_view(text).substr(at, end - at), cache_event(n, event))
+            << "line " << n;
+        ++n;
+        at = end + 1;
+    }
+    EXPECT_EQ(n, first + count) << "lines missing";
+}
+
+// The part of the first `length` bytes of the file at path that is in the page cache, 0 to 1.
+double resident_fraction(const std::string& path, std::size_t length) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    void* map = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0); // maps, reads nothing
+    ::close(fd);
+    if (map == MAP_FAILED) return -1;
+    const std::size_t page = std::size_t(sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> pages((length + page - 1) / page);
+    const int result = mincore(map, length, pages.data());
+    munmap(map, length);
+    if (result != 0) return -1;
+    const auto resident =
+        std::count_if(pages.begin(), pages.end(), [](unsigned char p) { return (p & 1) != 0; });
+    return double(resident) / double(pages.size());
+}
+
+bool on_tmpfs(const std::string& dir) {
+    struct statfs fs_info;
+    return statfs(dir.c_str(), &fs_info) == 0 && fs_info.f_type == TMPFS_MAGIC;
+}
+
+// A file that existed before, of this many bytes (whole lines, not window-aligned).
+constexpr std::size_t cache_head_bytes = (3 << 20) + 100;
+
+void write_cache_head(const std::string& path) {
+    std::string head(cache_head_bytes, 'h');
+    for (std::size_t i = 99; i < head.size(); i += 100)
+        head[i] = '\n';
+    head.back() = '\n';
+    write_all(path, head);
+}
+
+// The calls follow the windows at file offsets: the file existed (3 MiB), and a reopen starts
+// over at the reopened file's size. Writeback never waits; the dropped ranges lag one window
+// behind it and are given a second time; close drops the whole file after its sync.
+TEST(FileSink, DropCacheCallsFollowWindowsAtFileOffsets) {
+    temp_dir dir;
+    const std::string path = dir.file("events.ndjson");
+    write_cache_head(path);
+    take_cache_calls();
+    auto out = open_sink(config_for(path)); // drop_cache: the default
+    ASSERT_NE(out, nullptr);
+    constexpr uint64_t first = 106'000; // ~68 MiB with the head
+    write_cache_events(*out, 0, first);
+    const int64_t end = int64_t(cache_head_bytes + out->counters().bytes);
+    ASSERT_GT(end, 4 * cache_window);
+    ASSERT_LT(end, 5 * cache_window - (8 << 20)); // room for the second part below
+    out->reopen();
+    const auto calls = take_cache_calls();
+    constexpr unsigned writeback = SYNC_FILE_RANGE_WRITE;
+    constexpr unsigned dontneed = POSIX_FADV_DONTNEED;
+    const int64_t head = cache_head_bytes, w = cache_window;
+    const std::vector<std::tuple<bool, int64_t, int64_t, unsigned>> expected = {
+        {true, head, w - head, writeback}, // the first window: from where the file ended
+        {true, w, w, writeback},           {false, 0, w, dontneed},     {true, 2 * w, w, writeback},
+        {false, 0, 2 * w, dontneed},       {true, 3 * w, w, writeback}, {false, w, 2 * w, dontneed},
+        {false, 0, end, dontneed}, // reopen leaves the file: all of it, clean or not
+    };
+    ASSERT_EQ(calls.size(), expected.size());
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        EXPECT_EQ(std::tuple(calls[i].sync, calls[i].offset, calls[i].length, calls[i].flags),
+                  expected[i])
+            << "call " << i;
+        EXPECT_EQ(calls[i].fd, calls[0].fd);
+    }
+
+    // Reopened: the same file, its windows from its size now.
+    const uint64_t second = uint64_t(5 * cache_window - end) / 600 + 100; // past 80 MiB
+    write_cache_events(*out, first, second);
+    const int64_t end2 = head + int64_t(out->counters().bytes);
+    out->close();
+    const auto after = take_cache_calls();
+    ASSERT_EQ(after.size(), 2u);
+    EXPECT_EQ(std::tuple(after[0].sync, after[0].offset, after[0].length, after[0].flags),
+              std::tuple(true, end, 5 * w - end, writeback));
+    EXPECT_EQ(std::tuple(after[1].sync, after[1].offset, after[1].length, after[1].flags),
+              std::tuple(false, 4 * w, end2 - 4 * w, dontneed)); // close, after its fdatasync
+    EXPECT_EQ(out->counters().written, first + second);
+    EXPECT_EQ(out->counters().failed, 0u);
+    EXPECT_EQ(out->counters().fsyncs, 1u) << "fsync never: only at close, as before";
+    EXPECT_TRUE(out->healthy());
+    const std::string text = read_all(path);
+    ASSERT_EQ(int64_t(text.size()), end2);
+    expect_cache_events(text, cache_head_bytes, 0, first + second);
+}
+
+// ~100 MiB through the sink. Returns the fraction of the first 64 MiB that is in the page
+// cache after the last flush, and (in closed) after close.
+void write_and_measure_cache(bool drop_cache, double& flushed, double& closed) {
+    temp_dir dir;
+    const std::string path = dir.file("events.ndjson");
+    auto cfg = config_for(path);
+    cfg.drop_cache = drop_cache;
+    auto out = open_sink(cfg);
+    ASSERT_NE(out, nullptr);
+    constexpr uint64_t events = 170'000; // ~104 MiB
+    write_cache_events(*out, 0, events);
+    flushed = resident_fraction(path, 64 << 20);
+    out->close();
+    closed = resident_fraction(path, 64 << 20);
+    EXPECT_EQ(out->counters().written, events);
+    EXPECT_EQ(out->counters().failed, 0u);
+    EXPECT_TRUE(out->healthy());
+    const std::string text = read_all(path);
+    EXPECT_GT(text.size(), 100u << 20);
+    expect_cache_events(text, 0, 0, events); // every line, in order: as many as events
+}
+
+TEST(FileSink, DropCacheKeepsTheWrittenFileOutOfThePageCache) {
+    if (on_tmpfs(fs::temp_directory_path().string()))
+        GTEST_SKIP() << "the test directory is on tmpfs, where POSIX_FADV_DONTNEED does nothing";
+    double flushed = -1, closed = -1;
+    write_and_measure_cache(true, flushed, closed);
+    std::printf("drop_cache on: first 64 MiB resident %.1f%% after flush, %.1f%% after close\n",
+                flushed * 100, closed * 100);
+    EXPECT_GE(flushed, 0.0) << "mincore failed";
+    EXPECT_LT(flushed, 0.25);
+    EXPECT_GE(closed, 0.0) << "mincore failed";
+    EXPECT_LT(closed, 0.25);
+}
+
+// The same without drop_cache: the file stays in the page cache, so the test above can fail.
+TEST(FileSink, WithoutDropCacheTheWrittenFileStaysInThePageCache) {
+    if (on_tmpfs(fs::temp_directory_path().string()))
+        GTEST_SKIP() << "the test directory is on tmpfs, where POSIX_FADV_DONTNEED does nothing";
+    take_cache_calls();
+    double flushed = -1, closed = -1;
+    write_and_measure_cache(false, flushed, closed);
+    std::printf("drop_cache off: first 64 MiB resident %.1f%% after flush, %.1f%% after close\n",
+                flushed * 100, closed * 100);
+    EXPECT_GT(flushed, 0.75);
+    EXPECT_GT(closed, 0.75);
+    EXPECT_TRUE(take_cache_calls().empty());
+}
+
+// A FIFO has no page cache of its own: nothing is tried, nothing is logged, nothing is lost.
+TEST(FileSink, DropCacheLeavesAFifoAlone) {
+    temp_dir dir;
+    const std::string path = dir.file("events.fifo");
+    ASSERT_EQ(mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
+    // Open for reading first, so that the sink's open for writing does not wait for a reader.
+    const int reader = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    ASSERT_GE(reader, 0) << std::strerror(errno);
+    take_cache_calls();
+    testing::internal::CaptureStderr();
+    auto out = open_sink(config_for(path));
+    ASSERT_NE(out, nullptr);
+    ASSERT_EQ(fcntl(reader, F_SETFL, 0), 0); // blocking reads from now on
+    std::string received;
+    std::thread drain([&] {
+        char buffer[1 << 16];
+        for (;;) { // ends at EOF: the sink closed its end
+            const ssize_t n = ::read(reader, buffer, sizeof buffer);
+            if (n > 0) received.append(buffer, std::size_t(n));
+            if (n == 0 || (n < 0 && errno != EINTR)) break;
+        }
+    });
+    constexpr uint64_t events = 60'000; // ~38 MiB: two window ends
+    write_cache_events(*out, 0, events);
+    out->close();
+    drain.join();
+    ::close(reader);
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+    EXPECT_TRUE(take_cache_calls().empty());
+    EXPECT_EQ(out->counters().written, events);
+    EXPECT_EQ(out->counters().failed, 0u);
+    EXPECT_TRUE(out->healthy());
+    expect_cache_events(received, 0, 0, events);
+}
+
+// sync_file_range fails (EINVAL, as on some FUSE file systems): one note, no more tries for
+// that file, every event written, nothing counted failed, still healthy. A reopened file is
+// tried again.
+TEST(FileSink, DropCacheFailureIsNotedOnceAndLosesNothing) {
+    temp_dir dir;
+    const std::string path = dir.file("events.ndjson");
+    take_cache_calls();
+    fail_sync_file_range failing(EINVAL);
+    testing::internal::CaptureStderr();
+    auto out = open_sink(config_for(path));
+    ASSERT_NE(out, nullptr);
+    constexpr uint64_t events = 60'000; // ~38 MiB: two window ends
+    write_cache_events(*out, 0, events);
+    auto calls = take_cache_calls();
+    ASSERT_EQ(calls.size(), 1u) << "tried again after a failure";
+    EXPECT_TRUE(calls[0].sync);
+    EXPECT_EQ(out->counters().written, events);
+    EXPECT_EQ(out->counters().failed, 0u);
+    EXPECT_TRUE(out->healthy());
+
+    out->reopen(); // nothing to drop: this file gave up
+    EXPECT_TRUE(take_cache_calls().empty());
+    write_cache_events(*out, events, 30'000); // ~19 MiB more: past the next window end
+    calls = take_cache_calls();
+    ASSERT_EQ(calls.size(), 1u) << "the reopened file is tried again, once";
+    EXPECT_TRUE(calls[0].sync);
+    out->close();
+    const std::string log = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log; // rate-limited: one per 10 s
+    EXPECT_NE(log.find("sync_file_range"), std::string::npos) << log;
+    EXPECT_NE(log.find(path), std::string::npos) << log;
+    EXPECT_NE(log.find(std::strerror(EINVAL)), std::string::npos) << log;
+    EXPECT_EQ(out->counters().written, events + 30'000);
+    EXPECT_EQ(out->counters().failed, 0u);
+    EXPECT_EQ(out->counters().fsyncs, 1u);
+    EXPECT_TRUE(out->healthy());
+    expect_cache_events(read_all(path), 0, 0, events + 30'000);
 }
 
 } // namespace
