@@ -22,6 +22,7 @@ server_pid=""
 server_name=""
 broker_pid=""
 wrk_pid=""
+floor_port=""
 load_work=""
 load_keep_work=0
 load_extra_headers=() # -H NAME:VALUE pairs for curl and wrk
@@ -142,6 +143,37 @@ load_start_pixelring() {
     server_pid=$!
     server_name=pixelring-$sink
     load_wait_start_line "$log" "$sink"
+}
+
+# load_start_floor bin dir log: bench/floor_server (the io_uring floor) on CPU 0, port 0, cwd
+# dir; waits for "floor_server listening on 127.0.0.1:PORT"; sets server_pid, floor_port.
+load_start_floor() {
+    local bin=$1 dir=$2 log=$3 line deadline=$((SECONDS + load_start_timeout_s))
+    : >"$log"
+    (
+        cd "$dir" || exit 1
+        exec taskset -c 0 "$bin" --listen 127.0.0.1:0
+    ) </dev/null >"$log.stdout" 2>"$log" &
+    server_pid=$!
+    server_name=floor
+    while :; do
+        line=$(grep -m1 '^floor_server listening on ' "$log" || true)
+        if [[ $line =~ ^floor_server\ listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
+            floor_port=${BASH_REMATCH[1]}
+            return 0
+        fi
+        [[ -z $line ]] || load_die "unexpected start line from floor_server: $line"
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            cat "$log" >&2
+            server_pid=""
+            load_die "floor_server exited before listening"
+        fi
+        if ((SECONDS >= deadline)); then
+            cat "$log" >&2
+            load_die "floor_server did not print its start line within ${load_start_timeout_s}s"
+        fi
+        sleep 0.05
+    done
 }
 
 # load_start_devkafka bin cpu brokers topic partitions dir log: sets broker_pid, kafka_bootstrap.

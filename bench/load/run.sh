@@ -2,9 +2,9 @@
 # run.sh: pixelring against nginx under wrk, on one machine: server CPU per request.
 #
 #   bench/load/run.sh [--rounds N] [--duration S] [--warmup S] [--quick]
-#                     [--servers pixelring-file,pixelring-kafka,nginx]
+#                     [--servers pixelring-file,pixelring-kafka,nginx,floor]
 #                     [--scenarios keepalive,close,pipelined] [--out DIR]
-#                     [--bin PATH] [--devkafka PATH] [--nginx-port N]
+#                     [--bin PATH] [--devkafka PATH] [--floor PATH] [--nginx-port N]
 #                     [--set KEY=VALUE]... [--header 'NAME: VALUE']...
 #                     [--campaigns N] [--partitions N] [--brokers N] [--broker-cpu C]
 #
@@ -12,23 +12,32 @@
 # pixelring-kafka (Kafka sink; pixelring-devkafka, topic pixelring.events, pinned to
 # --broker-cpu, default 1), nginx (Debian package: empty_gif, a JSON access log with
 # buffer=64k flush=1s, one process, pixelring's cache headers, 127.0.0.1:--nginx-port, default
-# 18080; refused when the port is taken). pixelring listens on ports 0 (the kernel picks), one
-# worker. wrk -t1 -c64 runs pinned to CPU 1: GET /track/pageview.gif?campaignID=example.com&
-# scroll-depth=70%25&dark-mode=true with a Referer and a Chrome User-Agent. Scenarios:
-# keepalive, close (Connection: close), pipelined (16 requests per write). Each run: a warm-up
-# (default 2 s), then a measured wrk run (default 10 s) with the server's CPU (utime+stime, all
-# threads, /proc/<pid>/stat) read right before and after. Rounds are interleaved: a round
-# starts each server, runs every scenario on it and stops it; the server order rotates by one
-# each round. --quick: 1 round of 2 s runs after 1 s warm-ups (options given win).
+# 18080; refused when the port is taken), floor (io_uring floor: the kernel's share;
+# bench/floor_server: pixelring's io_uring set-up answering every request head with pixelring's
+# pixel answer and doing no other work, no events: the cost of answering with no work, what any
+# io_uring server answering this way pays; --floor PATH, default bench/floor_server of --bin's
+# build tree, BUILD/tools/pixelring -> BUILD/bench/floor_server). pixelring (one worker) and
+# floor listen on ports 0 (the kernel picks). wrk -t1 -c64 runs pinned to CPU 1:
+# GET /track/pageview.gif?campaignID=example.com&scroll-depth=70%25&dark-mode=true with a
+# Referer and a Chrome User-Agent. Scenarios: keepalive, close (Connection: close), pipelined
+# (16 requests per write). Each run: a warm-up (default 2 s), then a measured wrk run (default
+# 10 s) with the server's CPU (utime+stime, all threads, /proc/<pid>/stat) read right before
+# and after. Rounds are interleaved: a round starts each server, runs every scenario on it and
+# stops it; the server order rotates by one each round. --quick: 1 round of 2 s runs after 1 s
+# warm-ups (options given win).
 # After each pixelring, its stop line is checked: file sink: event file lines = accepted =
 # written; Kafka: delivered + spooled = accepted; none dropped. nginx: access log lines >=
-# responses. --out DIR (default: a new temp dir) gets runs.tsv (every measured run),
-# events.tsv, results.md, results.png (needs gnuplot: apt-get install gnuplot-nox), the wrk
-# outputs and the server logs. --set goes to pixelring, --header to every request (all
-# servers). --campaigns N cycles N campaign IDs (Kafka keys; default 1: the URL above).
+# responses. floor: exit status 0 and its stop line's answered requests >= responses. Every
+# server: the probe must answer 200 image/gif; non-2xx/3xx or socket errors in a run: a
+# warning. --out DIR (default: a new temp dir) gets runs.tsv (every measured run), events.tsv,
+# results.md (with floor: its share of each server's CPU, floor ÷ nginx), results.png (needs
+# gnuplot: apt-get install gnuplot-nox), the wrk outputs and the server logs. --set goes to
+# pixelring, --header to every request (all servers). --campaigns N cycles N campaign IDs
+# (Kafka keys; default 1: the URL above).
 # --report-only (with the same options and --out DIR of an earlier run): rewrite results.md and
 # results.png from DIR's runs.tsv and events.tsv, measuring nothing.
-# Exit: 0 ok, 1 error, 2 missing tool, 3 events lost (mismatch or dropped).
+# Exit: 0 ok, 1 error, 2 missing tool, 3 events lost (mismatch or dropped; floor: fewer answers
+# than responses).
 # Loopback only; installs nothing; stops only the processes it started, by PID.
 set -euo pipefail
 
@@ -41,11 +50,12 @@ repo=$load_repo
 rounds=3
 duration=10
 warmup=2
-servers=pixelring-file,pixelring-kafka,nginx
+servers=pixelring-file,pixelring-kafka,nginx,floor
 scenarios=keepalive,close,pipelined
 out=""
 bin=$repo/build/release/tools/pixelring
 devkafka=""
+floor=""
 nginx_port=18080
 partitions=64
 brokers=1
@@ -82,6 +92,7 @@ while (($#)); do
         --out) out=$val ;;
         --bin) bin=$val ;;
         --devkafka) devkafka=$val ;;
+        --floor) floor=$val ;;
         --nginx-port) nginx_port=$val ;;
         --campaigns) load_campaigns=$val ;;
         --partitions) partitions=$val ;;
@@ -121,7 +132,7 @@ IFS=, read -ra scenario_list <<<"$scenarios"
 ((${#server_list[@]})) || die "--servers: empty"
 ((${#scenario_list[@]})) || die "--scenarios: empty"
 declare -A seen=()
-need_px=0 need_kafka=0 need_nginx=0
+need_px=0 need_kafka=0 need_nginx=0 need_floor=0
 for s in "${server_list[@]}"; do
     [[ -v seen[$s] ]] && die "--servers: $s twice"
     seen[$s]=1
@@ -129,7 +140,8 @@ for s in "${server_list[@]}"; do
         pixelring-file) need_px=1 ;;
         pixelring-kafka) need_px=1 need_kafka=1 ;;
         nginx) need_nginx=1 ;;
-        *) die "unknown server: $s (pixelring-file, pixelring-kafka, nginx)" ;;
+        floor) need_floor=1 ;;
+        *) die "unknown server: $s (pixelring-file, pixelring-kafka, nginx, floor)" ;;
     esac
 done
 seen=()
@@ -143,7 +155,7 @@ done
 if ((report_only)); then
     [[ -n $out && -f $out/runs.tsv && -f $out/events.tsv ]] ||
         die "--report-only needs --out DIR of an earlier run (with runs.tsv and events.tsv)"
-    need_px=0 need_nginx=0
+    need_px=0 need_nginx=0 need_floor=0
 fi
 load_need wrk wrk
 for tool in taskset timeout getconf tail awk curl find wc; do load_need "$tool"; done
@@ -156,6 +168,11 @@ if ((need_kafka && !report_only)); then
     [[ -n $devkafka ]] || devkafka=$(dirname "$bin")/pixelring-devkafka
     [[ -x $devkafka ]] || die "no executable pixelring-devkafka at $devkafka (--devkafka PATH)"
     devkafka=$(cd "$(dirname "$devkafka")" && pwd)/$(basename "$devkafka")
+fi
+if ((need_floor)); then # bench/floor_server of --bin's build tree (BUILD/tools/pixelring)
+    [[ -n $floor ]] || floor=$(dirname "$(dirname "$bin")")/bench/floor_server
+    [[ -x $floor ]] || die "no executable floor_server at $floor (build the floor_server target, or --floor PATH)"
+    floor=$(cd "$(dirname "$floor")" && pwd)/$(basename "$floor")
 fi
 [[ -f $load_lua ]] || die "missing $load_lua"
 taskset -c "0,1,$broker_cpu" true 2>/dev/null ||
@@ -208,6 +225,10 @@ start_server() { # server round
         nginx)
             load_start_nginx "$d" "$nginx_port"
             base="http://127.0.0.1:$nginx_port"
+            ;;
+        floor)
+            load_start_floor "$floor" "$d" "$out/logs/r$r-$s.log"
+            base="http://127.0.0.1:$floor_port"
             ;;
     esac
     load_probe "$base$load_path_query" "$out/headers/$s.txt"
@@ -303,6 +324,22 @@ stop_and_check() { # server round: stops the instance and checks its events agai
             status=3
             load_keep_work=1
         fi
+    elif [[ $s == floor ]]; then # no events: its answers against wrk's responses
+        kill -TERM "$server_pid"
+        timeout "$load_stop_timeout_s" tail --pid="$server_pid" -f /dev/null ||
+            die "floor_server did not stop within ${load_stop_timeout_s}s of SIGTERM"
+        wait "$server_pid" || rc=$?
+        server_pid=""
+        line=$(grep -m1 'floor_server: stopped:' "$log" || true)
+        [[ $line =~ stopped:\ ([0-9]+)\ requests\ answered, ]] ||
+            { cat "$log" >&2; die "no 'floor_server: stopped:' line (exit status $rc)"; }
+        accepted=${BASH_REMATCH[1]}
+        if ((rc != 0 || accepted < inst_responses)); then
+            check=MISMATCH
+            load_warn_box "floor round $r: answered $accepted < responses $inst_responses (exit status $rc)" "$line"
+            status=3
+        fi
+        echo "load: round $r: $line"
     else
         kill -TERM "$server_pid"
         timeout "$load_stop_timeout_s" tail --pid="$server_pid" -f /dev/null ||
@@ -385,7 +422,7 @@ label_of() {
     esac
 }
 # summary: one line per (server, scenario): server scenario runs rps_med rps_min rps_max p99_med
-# us_med us_min us_max other_med wrk_med ratio ratio_min ratio_max bus_med dps_med
+# us_med us_min us_max other_med wrk_med ratio ratio_min ratio_max bus_med dps_med us_med_exact
 summary=$out/summary.tsv
 awk -F'\t' -v servers="$servers" -v scenarios="$scenarios" '
     function med(a, n,   i, j, t) {
@@ -416,8 +453,8 @@ awk -F'\t' -v servers="$servers" -v scenarios="$scenarios" '
                 delete a; y = 0; for (rr in rounds) if (((s, c, rr) in round_us) && (("nginx", c, rr) in round_us) && round_us["nginx", c, rr] > 0) a[++y] = round_us[s, c, rr] / round_us["nginx", c, rr]
                 if (y) { q2 = sprintf("%.2f", lo(a, y)); q3 = sprintf("%.2f", hi(a, y)) }
             }
-            printf "%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%s\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\n",
-                s, c, m, r1, r2, r3, p, u1, u2, u3, o1, w1, q, q2, q3, b, d
+            printf "%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%s\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%.6f\n",
+                s, c, m, r1, r2, r3, p, u1, u2, u3, o1, w1, q, q2, q3, b, d, u1
         }
     }' "$runs_tsv" >"$summary"
 
@@ -474,14 +511,45 @@ fi
     fi
     echo
     echo "Server CPU = utime+stime of all the server's threads (/proc/<pid>/stat) over the measured window ÷ wrk's responses: the figure of merit, since wrk itself is near its limit on one core (wrk CPU % near 100: the client, not the server, sets requests/s). CPU ÷ nginx's = the ratio of the medians for the same scenario (in parentheses: the range of the per-round ratios). CPU 0 other % = CPU 0 busy time (/proc/stat) not spent by the server: above a few %, another process competed with it. p99 is wrk's, median over the rounds; pipelined p99 is n/a: wrk times the write of the whole batch, not a request (wg/wrk#236; runs.tsv keeps what wrk printed)."
+    if grep -q '^floor'$'\t' "$summary"; then
+        echo
+        echo "The io_uring floor: floor is bench/floor_server, pixelring's io_uring set-up (multishot accept, multishot recv into a provided buffer ring, SINGLE_ISSUER|DEFER_TASKRUN, pixelring's wait policy) answering every request head with pixelring's own pixel answer, one send per received chunk, and doing nothing else: no parsing, no events, no log. Its CPU per request is the cost of answering with no work, the kernel's share (loopback TCP, io_uring, the scheduler) that any io_uring server answering this way pays; floor ÷ S is the part of server S's CPU per request that this floor accounts for, and S − floor is what S spends above it. A CPU ratio to nginx below floor ÷ nginx is out of reach for a server built this way."
+        echo
+        awk -F'\t' -v servers="$servers" -v scenarios="$scenarios" '
+            { us[$1, $2] = $8; ux[$1, $2] = $18 } # shown rounded, ratios from the exact medians
+            END {
+                ns = split(servers, S, ","); nc = split(scenarios, C, ","); m = 0
+                for (i = 1; i <= ns; i++) if (S[i] == "nginx") O[++m] = S[i]
+                for (i = 1; i <= ns; i++) if (S[i] != "nginx" && S[i] != "floor") O[++m] = S[i]
+                h = "| scenario | floor µs/request"; l = "|---|---:"
+                for (i = 1; i <= m; i++) {
+                    h = h " | " O[i] " µs/request | floor ÷ " O[i] (O[i] == "nginx" ? "" : " | " O[i] " − floor")
+                    l = l "|---:|---:" (O[i] == "nginx" ? "" : "|---:")
+                }
+                print h " |"; print l "|"
+                for (j = 1; j <= nc; j++) {
+                    c = C[j]; if (!(("floor", c) in us)) continue
+                    f = us["floor", c]; fx = ux["floor", c]; row = "| " c " | " f
+                    for (i = 1; i <= m; i++) {
+                        if (!((O[i], c) in us)) { row = row " | - | -" (O[i] == "nginx" ? "" : " | -"); continue }
+                        u = us[O[i], c]; x = ux[O[i], c]
+                        row = row " | " u " | " (x > 0 ? sprintf("%.2f", fx / x) : "-")
+                        if (O[i] != "nginx") row = row " | " sprintf("%.2f", x - fx)
+                    }
+                    print row " |"
+                }
+            }' "$summary" | sed -e 's/^| keepalive |/| keep-alive |/' -e 's/^| close |/| Connection: close |/' \
+            -e "s/^| pipelined |/| $load_pipeline_depth pipelined per write |/"
+    fi
     echo
-    echo "Events (per server, summed over rounds; pixelring: its stop line; nginx: access log lines against wrk's responses, warm-ups and probe included):"
+    echo "Events (per server, summed over rounds; pixelring: its stop line; nginx: access log lines against wrk's responses, warm-ups and probe included; floor has no events: the requests its stop line counts as answered against wrk's responses):"
     echo
     awk -F'\t' 'NR > 1 {k = $2; if (!(k in seen)) {seen[k] = 1; order[++n] = k}
             resp[k] += $3; acc[k] += $4; wr[k] += $5; sp[k] += $6; dr[k] += $7; rec[k] += $8
             if ($9 != "ok") bad[k] = bad[k] " r" $1 ":" $9 }
         END { for (i = 1; i <= n; i++) { k = order[i]
             if (k == "nginx") printf "- nginx: %d responses, %d access log lines", resp[k], rec[k]
+            else if (k == "floor") printf "- floor: %d responses, %d requests answered (no events)", resp[k], acc[k]
             else if (k == "pixelring-file") printf "- pixelring-file: %d accepted, %d written, %d dropped, %d event file lines", acc[k], wr[k], dr[k], rec[k]
             else printf "- pixelring-kafka: %d accepted, %d delivered, %d spooled, %d dropped", acc[k], wr[k], sp[k], dr[k]
             printf "%s\n", (k in bad) ? ": CHECK FAILED (" substr(bad[k], 2) ")" : ": ok" } }' "$events_tsv"
@@ -493,7 +561,11 @@ fi
 plot_dat=$out/plot.dat
 {
     printf '"scenario"'
-    for s in "${server_list[@]}"; do printf '\t"%s"\t"min"\t"max"' "$s"; done
+    for s in "${server_list[@]}"; do
+        label=$s
+        [[ $s == floor ]] && label="floor (io_uring, no work)"
+        printf '\t"%s"\t"min"\t"max"' "$label"
+    done
     echo
     for c in "${scenario_list[@]}"; do
         printf '"%s"' "$(label_of "$c")"
@@ -504,8 +576,17 @@ plot_dat=$out/plot.dat
         echo
     done
 } >"$plot_dat"
+colors=""
+for s in "${server_list[@]}"; do # one colour per server, whatever the order
+    case $s in
+        pixelring-file) colors+=" #1f77b4" ;;
+        pixelring-kafka) colors+=" #ff7f0e" ;;
+        nginx) colors+=" #2ca02c" ;;
+        floor) colors+=" #7f7f7f" ;;
+    esac
+done
 if command -v gnuplot >/dev/null; then
-    gnuplot -e "datafile='$plot_dat'; outfile='$out/results.png'; nservers=$n_servers" \
+    gnuplot -e "datafile='$plot_dat'; outfile='$out/results.png'; nservers=$n_servers; colors='${colors# }'" \
         -e "subtitle='wrk -t1 -c$load_connections, ${duration} s runs, $rounds round(s); bars: median, whiskers: min–max'" \
         "$here/plot.gp" || echo "load: gnuplot failed; no results.png" >&2
 else
