@@ -13,7 +13,10 @@
 #include <vector>
 
 #include "core/beacon.hh"
+#include "core/enrichment.hh"
 #include "core/geoip.hh"
+#include "core/http_parser.hh"
+#include "core/url_fields.hh"
 #include "core/user_agent.hh"
 #include "core/visitor.hh"
 
@@ -171,6 +174,63 @@ void BM_enrich_and_encode_pixel_event(benchmark::State& state) {
 }
 BENCHMARK(BM_enrich_and_encode_pixel_event);
 
+// The whole per-request user-space work of the load harness's hit (bench/load/lib.sh: the
+// path, Referer and Chrome 131 User-Agent as wrk sends them) as net/worker_requests.cc does it
+// for a pixel, minus routing and the ring: parse_head, enrich_request (no GeoIP database, as in
+// the harness), raw_campaign and enrich_visitor, max_pixel_event_size, the id, the encoder.
+// The figure to hold against the worker's per-request user time.
+void BM_pixel_request(benchmark::State& state) {
+    constexpr std::string_view request =
+        "GET /track/pageview.gif?campaignID=example.com&scroll-depth=70%25&dark-mode=true "
+        "HTTP/1.1\r\n"
+        "Host: 127.0.0.1:8080\r\n"
+        "Referer: https://example.com/blog/post?utm_source=news\r\n"
+        "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+        "Gecko) Chrome/131.0.0.0 Safari/537.36\r\n"
+        "\r\n";
+    enrichment_setup setup;
+    if (const std::string error = visitor_key::from_config({}, setup.visitor); !error.empty()) {
+        state.SkipWithError(error.c_str());
+        return;
+    }
+    visitor_hasher visitors(setup.visitor);
+    const http_limits limits;
+    request_parser parser(limits);
+    http_request r;
+    const encode_options opt = realistic_options();
+    uuidv7_generator ids(42);
+    std::vector<char> slot(64 * 1024);
+    uint64_t ms = k_ms;
+    size_t bytes = 0;
+    for (auto _ : state) {
+        ++ms;
+        benchmark::DoNotOptimize(request.data());
+        if (parser.parse_head(request.data(), request.size(), r) != parse_status::complete) {
+            state.SkipWithError("not complete");
+            break;
+        }
+        pixel_hit hit;
+        hit.action = "pageview";
+        hit.query = r.query;
+        hit.referer = r.referer;
+        hit.user_agent = r.user_agent;
+        hit.host = r.host;
+        hit.client.family = 4;
+        hit.client.bytes[0] = 127;
+        hit.client.bytes[3] = 1;
+        enrichment_scratch extra;
+        enrich_request(setup, r, hit.client, extra);
+        enrich_visitor(setup, r, ms, visitors, hit.client, raw_campaign(hit), r.referer, extra);
+        hit.enrichment = &extra.fields;
+        if (max_pixel_event_size(hit, opt) > slot.size()) state.SkipWithError("slot too small");
+        const size_t n = encode_pixel_event(hit, opt, ids.next(ms), ms, slot.data());
+        benchmark::DoNotOptimize(slot.data());
+        bytes += n;
+    }
+    state.counters["event_bytes"] = static_cast<double>(bytes) / state.iterations();
+}
+BENCHMARK(BM_pixel_request);
+
 void BM_json_escape_ascii(benchmark::State& state) {
     const std::string ua(realistic_hit().user_agent);
     std::string text;
@@ -197,6 +257,90 @@ void BM_json_escape_query(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
 }
 BENCHMARK(BM_json_escape_query);
+
+// The short strings of BM_pixel_request's event, each escaped as the encoder does: what
+// json_escape costs per event, call overhead included.
+void BM_json_escape_event_strings(benchmark::State& state) {
+    struct piece {
+        std::string_view text;
+        bool decode, plus;
+    };
+    const piece pieces[] = {{"pageview", true, false},
+                            {"example.com", true, true},
+                            {"scroll-depth", true, true},
+                            {"70%25", true, true},
+                            {"dark-mode", true, true},
+                            {"true", true, true},
+                            {"https://example.com/blog/post?utm_source=news", false, false},
+                            {"/blog/post", true, false},
+                            {"example.com", false, false},
+                            {"news", true, true},
+                            {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
+                             "like Gecko) Chrome/131.0.0.0 Safari/537.36",
+                             false, false},
+                            {"Chrome", false, false},
+                            {"Windows", false, false},
+                            {"127.0.0.1:8080", false, false},
+                            {"edge-1", false, false}};
+    char out[6 * 256];
+    for (auto _ : state) {
+        for (const piece& p : pieces) {
+            benchmark::DoNotOptimize(p.text.data());
+            benchmark::DoNotOptimize(json_escape(p.text, out, p.decode, p.plus));
+        }
+        benchmark::ClobberMemory();
+    }
+}
+BENCHMARK(BM_json_escape_event_strings);
+
+// max_pixel_event_size on the enriched hit: the worker sizes the ring slot with it per hit.
+void BM_max_pixel_event_size(benchmark::State& state) {
+    pixel_hit hit = realistic_hit();
+    const realistic_enrichment enriched;
+    hit.enrichment = &enriched.enrichment;
+    const encode_options opt = realistic_options();
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(hit);
+        benchmark::DoNotOptimize(max_pixel_event_size(hit, opt));
+    }
+}
+BENCHMARK(BM_max_pixel_event_size);
+
+void BM_format_uuid(benchmark::State& state) {
+    uuidv7_generator ids(42);
+    const event_id id = ids.next(k_ms);
+    char text[36];
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(id);
+        format_uuid(id, text);
+        benchmark::DoNotOptimize(text);
+    }
+}
+BENCHMARK(BM_format_uuid);
+
+// The page fields of the harness's Referer as the encoder and enrich_visitor take them.
+void BM_url_fields(benchmark::State& state) {
+    const std::string_view url = "https://example.com/blog/post?utm_source=news";
+    char host[max_host_size];
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(url.data());
+        benchmark::DoNotOptimize(url_host(url, host));
+        benchmark::DoNotOptimize(url_path(url));
+        benchmark::DoNotOptimize(extract_utm(url));
+    }
+}
+BENCHMARK(BM_url_fields);
+
+// The same three from one split, as the encoder takes them.
+void BM_split_page_url(benchmark::State& state) {
+    const std::string_view url = "https://example.com/blog/post?utm_source=news";
+    char host[max_host_size];
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(url.data());
+        benchmark::DoNotOptimize(split_page_url(url, host, true));
+    }
+}
+BENCHMARK(BM_split_page_url);
 
 void BM_uuidv7_next(benchmark::State& state) {
     uuidv7_generator ids(42);

@@ -28,6 +28,17 @@ constexpr std::string_view pixel_get =
     "Accept-Language: en-GB,en-US;q=0.9,en;q=0.8\r\n"
     "\r\n";
 
+// The request of the load harness (bench/load/lib.sh) as wrk sends it: the per-request
+// parse of bench_encoder's BM_pixel_request.
+constexpr std::string_view harness_get =
+    "GET /track/pageview.gif?campaignID=example.com&scroll-depth=70%25&dark-mode=true "
+    "HTTP/1.1\r\n"
+    "Host: 127.0.0.1:8080\r\n"
+    "Referer: https://example.com/blog/post?utm_source=news\r\n"
+    "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/131.0.0.0 Safari/537.36\r\n"
+    "\r\n";
+
 // The smallest request a health checker or curl sends.
 constexpr std::string_view minimal_get = "GET /p.gif HTTP/1.1\r\nHost: px\r\n\r\n";
 
@@ -51,6 +62,11 @@ void BM_parse_pixel_get(benchmark::State& state) {
     parse_once(state, pixel_get);
 }
 BENCHMARK(BM_parse_pixel_get);
+
+void BM_parse_harness_get(benchmark::State& state) {
+    parse_once(state, harness_get);
+}
+BENCHMARK(BM_parse_harness_get);
 
 void BM_parse_minimal_get(benchmark::State& state) {
     parse_once(state, minimal_get);

@@ -1,10 +1,12 @@
 #include "core/event.hh"
 
+#include <cassert>
 #include <cstring>
 #include <iterator>
 
 #include "core/beacon.hh"
 #include "core/geoip.hh"
+#include "core/http_chars.hh"
 #include "core/percent_decode.hh"
 #include "core/url_fields.hh"
 #include "core/user_agent.hh"
@@ -39,9 +41,39 @@ using detail::client_ts_format;
 using detail::event_parts;
 using detail::params_format;
 
+inline uint64_t load_u64(const char* p) noexcept {
+    uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+}
+
+inline uint32_t load_u32(const char* p) noexcept {
+    uint32_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+}
+
+// a[0, n) == b[0, n) by words, the last one overlapping: keys are a few bytes, where libc's
+// memcmp cost more as a call than as a comparison.
+inline bool same_bytes(const char* a, const char* b, size_t n) noexcept {
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (load_u64(a + i) != load_u64(b + i)) return false;
+        return load_u64(a + n - 8) == load_u64(b + n - 8);
+    }
+    if (n >= 4) return load_u32(a) == load_u32(b) && load_u32(a + n - 4) == load_u32(b + n - 4);
+    for (size_t i = 0; i < n; ++i)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
 // True when raw, percent-decoded (with '+' as a space when plus), is byte for byte equal to
-// literal.
+// literal, which holds no '%', '+' or ' ' (the keys of event_kinds.cc). Then a raw of the
+// literal's length matches only as it is: a %XX escape would shorten it, and a '+' (or a '%'
+// left as it is) is no byte of literal, decoded or not.
 template <bool plus> bool decoded_equals(std::string_view raw, std::string_view literal) noexcept {
+    assert(literal.find_first_of("%+ ") == std::string_view::npos);
+    if (raw.size() == literal.size()) return same_bytes(raw.data(), literal.data(), raw.size());
     if (raw.size() < literal.size() || raw.size() > 3 * literal.size()) return false;
     auto p = reinterpret_cast<const uint8_t*>(raw.data());
     const auto end = p + raw.size();
@@ -61,19 +93,41 @@ struct param_pair {
     std::string_view value;
 };
 
-// Takes the next non-empty '&'-separated piece off rest; false when none is left.
-bool next_param(std::string_view& rest, param_pair& param) noexcept {
+// Takes the next non-empty '&'-separated piece off rest, split at its first '='; false when
+// none is left. One scan for the first '&' or '=', then one for the '&' after a '='.
+[[gnu::always_inline]] inline bool next_param(std::string_view& rest, param_pair& param) noexcept {
     while (!rest.empty()) {
-        const size_t amp = rest.find('&');
-        const std::string_view piece = rest.substr(0, amp);
-        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-        if (piece.empty()) continue;
-        const size_t eq = piece.find('=');
-        if (eq == std::string_view::npos) {
-            param = {piece, {}};
-        } else {
-            param = {piece.substr(0, eq), piece.substr(eq + 1)};
+        const char* const begin = rest.data();
+        const char* const end = begin + rest.size();
+#if defined(__SSE2__)
+        const char* const stop = detail::find_first(
+            begin, end,
+            [](__m128i v) {
+                return _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('&')),
+                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('=')));
+            },
+            [](char c) { return c == '&' || c == '='; });
+#else
+        const char* stop = begin;
+        while (stop != end && *stop != '&' && *stop != '=')
+            ++stop;
+#endif
+        if (stop == end) { // the last piece, without '='
+            param = {rest, {}};
+            rest = {};
+            return true;
         }
+        if (*stop == '&') {
+            rest = std::string_view(stop + 1, static_cast<size_t>(end - stop - 1));
+            if (stop == begin) continue; // an empty piece
+            param = {std::string_view(begin, static_cast<size_t>(stop - begin)), {}};
+            return true;
+        }
+        const char* const amp = detail::find_byte(stop + 1, end, '&');
+        param = {std::string_view(begin, static_cast<size_t>(stop - begin)),
+                 std::string_view(stop + 1, static_cast<size_t>(amp - stop - 1))};
+        rest = amp == end ? std::string_view{}
+                          : std::string_view(amp + 1, static_cast<size_t>(end - amp - 1));
         return true;
     }
     return false;
@@ -83,7 +137,7 @@ bool next_param(std::string_view& rest, param_pair& param) noexcept {
 // last key without a value segment gets an empty value.
 bool next_tuple(std::string_view& rest, param_pair& param) noexcept {
     if (rest.empty()) return false;
-    size_t slash = rest.find('/');
+    size_t slash = detail::find_byte(rest, '/');
     param.key = rest.substr(0, slash);
     if (slash == std::string_view::npos) {
         param.value = {};
@@ -91,7 +145,7 @@ bool next_tuple(std::string_view& rest, param_pair& param) noexcept {
         return true;
     }
     rest.remove_prefix(slash + 1);
-    slash = rest.find('/');
+    slash = detail::find_byte(rest, '/');
     param.value = rest.substr(0, slash);
     rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
     return true;
@@ -376,8 +430,7 @@ char* put_u32(char* o, uint32_t v) noexcept {
 }
 
 // The utm object of the page URL; nothing when it has no utm parameter.
-char* put_utm(char* o, std::string_view page_url) noexcept {
-    const utm_fields utm = extract_utm(page_url);
+char* put_utm(char* o, const utm_fields& utm) noexcept {
     if (utm.empty()) return o;
     o = put(o, k_utm);
     bool first = true;
@@ -442,8 +495,7 @@ char* put_params(char* const out, char* o, const event_parts& parts) noexcept {
         const auto key_len = static_cast<uint32_t>(o - key);
         bool repeated = false;
         for (size_t i = 0; i < count && !repeated; ++i) {
-            repeated =
-                keys[i].len == key_len && std::memcmp(out + keys[i].offset, key, key_len) == 0;
+            repeated = keys[i].len == key_len && same_bytes(out + keys[i].offset, key, key_len);
         }
         if (repeated) {
             o = member;
@@ -456,8 +508,9 @@ char* put_params(char* const out, char* o, const event_parts& parts) noexcept {
     return o;
 }
 
-// url, path and page_host of the page URL; all three null when it is empty.
-char* put_page_fields(char* o, std::string_view url) noexcept {
+// url, path and page_host of the page URL; all three null when it is empty. page is
+// split_page_url's answer for it.
+char* put_page_fields(char* o, std::string_view url, const page_url_fields& page) noexcept {
     o = put(o, k_url);
     if (url.empty()) {
         o = put(o, k_null);
@@ -467,18 +520,16 @@ char* put_page_fields(char* o, std::string_view url) noexcept {
         return put(o, k_null);
     }
     o = put_quoted(o, url);
-    char host_buf[max_host_size];
-    const std::string_view page_host = url_host(url, host_buf);
     o = put(o, k_path);
-    if (page_host.empty()) {
+    if (page.host.empty()) {
         o = put(o, k_null);
-    } else if (const std::string_view path = url_path(url); path.empty()) {
+    } else if (page.path.empty()) {
         o = put(o, "\"/\"");
     } else {
-        o = put_quoted(o, path, true, false);
+        o = put_quoted(o, page.path, true, false);
     }
     o = put(o, k_page_host);
-    return page_host.empty() ? put(o, k_null) : put_quoted(o, page_host);
+    return page.host.empty() ? put(o, k_null) : put_quoted(o, page.host);
 }
 
 } // namespace
@@ -502,31 +553,63 @@ std::string_view raw_campaign(const pixel_hit& hit) noexcept {
 
 namespace detail {
 
+namespace {
+
+// The terms of event_size that every event has. Escaping writes at most 6 bytes per input
+// byte. The page URL is written whole as url; path, page_host and the utm values are disjoint
+// parts of it (the host lies in the authority, the path between the authority and the first
+// '?' or '#', the utm values after the first '?'), and url_host's percent-decoding only
+// shortens the host.
+size_t common_size(std::string_view type, std::string_view action, std::string_view user_agent,
+                   std::string_view host, std::string_view page_url,
+                   const pixel_enrichment* enrichment, const encode_options& opt) noexcept {
+    size_t size = k_skeleton_size + type.size() +
+                  6 * (action.size() + user_agent.size() + host.size() + opt.collector.size()) +
+                  12 * page_url.size();
+    if (enrichment != nullptr) size += enrichment_size(*enrichment);
+    return size;
+}
+
+// A query or tuples params member adds 6 bytes of quotes, ':' and ',' to its escaped key and
+// value: the '&' after it, or the '=' inside it, pays for them (in tuples the '/' inside and
+// the '/' after it), which leaves 6 for a last piece without '='.
+size_t params_text_size(std::string_view params_text) noexcept {
+    return 6 * (params_text.size() + 1);
+}
+
+size_t target_size(std::string_view target) noexcept {
+    return k_target.size() + k_null.size() + 6 * target.size();
+}
+
+} // namespace
+
 size_t event_size(const event_parts& parts, const encode_options& opt) noexcept {
-    // Escaping writes at most 6 bytes per input byte. A query or tuples params member adds 6
-    // bytes of quotes, ':' and ',' to its escaped key and value: the '&' after it, or the
-    // '=' inside it, pays for them (in tuples the '/' inside and the '/' after it), which
-    // leaves 6 for a last piece without '='. An items member pays the 6 itself. The page URL
-    // is written whole as url; path, page_host and the utm values are disjoint parts of it
-    // (the host lies in the authority, the path between the authority and the first '?' or
-    // '#', the utm values after the first '?'), and url_host's percent-decoding only shortens
-    // the host. The quotes of campaign and referrer take their null's slot.
-    size_t size = k_skeleton_size + parts.type.size() +
-                  6 * (parts.action.size() + parts.user_agent.size() + parts.host.size() +
-                       opt.collector.size()) +
-                  12 * parts.page_url.size();
+    // An items member pays the 6 bytes of its quotes, ':' and ',' itself. The quotes of
+    // campaign and referrer take their null's slot.
+    size_t size = common_size(parts.type, parts.action, parts.user_agent, parts.host,
+                              parts.page_url, parts.enrichment, opt);
     if (parts.params == params_format::items) {
         for (size_t i = 0; i < parts.item_count; ++i)
             size += 6 * (parts.items[i].key.size() + parts.items[i].value.size() + 1);
     } else {
-        size += 6 * (parts.params_text.size() + 1);
+        size += params_text_size(parts.params_text);
     }
     if (parts.has_campaign) size += 6 * parts.campaign.size();
     if (parts.has_referrer) size += 6 * parts.referrer.size();
-    if (parts.has_target) size += k_target.size() + k_null.size() + 6 * parts.target.size();
+    if (parts.has_target) size += target_size(parts.target);
     if (parts.client_ts != client_ts_format::absent)
         size += k_client_ts.size() + 2 + 6 * parts.client_ts_text.size();
-    if (parts.enrichment != nullptr) size += enrichment_size(*parts.enrichment);
+    return size;
+}
+
+size_t hit_event_size(const pixel_hit& hit, std::string_view type, std::string_view action,
+                      const encode_options& opt) noexcept {
+    // pixel_parts: query or tuples params from hit.query, the Referer as page URL, no campaign
+    // or referrer of its own, no client_ts; a target for a redirect.
+    size_t size =
+        common_size(type, action, hit.user_agent, hit.host, hit.referer, hit.enrichment, opt) +
+        params_text_size(hit.query);
+    if (hit.type == event_type::redirect) size += target_size(hit.target);
     return size;
 }
 
@@ -578,7 +661,12 @@ size_t write_event_as(const event_parts& parts, const encode_options& opt, const
 
     o = put(o, k_params);
     o = put_params<F>(out, o, parts);
-    o = put_page_fields(o, parts.page_url);
+    // The page URL split once for page_host, path and utm.
+    const bool with_utm = enrichment != nullptr && enrichment->utm;
+    char host_buf[max_host_size];
+    page_url_fields page;
+    if (!parts.page_url.empty()) page = split_page_url(parts.page_url, host_buf, with_utm);
+    o = put_page_fields(o, parts.page_url, page);
     o = put(o, k_referrer);
     o = parts.has_referrer ? put_quoted(o, parts.referrer) : put(o, k_null);
     if (parts.has_target) {
@@ -586,7 +674,7 @@ size_t write_event_as(const event_parts& parts, const encode_options& opt, const
         o = parts.target.empty() ? put(o, k_null) : put_quoted(o, parts.target);
     }
 
-    if (enrichment != nullptr && enrichment->utm) o = put_utm(o, parts.page_url);
+    if (with_utm) o = put_utm(o, page.utm);
     if (parts.client_ts != client_ts_format::absent) {
         o = put(o, k_client_ts);
         o = parts.client_ts == client_ts_format::number ? put(o, parts.client_ts_text)

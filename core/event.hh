@@ -258,6 +258,12 @@ struct event_parts {
 // constant time otherwise.
 size_t event_size(const event_parts& parts, const encode_options& opt) noexcept;
 
+// event_size of the parts event_kinds.cc makes of a pixel, rest or redirect hit, worked out
+// from the hit: max_pixel_event_size without building the parts, whose zeroing (a 344-byte
+// rep stos) cost more than the sum. type and action are the parts' type word and action.
+size_t hit_event_size(const pixel_hit& hit, std::string_view type, std::string_view action,
+                      const encode_options& opt) noexcept;
+
 // Writes the event into out, which holds at least event_size(parts, opt) bytes.
 size_t write_event(const event_parts& parts, const encode_options& opt, const event_id& id,
                    uint64_t unix_ms, char* out) noexcept;

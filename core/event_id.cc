@@ -9,8 +9,6 @@ namespace pixelring {
 
 namespace {
 
-using detail::k_hex_digits;
-
 inline char* two_digits(char* o, unsigned v) noexcept {
     o[0] = static_cast<char>('0' + v / 10);
     o[1] = static_cast<char>('0' + v % 10);
@@ -73,11 +71,17 @@ event_id uuidv7_generator::next(uint64_t unix_ms) noexcept {
 }
 
 void format_uuid(const event_id& id, char* out) noexcept {
-    for (size_t i = 0; i < id.size(); ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) *out++ = '-';
-        *out++ = k_hex_digits[id[i] >> 4];
-        *out++ = k_hex_digits[id[i] & 15];
-    }
+    char digits[32];
+    detail::write_hex16(id.data(), digits);
+    std::memcpy(out, digits, 8);
+    out[8] = '-';
+    std::memcpy(out + 9, digits + 8, 4);
+    out[13] = '-';
+    std::memcpy(out + 14, digits + 12, 4);
+    out[18] = '-';
+    std::memcpy(out + 19, digits + 16, 4);
+    out[23] = '-';
+    std::memcpy(out + 24, digits + 20, 12);
 }
 
 namespace {

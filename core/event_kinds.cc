@@ -3,6 +3,7 @@
 
 #include "core/beacon.hh"
 #include "core/event.hh"
+#include "core/http_chars.hh"
 
 namespace pixelring {
 namespace {
@@ -122,7 +123,10 @@ event_parts beacon_parts(const beacon_hit& hit) noexcept {
 } // namespace
 
 size_t max_pixel_event_size(const pixel_hit& hit, const encode_options& opt) noexcept {
-    return detail::event_size(pixel_parts(hit), opt);
+    // detail::event_size(pixel_parts(hit), opt), from the hit directly.
+    return detail::hit_event_size(hit, type_word(hit.type),
+                                  hit.type == event_type::rest ? k_default_rest_action : hit.action,
+                                  opt);
 }
 
 size_t encode_pixel_event(const pixel_hit& hit, const encode_options& opt, const event_id& id,
@@ -133,7 +137,7 @@ size_t encode_pixel_event(const pixel_hit& hit, const encode_options& opt, const
 bool valid_rest_tuples(std::string_view tuples) noexcept {
     size_t segments = 0;
     for (;;) {
-        const size_t slash = tuples.find('/');
+        const size_t slash = detail::find_byte(tuples, '/');
         const std::string_view segment = tuples.substr(0, slash);
         // Segments 0, 2, 4, ... (counting from 0) are keys.
         if (segments % 2 == 0 && segment.empty()) return false;

@@ -87,33 +87,84 @@ constexpr char k_replacement[] = "\xEF\xBF\xBD"; // U+FFFD
 
 // ---- escaping ----------------------------------------------------------------------------
 
+#if defined(__SSE2__)
+// 0xFF in each byte of v that leaves the plain copy loop (see k_byte_classes).
+template <uint8_t stop> inline __m128i stop_bytes(__m128i v) noexcept {
+    // Signed compare: bytes >= 0x80 are negative, so this also catches non-ASCII.
+    __m128i special = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+    special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+    special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)));
+    if constexpr ((stop & k_stop_percent) != 0)
+        special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8('%')));
+    if constexpr ((stop & k_stop_plus) != 0)
+        special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8('+')));
+    return special;
+}
+
+inline uint32_t load_u32(const uint8_t* p) noexcept {
+    uint32_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+}
+#endif
+
 // Copies the run of bytes that JSON takes as they are; returns where the run stopped.
 // The SSE2 loop stores 16 bytes before it knows how many of them are plain. That stays
 // inside json_escape's 6 * size budget: output so far is at most 6 * input consumed, and the
-// loop only runs while 16 input bytes remain.
-template <uint8_t stop>
+// loop only runs while 16 input bytes remain. A tail of 4 to 15 bytes (most strings of an
+// event are that short) is checked at once from two overlapping loads, the first and the last
+// 8 (or 4) bytes, and stored whole: n more bytes at o fit the budget for the same reason.
+// simd = false is the byte-at-a-time loop alone, the reference the tests hold the rest to.
+template <uint8_t stop, bool simd>
 inline const uint8_t* copy_plain_run(const uint8_t* p, const uint8_t* end, char*& o) noexcept {
 #if defined(__SSE2__)
-    while (end - p >= 16) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        // Signed compare: bytes >= 0x80 are negative, so this also catches non-ASCII.
-        __m128i special = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
-        special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
-        special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-        special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)));
-        if constexpr ((stop & k_stop_percent) != 0)
-            special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8('%')));
-        if constexpr ((stop & k_stop_plus) != 0)
-            special = _mm_or_si128(special, _mm_cmpeq_epi8(v, _mm_set1_epi8('+')));
-        const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(o), v);
-        if (mask != 0) {
-            const unsigned n = static_cast<unsigned>(__builtin_ctz(mask));
-            o += n;
-            return p + n;
+    if constexpr (simd) {
+        while (end - p >= 16) {
+            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+            const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(stop_bytes<stop>(v)));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(o), v);
+            if (mask != 0) {
+                const unsigned n = static_cast<unsigned>(__builtin_ctz(mask));
+                o += n;
+                return p + n;
+            }
+            p += 16;
+            o += 16;
         }
-        p += 16;
-        o += 16;
+        const auto n = static_cast<size_t>(end - p);
+        if (n >= 8) {
+            // Bytes 0..7 of v are p[0..8), bytes 8..15 are p[n-8..n).
+            const __m128i head = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+            const __m128i tail = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(end - 8));
+            const __m128i v = _mm_unpacklo_epi64(head, tail);
+            const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(stop_bytes<stop>(v)));
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(o), head);
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(o + n - 8), tail);
+            const size_t run = mask == 0 ? n
+                               : (mask & 0xFF) != 0
+                                   ? static_cast<size_t>(__builtin_ctz(mask))
+                                   : n - 16 + static_cast<size_t>(__builtin_ctz(mask));
+            o += run;
+            return p + run;
+        }
+        if (n >= 4) {
+            // Bytes 0..3 of v are p[0..4), bytes 4..7 are p[n-4..n); bytes 8..15 are ignored.
+            const uint32_t head = load_u32(p);
+            const uint32_t tail = load_u32(end - 4);
+            const __m128i v = _mm_unpacklo_epi32(_mm_cvtsi32_si128(static_cast<int>(head)),
+                                                 _mm_cvtsi32_si128(static_cast<int>(tail)));
+            const unsigned mask =
+                static_cast<unsigned>(_mm_movemask_epi8(stop_bytes<stop>(v))) & 0xFF;
+            std::memcpy(o, &head, 4);
+            std::memcpy(o + n - 4, &tail, 4);
+            const size_t run = mask == 0 ? n
+                               : (mask & 0xF) != 0
+                                   ? static_cast<size_t>(__builtin_ctz(mask))
+                                   : n - 8 + static_cast<size_t>(__builtin_ctz(mask));
+            o += run;
+            return p + run;
+        }
     }
 #endif
     while (p < end && (k_byte_classes[*p] & stop) == 0)
@@ -121,13 +172,13 @@ inline const uint8_t* copy_plain_run(const uint8_t* p, const uint8_t* end, char*
     return p;
 }
 
-template <bool decode, bool plus>
+template <bool decode, bool plus, bool simd>
 size_t escape_impl(const uint8_t* p, const uint8_t* const end, char* const out) noexcept {
     constexpr uint8_t stop =
         k_stop_always | (decode ? k_stop_percent : 0) | (plus ? k_stop_plus : 0);
     char* o = out;
     while (p < end) {
-        p = copy_plain_run<stop>(p, end, o);
+        p = copy_plain_run<stop, simd>(p, end, o);
         if (p == end) break;
 
         const decoded_byte lead = read_byte<decode, plus>(p, end);
@@ -185,18 +236,29 @@ size_t escape_impl(const uint8_t* p, const uint8_t* const end, char* const out) 
     return static_cast<size_t>(o - out);
 }
 
+template <bool simd>
+size_t escape_dispatch(std::string_view s, char* out, bool percent_decode,
+                       bool plus_is_space) noexcept {
+    const auto p = reinterpret_cast<const uint8_t*>(s.data());
+    const auto end = p + s.size();
+    if (percent_decode) {
+        return plus_is_space ? escape_impl<true, true, simd>(p, end, out)
+                             : escape_impl<true, false, simd>(p, end, out);
+    }
+    return plus_is_space ? escape_impl<false, true, simd>(p, end, out)
+                         : escape_impl<false, false, simd>(p, end, out);
+}
+
 } // namespace
 
 size_t json_escape(std::string_view s, char* out, bool percent_decode,
                    bool plus_is_space) noexcept {
-    const auto p = reinterpret_cast<const uint8_t*>(s.data());
-    const auto end = p + s.size();
-    if (percent_decode) {
-        return plus_is_space ? escape_impl<true, true>(p, end, out)
-                             : escape_impl<true, false>(p, end, out);
-    }
-    return plus_is_space ? escape_impl<false, true>(p, end, out)
-                         : escape_impl<false, false>(p, end, out);
+    return escape_dispatch<true>(s, out, percent_decode, plus_is_space);
+}
+
+size_t detail::json_escape_bytewise(std::string_view s, char* out, bool percent_decode,
+                                    bool plus_is_space) noexcept {
+    return escape_dispatch<false>(s, out, percent_decode, plus_is_space);
 }
 
 } // namespace pixelring

@@ -6,10 +6,38 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace pixelring::detail {
 
 inline constexpr char k_hex_digits[] = "0123456789abcdef";
+
+// 16 bytes as 32 lower-case hex digits (an event id, a visitor id). SSE2: each byte's nibbles
+// side by side, then '0' + n, plus 39 more ('a' - '0' - 10) where n > 9.
+inline void write_hex16(const uint8_t* in, char* out) noexcept {
+#if defined(__SSE2__)
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
+    const __m128i nibble = _mm_set1_epi8(0x0F);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), nibble);
+    const __m128i lo = _mm_and_si128(v, nibble);
+    const auto to_hex = [](__m128i n) {
+        const __m128i letters =
+            _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)), _mm_set1_epi8(39));
+        return _mm_add_epi8(_mm_add_epi8(n, _mm_set1_epi8('0')), letters);
+    };
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), to_hex(_mm_unpacklo_epi8(hi, lo)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16), to_hex(_mm_unpackhi_epi8(hi, lo)));
+#else
+    for (int i = 0; i < 16; ++i) {
+        out[2 * i] = k_hex_digits[in[i] >> 4];
+        out[2 * i + 1] = k_hex_digits[in[i] & 15];
+    }
+#endif
+}
 
 constexpr std::array<int8_t, 256> make_hex_values() {
     std::array<int8_t, 256> t{};

@@ -57,6 +57,17 @@ std::string_view url_host(std::string_view url, char* out) noexcept;
 // worth reporting either, which is how the event encoder uses the two.
 std::string_view url_path(std::string_view url) noexcept;
 
+// url_host, url_path and extract_utm of one URL from one split of it, for the event encoder
+// (page_host, path, utm): host equals url_host(url, host_out) (a view into host_out, which
+// holds max_host_size bytes), path equals url_path(url), and utm equals extract_utm(url) when
+// with_utm, else it is empty.
+struct page_url_fields {
+    std::string_view host;
+    std::string_view path;
+    utm_fields utm;
+};
+page_url_fields split_page_url(std::string_view url, char* host_out, bool with_utm) noexcept;
+
 // The raw value of the first '&'-separated parameter of query named exactly name (compared
 // as sent, not decoded): "a=1&url=x%2F" with "url" → "x%2F". Empty when absent or empty.
 std::string_view query_param(std::string_view query, std::string_view name) noexcept;

@@ -445,19 +445,47 @@ struct ua_cache_entry {
     char ua[k_cached_ua];
 };
 
+// Four independent multiply chains over 32-byte strides, so that the multiplies of a
+// User-Agent's ~14 words overlap instead of waiting on each other. With the last-word load
+// below, the cached call went from ~25 to ~16 ns (bench_enrichment BM_classify_agent_chrome;
+// one chain with that load: ~20 ns). Only the slot index depends on the hash; an entry is
+// used only on an exact match.
 uint64_t hash_user_agent(std::string_view ua) noexcept {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ ua.size();
-    size_t i = 0;
-    for (; i + 8 <= ua.size(); i += 8) {
+    constexpr uint64_t k0 = 0xff51afd7ed558ccdull, k1 = 0xc4ceb9fe1a85ec53ull;
+    const char* p = ua.data();
+    const size_t n = ua.size();
+    auto load = [p](size_t at) {
         uint64_t w;
-        std::memcpy(&w, ua.data() + i, sizeof w);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+        std::memcpy(&w, p + at, sizeof w);
+        return w;
+    };
+    auto mix = [](uint64_t h, uint64_t w, uint64_t k) {
+        h = (h ^ w) * k;
+        return h ^ (h >> 32);
+    };
+    uint64_t a = 0x9e3779b97f4a7c15ull ^ n, b = 0x6a09e667f3bcc909ull, c = 0xbb67ae8584caa73bull,
+             d = 0x3c6ef372fe94f82bull;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a = mix(a, load(i), k0);
+        b = mix(b, load(i + 8), k1);
+        c = mix(c, load(i + 16), k0);
+        d = mix(d, load(i + 24), k1);
     }
+    for (; i + 8 <= n; i += 8)
+        a = mix(a, load(i), k1);
+    // The last (partial) word as the last 8 bytes, overlapping the one before: a short copy
+    // to the stack and a load of it stalled on store forwarding (a quarter of the call).
     uint64_t w = 0;
-    if (i < ua.size()) std::memcpy(&w, ua.data() + i, ua.size() - i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
+    if (n >= 8) {
+        w = load(n - 8);
+    } else {
+        for (size_t k = 0; k < n; ++k)
+            w |= uint64_t{static_cast<unsigned char>(p[k])} << (8 * k);
+    }
+    uint64_t h = mix(a ^ std::rotl(b, 16), w, k0) + mix(c ^ std::rotl(d, 16), w >> 7, k1);
+    h = (h ^ (h >> 29)) * k1;
+    return h ^ (h >> 32);
 }
 
 agent_info cached_user_agent(std::string_view ua) noexcept {
@@ -485,38 +513,6 @@ agent_info classify_agent(const agent_signals& sig, bool use_cache) noexcept {
         asks_prefetch(sig.x_purpose) || asks_prefetch(sig.x_moz))
         out.label = agent_label::prefetch;
     return out;
-}
-
-std::string_view to_string(agent_label label) noexcept {
-    switch (label) {
-    case agent_label::browser:
-        return "browser";
-    case agent_label::bot:
-        return "bot";
-    case agent_label::mail_proxy:
-        return "mail_proxy";
-    case agent_label::prefetch:
-        return "prefetch";
-    case agent_label::scanner:
-        return "scanner";
-    }
-    return "browser";
-}
-
-std::string_view to_string(device_kind device) noexcept {
-    switch (device) {
-    case device_kind::desktop:
-        return "desktop";
-    case device_kind::mobile:
-        return "mobile";
-    case device_kind::tablet:
-        return "tablet";
-    case device_kind::bot:
-        return "bot";
-    case device_kind::unknown:
-        return "unknown";
-    }
-    return "unknown";
 }
 
 } // namespace pixelring

@@ -52,9 +52,39 @@ agent_info classify_agent(const agent_signals& signals, bool use_cache = true) n
 
 inline constexpr size_t max_user_agent_scan = 512;
 
-// "browser", "bot", "mail_proxy", "prefetch", "scanner" — the event's agent values.
-std::string_view to_string(agent_label label) noexcept;
+// "browser", "bot", "mail_proxy", "prefetch", "scanner" — the event's agent values. Inline:
+// the encoder sizes and writes them per event.
+constexpr std::string_view to_string(agent_label label) noexcept {
+    switch (label) {
+    case agent_label::browser:
+        return "browser";
+    case agent_label::bot:
+        return "bot";
+    case agent_label::mail_proxy:
+        return "mail_proxy";
+    case agent_label::prefetch:
+        return "prefetch";
+    case agent_label::scanner:
+        return "scanner";
+    }
+    return "browser";
+}
+
 // "desktop", "mobile", "tablet", "bot", "unknown" — the event's device values.
-std::string_view to_string(device_kind device) noexcept;
+constexpr std::string_view to_string(device_kind device) noexcept {
+    switch (device) {
+    case device_kind::desktop:
+        return "desktop";
+    case device_kind::mobile:
+        return "mobile";
+    case device_kind::tablet:
+        return "tablet";
+    case device_kind::bot:
+        return "bot";
+    case device_kind::unknown:
+        return "unknown";
+    }
+    return "unknown";
+}
 
 } // namespace pixelring

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "core/percent_decode.hh" // k_hex_digits
+#include "core/percent_decode.hh" // write_hex16
 
 namespace pixelring {
 namespace {
@@ -60,23 +60,35 @@ public:
         v3_ ^= k1;
     }
 
+    // Feeds n bytes at p. From 8 bytes on, every read is a word: the bytes that complete a
+    // pending tail come from one load, and the last partial word from the input's last 8
+    // bytes; shorter inputs are gathered byte by byte.
     void update(const unsigned char* p, size_t n) noexcept {
         length_ += n;
+        if (n < 8) {
+            uint64_t w = 0;
+            for (size_t i = 0; i < n; ++i)
+                w |= uint64_t{p[i]} << (8 * i);
+            push(w, static_cast<unsigned>(n));
+            return;
+        }
         if (tail_bytes_ != 0) {
-            while (n != 0 && tail_bytes_ < 8) {
-                tail_ |= uint64_t{*p++} << (8 * tail_bytes_++);
-                --n;
-            }
-            if (tail_bytes_ < 8) return;
-            compress(tail_);
-            tail_ = 0;
-            tail_bytes_ = 0;
+            const unsigned k = 8 - tail_bytes_;
+            push(load_u64le(p) & low_bytes(k), k);
+            p += k;
+            n -= k;
         }
         for (; n >= 8; p += 8, n -= 8)
             compress(load_u64le(p));
-        for (size_t i = 0; i < n; ++i)
-            tail_ |= uint64_t{p[i]} << (8 * i);
-        tail_bytes_ = static_cast<unsigned>(n);
+        // p + n - 8 is still inside the input, which had 8 bytes or more.
+        if (n != 0) push(load_u64le(p + n - 8) >> (8 * (8 - n)), static_cast<unsigned>(n));
+    }
+
+    // update() of n < 8 bytes at p, where 8 bytes may be read (a padded stack buffer).
+    // Callers keep n below 8; this is not checked on the hot path.
+    void update_padded(const unsigned char* p, size_t n) noexcept {
+        length_ += n;
+        push(load_u64le(p) & low_bytes(static_cast<unsigned>(n)), static_cast<unsigned>(n));
     }
 
     void final(unsigned char out[16]) noexcept {
@@ -90,6 +102,24 @@ public:
     }
 
 private:
+    // The low k bytes of a word, 0 < k < 8.
+    static uint64_t low_bytes(unsigned k) noexcept { return (uint64_t{1} << (8 * k)) - 1; }
+
+    // Appends the k bytes of w (k <= 8; its higher bytes zero) to the pending tail and
+    // compresses the word it completes.
+    [[gnu::always_inline]] void push(uint64_t w, unsigned k) noexcept {
+        tail_ |= w << (8 * tail_bytes_);
+        const unsigned total = tail_bytes_ + k;
+        if (total < 8) {
+            tail_bytes_ = total;
+            return;
+        }
+        compress(tail_);
+        // The 8 - tail_bytes_ bytes of w that fitted are gone; total > 8 means tail_bytes_ > 0.
+        tail_ = total == 8 ? 0 : w >> (8 * (8 - tail_bytes_));
+        tail_bytes_ = total - 8;
+    }
+
     [[gnu::always_inline]] void compress(uint64_t m) noexcept {
         v3_ ^= m;
         rounds(2);
@@ -171,8 +201,9 @@ void visitor_hasher::rotate(uint64_t day) noexcept {
 
 bool visitor_hasher::visitor_id(uint64_t unix_ms, std::string_view site, const ip_address& client,
                                 std::string_view ua, char out[visitor_id_size]) noexcept {
-    // The fixed-size middle of the message: u8 family, then the 4 or 8 address bytes.
-    unsigned char address[1 + 8];
+    // The fixed-size middle of the message: u8 family, then the 4 or 8 address bytes (and room
+    // for update_padded's 8-byte read).
+    unsigned char address[1 + 8] = {};
     size_t address_size;
     static constexpr uint8_t v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (client.family == 4) {
@@ -195,22 +226,23 @@ bool visitor_hasher::visitor_id(uint64_t unix_ms, std::string_view site, const i
     const uint64_t day = unix_ms / ms_per_day;
     if (day != day_) rotate(day);
 
-    unsigned char length[4];
+    // The fixed-size pieces from stack buffers with room for a whole 8-byte read.
+    unsigned char length[8] = {};
     unsigned char id[visitor_id_size / 2];
     siphash128 h(salt_);
     put_u32le(length, length_of(site));
-    h.update(length, sizeof length);
+    h.update_padded(length, 4);
     h.update(bytes_of(site), length_of(site));
-    h.update(address, address_size);
+    if (address_size < 8) {
+        h.update_padded(address, address_size);
+    } else {
+        h.update(address, address_size);
+    }
     put_u32le(length, length_of(ua));
-    h.update(length, sizeof length);
+    h.update_padded(length, 4);
     h.update(bytes_of(ua), length_of(ua));
     h.final(id);
-
-    for (size_t i = 0; i < sizeof id; ++i) {
-        out[2 * i] = detail::k_hex_digits[id[i] >> 4];
-        out[2 * i + 1] = detail::k_hex_digits[id[i] & 0xf];
-    }
+    detail::write_hex16(id, out);
     return true;
 }
 
