@@ -1,8 +1,7 @@
 // The io_uring worker: accept, recv, parse, answer, encode the event into the SPSC ring.
 // io_uring features: multishot accept (5.19), multishot recv with a provided buffer ring
 // (6.0, registered with the liburing 2.3 API), SINGLE_ISSUER|DEFER_TASKRUN (6.1) falling
-// back to COOP_TASKRUN (5.19), registered buffers for the prebuilt answers, a registered file
-// per connection slot and a registered ring fd (5.18; plain fds without), a re-armed
+// back to COOP_TASKRUN (5.19), registered buffers for the prebuilt answers, a re-armed
 // timeout for the timers. Minimum kernel: 6.0. Turning received bytes into requests is in
 // net/worker_input.cc, what a complete request does (routes, events, answers) in
 // net/worker_requests.cc.
@@ -17,7 +16,6 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -107,12 +105,7 @@ void worker::impl::arm_accept(uint32_t listener) {
 void worker::impl::arm_recv(uint32_t index) {
     connection& c = conns[index];
     io_uring_sqe* s = sqe();
-    if (fixed(index)) {
-        io_uring_prep_recv_multishot(s, int(index), nullptr, 0, 0);
-        s->flags |= IOSQE_FIXED_FILE;
-    } else {
-        io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);
-    }
+    io_uring_prep_recv_multishot(s, c.fd, nullptr, 0, 0);
     s->flags |= IOSQE_BUFFER_SELECT;
     s->buf_group = provided_buffers::group;
     io_uring_sqe_set_data64(s, encode_user_data(op::recv, c.gen, index));
@@ -124,15 +117,6 @@ void worker::impl::arm_timer() {
     io_uring_sqe* s = sqe();
     io_uring_prep_timeout(s, &tick, 0, 0);
     io_uring_sqe_set_data64(s, encode_user_data(op::timer, 0, 0));
-}
-
-// Puts fd (-1: nothing) into the registered file table at the connection's slot. Issued in
-// submission order, before the requests that use the slot; a success posts no completion.
-void worker::impl::set_fixed_file(uint32_t index, const int* fd) {
-    io_uring_sqe* s = sqe();
-    io_uring_prep_files_update(s, const_cast<int*>(fd), 1, int(index));
-    s->flags |= IOSQE_CQE_SKIP_SUCCESS;
-    io_uring_sqe_set_data64(s, encode_user_data(op::files, 0, index));
 }
 
 void worker::impl::arm_wake() {
@@ -153,16 +137,6 @@ std::string worker::impl::start() {
     std::string error;
     if (setup_ring(ring, error) < 0) return error;
     ring_ready = true;
-
-    // One registered file per connection slot spares the socket's reference counting on
-    // every send (fget/fput); the registered ring fd does the same for io_uring_enter.
-    // The table may not be larger than RLIMIT_NOFILE; the slots past it (never used while
-    // every connection needs a descriptor of its own) keep plain fds.
-    io_uring_register_ring_fd(&ring);
-    rlimit files{};
-    getrlimit(RLIMIT_NOFILE, &files);
-    const uint32_t table = uint32_t(std::min<rlim_t>(cfg.max_connections, files.rlim_cur));
-    if (io_uring_register_files_sparse(&ring, table) == 0) fixed_slots = table;
 
     // Provided buffers for multishot recv.
     if (std::string err = buffers.init(ring); !err.empty()) return err;
@@ -282,7 +256,6 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
     ++open_count;
     counters.connections_accepted.add();
     counters.connections_open.set(open_count);
-    if (fixed(index)) set_fixed_file(index, &c.fd);
     arm_recv(index);
     update_timer(index);
 }
@@ -309,11 +282,6 @@ void worker::impl::close_connection(uint32_t index) {
     conns.unlink(index);
     if (c.inflight > 0) ::shutdown(c.fd, SHUT_RDWR);
     ::close(c.fd);
-    if (fixed(index)) {
-        // The table's reference keeps the socket open until this runs, at the next submit.
-        static const int none = -1;
-        set_fixed_file(index, &none);
-    }
     c.fd = -1;
     --open_count;
     counters.connections_open.set(open_count);
@@ -363,15 +331,13 @@ void worker::impl::flush_answers(uint32_t index) {
     }
     io_uring_sqe* s = sqe();
     if (c.out_count == 1) {
-        io_uring_prep_send(s, fixed(index) ? int(index) : c.fd, c.out[0].iov_base, c.out[0].iov_len,
-                           MSG_NOSIGNAL);
+        io_uring_prep_send(s, c.fd, c.out[0].iov_base, c.out[0].iov_len, MSG_NOSIGNAL);
     } else {
         c.msg = {};
         c.msg.msg_iov = c.out;
         c.msg.msg_iovlen = c.out_count;
-        io_uring_prep_sendmsg(s, fixed(index) ? int(index) : c.fd, &c.msg, MSG_NOSIGNAL);
+        io_uring_prep_sendmsg(s, c.fd, &c.msg, MSG_NOSIGNAL);
     }
-    if (fixed(index)) s->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(s, encode_user_data(op::send, c.gen, index));
     c.send_armed = true;
     ++c.inflight;
@@ -555,10 +521,6 @@ void worker::impl::run_loop() {
                 break;
             case op::wake:
                 if (!stopping) begin_stop();
-                break;
-            case op::files:
-                // A failed files_update (no memory): the requests on that slot fail with
-                // -EBADF, which closes the connection. Nothing to do here.
                 break;
             }
         }

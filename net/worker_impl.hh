@@ -56,8 +56,7 @@ struct worker::impl {
     __kernel_timespec tick{};
     uint64_t wake_value = 0;
     int wake_fd;
-    unsigned last_seen = 0;   // completions handled in the previous pass
-    uint32_t fixed_slots = 0; // slots below have their socket in the registered file table
+    unsigned last_seen = 0; // completions handled in the previous pass
 
     impl(worker_settings s, spsc_byte_ring& r, worker_counters& c, int wake);
     ~impl();
@@ -68,8 +67,6 @@ struct worker::impl {
     void arm_recv(uint32_t index);
     void arm_timer();
     void arm_wake();
-    void set_fixed_file(uint32_t index, const int* fd);
-    bool fixed(uint32_t index) const noexcept { return index < fixed_slots; }
     std::string start();
     void update_timer(uint32_t index) noexcept;
     uint32_t expired(timer_list list) noexcept;

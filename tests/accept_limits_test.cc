@@ -35,48 +35,7 @@ double cpu_seconds(pid_t pid) {
     return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
-// The "UserFiles:" (size of the registered file table) of each io_uring instance of pid, from
-// /proc/<pid>/fdinfo.
-std::vector<long> registered_file_tables(pid_t pid) {
-    std::vector<long> sizes;
-    const std::string dir = "/proc/" + std::to_string(pid);
-    for (int fd = 0; fd < 4096; ++fd) {
-        char target[256];
-        const std::string link = dir + "/fd/" + std::to_string(fd);
-        const ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
-        if (n <= 0 || std::string(target, size_t(n)) != "anon_inode:[io_uring]") continue;
-        std::ifstream info(dir + "/fdinfo/" + std::to_string(fd));
-        for (std::string line; std::getline(info, line);)
-            if (line.rfind("UserFiles:", 0) == 0) sizes.push_back(std::stol(line.substr(10)));
-    }
-    return sizes;
-}
-
 } // namespace
-
-// Each worker registers a file table with a slot per connection (the sockets are used as
-// registered files), as large as server.max_connections per worker allows but no larger than
-// RLIMIT_NOFILE, which the kernel refuses to exceed.
-TEST(accept, connection_sockets_are_registered_files) {
-    {
-        collector_process p({"server.workers=2", "server.max_connections=100"});
-        ASSERT_TRUE(p.started()) << p.stderr_text();
-        EXPECT_EQ(registered_file_tables(p.pid()), (std::vector<long>{50, 50}));
-        // The connections work (recv and send on the registered files), one after another on
-        // the same slots, and each close reaches the client.
-        for (int i = 0; i < 3; ++i) {
-            connection c(p.port());
-            c.send_all("GET /track/open.gif HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-            auto raw = c.read_responses(1, false, 5000);
-            ASSERT_EQ(raw.size(), 1u);
-            EXPECT_EQ(parse_response(raw[0]).status, 200);
-            EXPECT_TRUE(c.wait_closed());
-        }
-    }
-    collector_process p({"server.workers=1"}, {"RLIMIT_NOFILE=128"});
-    ASSERT_TRUE(p.started()) << p.stderr_text();
-    EXPECT_EQ(registered_file_tables(p.pid()), (std::vector<long>{128}));
-}
 
 // Out of file descriptors, the kernel keeps the connection queued and an accept fails at once:
 // the worker must wait for its next tick instead of asking again in a loop, count it, and
