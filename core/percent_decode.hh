@@ -1,8 +1,8 @@
 #pragma once
 // Internal to core/: hex digit tables and %XX decoding shared by json_escape (which decodes
 // while it escapes, core/json_escape.cc) and the event encoder (which compares decoded query
-// keys and writes hex, core/event.cc). Not for other folders; the names live in
-// pixelring::detail.
+// keys, core/event.cc, and writes IPv6 addresses in hex, core/ip_text.cc). Not for other
+// folders; the names live in pixelring::detail.
 
 #include <array>
 #include <cstdint>
