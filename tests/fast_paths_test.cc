@@ -3,14 +3,13 @@
 // hex writer against snprintf, split_page_url against url_host/url_path/extract_utm, the
 // request parser's 16-byte line-end scan against the same head fed a byte at a time, the
 // event's params splitting against a plain reference, max_pixel_event_size against
-// detail::event_size, and the word-wise SipHash feed against libsodium for long sites and
-// short User-Agents. Inputs end right before an unreadable page and the escape output ends
-// at one too, so an over-read or an over-write past the documented budget crashes.
+// detail::event_size (tests/visitor_test.cc holds the word-wise SipHash feed to libsodium).
+// Inputs end right before an unreadable page and the escape output ends at one too, so an
+// over-read or an over-write past the documented budget crashes.
 
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <cctype>
@@ -29,7 +28,6 @@
 #include "core/percent_decode.hh"
 #include "core/url_fields.hh"
 #include "core/user_agent.hh"
-#include "core/visitor.hh"
 #include "tests/guarded_memory.hh"
 
 namespace pixelring {
@@ -489,76 +487,6 @@ TEST(max_pixel_event_size_fast_path, equals_the_bound_of_the_parts) {
                 << static_cast<int>(type) << " " << enriched;
         }
     }
-}
-
-// ---- visitor id: the word-wise SipHash feed ---------------------------------------------------
-
-constexpr uint64_t k_day_ms = 86'400'000;
-constexpr uint64_t k_t0 = 1'795'343'700'123;
-
-std::string documented_id(const std::string& secret, uint64_t ms, const std::string& site,
-                          const std::string& address, const std::string& ua) {
-    unsigned char root[32];
-    const std::string root_msg = "pixelring visitor_secret v1" + secret;
-    crypto_generichash(root, 32, reinterpret_cast<const unsigned char*>(root_msg.data()),
-                       root_msg.size(), nullptr, 0);
-    std::string salt_msg = "pixelring visitor salt v2";
-    for (int i = 0; i < 8; ++i)
-        salt_msg.push_back(static_cast<char>((ms / k_day_ms) >> (8 * i)));
-    unsigned char salt[16];
-    crypto_generichash(salt, 16, reinterpret_cast<const unsigned char*>(salt_msg.data()),
-                       salt_msg.size(), root, 32);
-    std::string msg;
-    const auto u32 = [&](size_t n) {
-        for (int i = 0; i < 4; ++i)
-            msg.push_back(static_cast<char>(n >> (8 * i)));
-    };
-    u32(site.size());
-    msg += site;
-    msg += address;
-    u32(ua.size());
-    msg += ua;
-    unsigned char id[16];
-    crypto_shorthash_siphashx24(id, reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
-                                salt);
-    return hex_reference(id);
-}
-
-// tests/visitor_test.cc covers sites of 0 to 24 bytes; here sites up to 100 bytes (their
-// words straddle the address and the length after them) with User-Agents of 0 to 40 bytes
-// (the short inputs gathered byte by byte), each placed before a guard page.
-TEST(visitor_fast_path, long_sites_and_short_user_agents_match_libsodium) {
-    const std::string secret = "0123456789abcdef0123456789abcdef";
-    visitor_key key;
-    ASSERT_EQ(visitor_key::from_config(secret, key), "");
-    visitor_hasher h(key);
-    ip_address v4{.family = 4, .bytes = {198, 51, 100, 9}};
-    ip_address v6{.family = 6, .bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 9, 9, 9, 9}};
-    std::string text;
-    for (int i = 0; i < 200; ++i)
-        text += static_cast<char>('!' + (i * 7) % 90);
-    guarded_buffer site_mem(256), ua_mem(256);
-    size_t checked = 0;
-    for (size_t site_size = 0; site_size <= 100; site_size += 1 + site_size / 30) {
-        const std::string site = text.substr(3, site_size);
-        for (size_t ua_size = 0; ua_size <= 40; ++ua_size) {
-            const std::string ua = text.substr(50, ua_size);
-            const std::string_view site_view = site_mem.place_view(site);
-            const std::string_view ua_view = ua_mem.place_view(ua);
-            char out[visitor_id_size];
-            ASSERT_TRUE(h.visitor_id(k_t0, site_view, v4, ua_view, out));
-            ASSERT_EQ(std::string(out, sizeof out),
-                      documented_id(secret, k_t0, site, std::string("\x04\xc6\x33\x64\x09", 5), ua))
-                << site_size << " " << ua_size;
-            ASSERT_TRUE(h.visitor_id(k_t0, site_view, v6, ua_view, out));
-            ASSERT_EQ(std::string(out, sizeof out),
-                      documented_id(secret, k_t0, site,
-                                    std::string("\x06\x20\x01\x0d\xb8\x00\x01\x00\x02", 9), ua))
-                << site_size << " " << ua_size;
-            checked += 2;
-        }
-    }
-    EXPECT_GT(checked, 2000u);
 }
 
 } // namespace

@@ -17,6 +17,8 @@
 #include <string>
 #include <thread>
 
+#include "tests/guarded_memory.hh"
+
 namespace pixelring {
 namespace {
 
@@ -144,6 +146,42 @@ TEST(VisitorTest, StreamingSipHashMatchesLibsodiumForEveryLength) {
         }
     }
     EXPECT_GT(checked, 2000);
+}
+
+// The word-wise feed for longer sites: up to 100 bytes (their words straddle the address and
+// the length after them), with User-Agents of 0 to 40 bytes (the short inputs gathered byte
+// by byte), each placed right before an unreadable page.
+TEST(VisitorTest, LongSitesAndShortUserAgentsMatchLibsodium) {
+    unsigned char salt[16];
+    documented_salt(fleet_secret, t0, salt);
+    visitor_hasher h(key_for(fleet_secret));
+    ip_address v4{.family = 4, .bytes = {198, 51, 100, 9}};
+    ip_address v6{.family = 6, .bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 9, 9, 9, 9}};
+    std::string text;
+    for (int i = 0; i < 200; ++i)
+        text += static_cast<char>('!' + (i * 7) % 90);
+    test::guarded_buffer site_mem(256), ua_mem(256);
+    size_t checked = 0;
+    for (size_t site_size = 0; site_size <= 100; site_size += 1 + site_size / 30) {
+        const std::string site = text.substr(3, site_size);
+        for (size_t ua_size = 0; ua_size <= 40; ++ua_size) {
+            const std::string ua = text.substr(50, ua_size);
+            const std::string_view site_view = site_mem.place_view(site);
+            const std::string_view ua_view = ua_mem.place_view(ua);
+            char out[visitor_id_size];
+            ASSERT_TRUE(h.visitor_id(t0, site_view, v4, ua_view, out));
+            ASSERT_EQ(std::string(out, sizeof out),
+                      documented_id(salt, site, std::string("\x04\xc6\x33\x64\x09", 5), ua))
+                << site_size << " " << ua_size;
+            ASSERT_TRUE(h.visitor_id(t0, site_view, v6, ua_view, out));
+            ASSERT_EQ(std::string(out, sizeof out),
+                      documented_id(salt, site,
+                                    std::string("\x06\x20\x01\x0d\xb8\x00\x01\x00\x02", 9), ua))
+                << site_size << " " << ua_size;
+            checked += 2;
+        }
+    }
+    EXPECT_GT(checked, 2000u);
 }
 
 TEST(VisitorTest, SameInputsSameDaySameId) {
