@@ -104,6 +104,19 @@ load_port_taken() { # port: 0 when something listens on it (any address) or answ
     timeout 2 bash -c ": <>/dev/tcp/127.0.0.1/$port" 2>/dev/null
 }
 
+load_still_starting() { # name log deadline: dies (showing the log) when server_pid has exited
+    local name=$1 log=$2 deadline=$3 # or the deadline (SECONDS) has passed
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        cat "$log" >&2
+        server_pid=""
+        load_die "$name exited before listening"
+    fi
+    if ((SECONDS >= deadline)); then
+        cat "$log" >&2
+        load_die "$name did not print its start line within ${load_start_timeout_s}s"
+    fi
+}
+
 load_wait_start_line() { # log sink: waits for pixelring's start line; sets px_port, px_admin_port
     local log=$1 sink=$2 line deadline=$((SECONDS + load_start_timeout_s))
     while :; do
@@ -115,15 +128,7 @@ load_wait_start_line() { # log sink: waits for pixelring's start line; sets px_p
             px_version=$(awk '/ listening on /{print $2; exit}' "$log")
             return 0
         fi
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            cat "$log" >&2
-            server_pid=""
-            load_die "pixelring exited before listening"
-        fi
-        if ((SECONDS >= deadline)); then
-            cat "$log" >&2
-            load_die "pixelring did not print its start line within ${load_start_timeout_s}s"
-        fi
+        load_still_starting pixelring "$log" "$deadline"
         sleep 0.05
     done
 }
@@ -163,15 +168,7 @@ load_start_floor() {
             return 0
         fi
         [[ -z $line ]] || load_die "unexpected start line from floor_server: $line"
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            cat "$log" >&2
-            server_pid=""
-            load_die "floor_server exited before listening"
-        fi
-        if ((SECONDS >= deadline)); then
-            cat "$log" >&2
-            load_die "floor_server did not print its start line within ${load_start_timeout_s}s"
-        fi
+        load_still_starting floor_server "$log" "$deadline"
         sleep 0.05
     done
 }
