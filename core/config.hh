@@ -47,6 +47,7 @@ struct file_sink_config {
     std::string fsync = "interval";     // never | interval | always
     uint32_t fsync_interval_ms = 1000;
     bool drop_cache = true; // drop the file's page cache behind the writer (sinks/file_sink.cc)
+    bool direct = true;     // whole blocks with O_DIRECT (sinks/direct_writer.hh)
 
     bool operator==(const file_sink_config&) const = default;
 };

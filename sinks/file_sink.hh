@@ -4,6 +4,8 @@
 // a syncer thread (file_syncer.hh) that does the periodic fdatasync, so the sink thread never
 // waits for one. With cfg.drop_cache, the file's page cache is dropped behind the writer, a
 // 16 MiB window at a time; that is about the cache only and changes no durability guarantee.
+// With cfg.direct, a regular file is written in whole blocks with O_DIRECT, and events wait up
+// to 10 ms for a block to fill (direct_writer.hh).
 
 #include <cstddef>
 #include <cstdint>

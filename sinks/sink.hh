@@ -30,7 +30,9 @@ public:
     virtual ~sink() = default;
     // One event: a complete JSON object without newline. Buffered; may write when the buffer
     // fills. Never blocks for longer than one write(2). Every event ends up counted in
-    // written or failed by the time flush() returns.
+    // written or failed by the time flush() returns, except where a sink holds events on
+    // purpose: the file sink under sink.file.direct holds them for whole blocks, up to 10 ms,
+    // and its poll() hands them over after that; close() hands over everything.
     virtual void write(std::string_view event) = 0;
     // End of a drain pass: hand buffered events to the OS.
     virtual void flush() = 0;

@@ -35,6 +35,7 @@
 
 #include "sinks/file_sink.hh"
 #include "sinks/stdout_sink.hh"
+#include "tests/sink_files.hh"
 #include "tests/temp_dir.hh"
 
 namespace pixelring {
@@ -46,32 +47,14 @@ struct temp_dir : test::temp_dir {
     temp_dir() : test::temp_dir("pixelring-sink") {}
 };
 
-std::string read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
+using test::as_ndjson;
+using test::file_size_limit;
+using test::make_events;
+using test::read_all;
+using test::resident_fraction;
 
 void write_all(const std::string& path, const std::string& text) {
     std::ofstream(path, std::ios::binary) << text;
-}
-
-// Events of varied sizes, each unique and without newline.
-std::vector<std::string> make_events(std::size_t count, std::size_t max_pad = 400) {
-    std::vector<std::string> events;
-    for (std::size_t i = 0; i < count; ++i) {
-        std::string pad((i * 37) % max_pad, char('a' + i % 26));
-        events.push_back(R"({"v":1,"n":)" + std::to_string(i) + R"(,"pad":")" + pad + R"("})");
-    }
-    return events;
-}
-
-std::string as_ndjson(const std::vector<std::string>& events) {
-    std::string text;
-    for (const auto& e : events)
-        text += e + '\n';
-    return text;
 }
 
 file_sink_config config_for(const std::string& path) {
@@ -80,6 +63,9 @@ file_sink_config config_for(const std::string& path) {
     cfg.rotate_bytes = 0;
     cfg.rotate_seconds = 0;
     cfg.fsync = "never";
+    // These cases are the page-cache writer's, whose flush() hands every event to the file;
+    // file_sink_direct_test.cc has sink.file.direct's, which holds events for whole blocks.
+    cfg.direct = false;
     return cfg;
 }
 
@@ -635,29 +621,6 @@ TEST(FileSink, FullDiskCountsFailedAndRecoversOnTick) {
     EXPECT_TRUE(fs::exists("/dev/full"));
 }
 
-// RLIMIT_FSIZE makes a write stop part-way like a disk that fills up, then fail with EFBIG;
-// raising it again is the disk getting room back.
-class file_size_limit {
-public:
-    explicit file_size_limit(rlim_t bytes) {
-        old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
-        getrlimit(RLIMIT_FSIZE, &old_);
-        rlimit limit = old_;
-        limit.rlim_cur = bytes;
-        setrlimit(RLIMIT_FSIZE, &limit);
-    }
-    ~file_size_limit() {
-        setrlimit(RLIMIT_FSIZE, &old_);
-        std::signal(SIGXFSZ, old_handler_);
-    }
-    file_size_limit(const file_size_limit&) = delete;
-    file_size_limit& operator=(const file_size_limit&) = delete;
-
-private:
-    rlimit old_{};
-    void (*old_handler_)(int) = nullptr;
-};
-
 TEST(FileSink, PartialWriteCountsExactlyAndEndsTheTornLine) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
@@ -923,22 +886,6 @@ void expect_cache_events(const std::string& text, std::size_t offset, uint64_t f
 }
 
 // The part of the first `length` bytes of the file at path that is in the page cache, 0 to 1.
-double resident_fraction(const std::string& path, std::size_t length) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    void* map = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0); // maps, reads nothing
-    ::close(fd);
-    if (map == MAP_FAILED) return -1;
-    const std::size_t page = std::size_t(sysconf(_SC_PAGESIZE));
-    std::vector<unsigned char> pages((length + page - 1) / page);
-    const int result = mincore(map, length, pages.data());
-    munmap(map, length);
-    if (result != 0) return -1;
-    const auto resident =
-        std::count_if(pages.begin(), pages.end(), [](unsigned char p) { return (p & 1) != 0; });
-    return double(resident) / double(pages.size());
-}
-
 bool on_tmpfs(const std::string& dir) {
     struct statfs fs_info;
     return statfs(dir.c_str(), &fs_info) == 0 && fs_info.f_type == TMPFS_MAGIC;
