@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,7 +46,10 @@ admin_server::~admin_server() {
 }
 
 void admin_server::start() {
-    thread_ = std::thread([this] { serve(); });
+    thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "pixelring-admin"); // top -H, ps -L, the load harness
+        serve();
+    });
 }
 
 void admin_server::stop() {

@@ -51,7 +51,10 @@ file_syncer::file_syncer(std::string path, uint32_t interval_ms, fdatasync_funct
     : path_(std::move(path)), interval_(std::max<uint32_t>(interval_ms, 1)),
       fdatasync_(std::move(fdatasync)), counters_(counters), healthy_(healthy) {
     const all_signals_blocked blocked;
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "pixelring-sync");
+        run();
+    });
 }
 
 file_syncer::~file_syncer() {

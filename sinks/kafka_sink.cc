@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
+
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
@@ -73,7 +75,10 @@ public:
         rkt_ = rd_kafka_topic_new(rk_, topic_.c_str(), nullptr);
         // Without statistics broker state is unknown: replay is then not held back.
         if (!statistics) brokers_up_.store(broker_state_unknown, std::memory_order_relaxed);
-        watcher_ = std::thread([this] { watch_brokers(); });
+        watcher_ = std::thread([this] {
+            pthread_setname_np(pthread_self(), "pixelring-kafka");
+            watch_brokers();
+        });
     }
 
     void report(const std::string& message) {

@@ -83,7 +83,10 @@ public:
         : rings_(rings), sink_(out), counters_(counters) {}
 
     void start() {
-        thread_ = std::thread([this] { run(); });
+        thread_ = std::thread([this] {
+            pthread_setname_np(pthread_self(), "pixelring-sink"); // top -H, ps -L, bench/load
+            run();
+        });
     }
     void request_reopen() { reopen_.store(true, std::memory_order_release); }
     void stop_and_join() {
@@ -276,7 +279,12 @@ int run_collector(const config& cfg, const std::string& version) {
         pool.push_back(std::make_unique<worker>(std::move(s), *rings.back(), counters[i]));
     }
     for (unsigned i = 0; i < workers; ++i)
-        threads.emplace_back([&, i] { worker_errors[i] = pool[i]->run(); });
+        threads.emplace_back([&, i] {
+            // "pixelring-w<N>" (15 bytes at most): top -H, ps -L and bench/load tell them apart.
+            const std::string name = "pixelring-w" + std::to_string(i % 10000);
+            pthread_setname_np(pthread_self(), name.c_str());
+            worker_errors[i] = pool[i]->run();
+        });
 
     sink_thread drainer(rings, *out, drain);
     drainer.start();

@@ -322,6 +322,51 @@ load_cpu_ticks() { # pid: utime + stime of the whole process, all threads (/proc
     read -ra f <<<"$rest"
     echo $((f[11] + f[12]))
 }
+# load_thread_ticks pid: one word TID:ROLE:TICKS per thread of pid (TICKS = utime + stime,
+# /proc/<pid>/task/<tid>/stat 14, 15), ROLE by the thread's name (comm, between the first '('
+# and the last ')': a name may hold spaces and parentheses): workers (pixelring-w*, the io_uring
+# workers), sink (pixelring-sink), other (anything else: main, admin, sync, the Kafka watcher,
+# librdkafka's rdk:* threads). A thread that exits while this runs is skipped.
+load_thread_ticks() {
+    local t s comm role out=""
+    local -a f
+    for t in /proc/"$1"/task/[0-9]*; do
+        { read -r s <"$t/stat"; } 2>/dev/null || continue
+        comm=${s%) *}
+        comm=${comm#*(}
+        read -ra f <<<"${s##*) }"
+        case $comm in
+            pixelring-w*) role=workers ;;
+            pixelring-sink) role=sink ;;
+            *) role=other ;;
+        esac
+        out+="${t##*/}:$role:$((f[11] + f[12])) "
+    done
+    echo "${out% }"
+}
+# load_thread_split before after: "workers sink other", the ticks each role spent between two
+# load_thread_ticks snapshots, matched by TID. A thread missing from before (started in between)
+# counts from 0. A thread missing from after (exited in between) is lost: its ticks in between
+# are in no part, though the process's total (load_cpu_ticks: /proc/<pid>/stat keeps the ticks
+# of exited threads) has them, so the three parts may sum to less than the total. Without exits
+# they still may differ from it by a tick or so: the kernel scales each thread's and the
+# process's utime/stime from the scheduler's run time separately.
+load_thread_split() {
+    local -A before=() sum=([workers]=0 [sink]=0 [other]=0)
+    local -a a
+    local w tid role ticks
+    read -ra a <<<"$1"
+    for w in "${a[@]}"; do before[${w%%:*}]=${w##*:}; done
+    read -ra a <<<"$2"
+    for w in "${a[@]}"; do
+        tid=${w%%:*} ticks=${w##*:} role=${w#*:}
+        role=${role%%:*}
+        # a TID reused by a new thread after the old one exited: from 0, like any new thread
+        [[ -v before[$tid] ]] && ((ticks >= before[$tid])) && ticks=$((ticks - before[$tid]))
+        sum[$role]=$((sum[$role] + ticks))
+    done
+    echo "${sum[workers]} ${sum[sink]} ${sum[other]}"
+}
 load_cpu_busy() { # cpu: busy ticks (user nice system irq softirq steal; /proc/stat)
     awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat
 }

@@ -34,8 +34,16 @@
 # gnuplot: apt-get install gnuplot-nox), the wrk outputs and the server logs. --set goes to
 # pixelring, --header to every request (all servers). --campaigns N cycles N campaign IDs
 # (Kafka keys; default 1: the URL above).
+# pixelring servers: the same window's CPU split by thread role, from each thread's utime+stime
+# (/proc/<pid>/task/<tid>/stat, by name): workers (pixelring-w*), sink (pixelring-sink), other
+# (every other thread: main, admin, sync, the Kafka watcher, librdkafka's rdk:*), µs per
+# response; on the "round" line, in runs.tsv's last three columns (workers_us_per_req,
+# sink_us_per_req, other_us_per_req; "-" for nginx and floor) and in a results.md table of the
+# medians over the rounds (each column its own). A thread that exits during the window is lost
+# from the split, not from the total, so the parts may then sum to less.
 # --report-only (with the same options and --out DIR of an earlier run): rewrite results.md and
-# results.png from DIR's runs.tsv and events.tsv, measuring nothing.
+# results.png from DIR's runs.tsv and events.tsv, measuring nothing (a runs.tsv of 19 columns,
+# from before the thread split: no thread table).
 # Exit: 0 ok, 1 error, 2 missing tool, 3 events lost (mismatch or dropped; floor: fewer answers
 # than responses).
 # Loopback only; installs nothing; stops only the processes it started, by PID.
@@ -195,7 +203,7 @@ events_tsv=$out/events.tsv
 status=0
 start_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-((report_only)) || printf 'round\tserver\tscenario\trequests\treq_per_s\tp99_ms\tserver_ticks\twall_s\tus_per_req\tserver_cpu_pct\tcpu0_other_pct\twrk_cpu_pct\tsocket_errors\tnon2xx_wrk\tserver_accepted\tserver_dropped\tserver_non2xx\tdelivered_per_s\tbroker_us_per_req\n' >"$runs_tsv"
+((report_only)) || printf 'round\tserver\tscenario\trequests\treq_per_s\tp99_ms\tserver_ticks\twall_s\tus_per_req\tserver_cpu_pct\tcpu0_other_pct\twrk_cpu_pct\tsocket_errors\tnon2xx_wrk\tserver_accepted\tserver_dropped\tserver_non2xx\tdelivered_per_s\tbroker_us_per_req\tworkers_us_per_req\tsink_us_per_req\tother_us_per_req\n' >"$runs_tsv"
 ((report_only)) || printf 'round\tserver\tresponses\taccepted\twritten_or_delivered\tspooled\tdropped\trecords\tcheck\n' >"$events_tsv"
 
 # --- one server instance: start, probe, every scenario, stop, check
@@ -244,7 +252,7 @@ start_server() { # server round
 }
 
 measure() { # server scenario round
-    local s=$1 sc=$2 r=$3 file m0="" m1="" k0=0 k1=0 c0 c1 t0 t1 b0 b1 d0=0 d1=0
+    local s=$1 sc=$2 r=$3 file m0="" m1="" k0=0 k1=0 c0 c1 t0 t1 b0 b1 d0=0 d1=0 th0="" th1=""
     if ((warmup > 0)); then
         load_run_wrk "$sc" "$warmup" "$out/wrk/r$r-$s-$sc-warmup.txt" "$base"
         load_parse_wrk "$out/wrk/r$r-$s-$sc-warmup.txt"
@@ -256,9 +264,11 @@ measure() { # server scenario round
     load_children_cpu k0
     t0=$(load_now)
     c0=$(load_cpu_ticks "$server_pid")
+    [[ $s == pixelring-* ]] && th0=$(load_thread_ticks "$server_pid")
     [[ -n $broker_pid ]] && d0=$(load_cpu_ticks "$broker_pid")
     load_run_wrk "$sc" "$duration" "$file" "$base"
     c1=$(load_cpu_ticks "$server_pid")
+    [[ $s == pixelring-* ]] && th1=$(load_thread_ticks "$server_pid")
     [[ -n $broker_pid ]] && d1=$(load_cpu_ticks "$broker_pid")
     t1=$(load_now)
     load_children_cpu k1
@@ -284,11 +294,20 @@ measure() { # server scenario round
             printf "%.3f %.3f %.1f %.1f %.1f %.3f %.0f\n", w, d / hz * 1e6 / n, d / hz / w * 100,
                 (o > 0 ? o : 0) / hz / w * 100, (k1 - k0) / w * 100, bd / hz * 1e6 / n, dl / w}')
     [[ $s == pixelring-kafka ]] || { bus=-; dps=-; }
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    # pixelring: the same window's CPU per request by thread role (threads that exited in the
+    # window are lost from the split, not from the total: the parts may sum to less)
+    local wus=- sus=- ous=- split=""
+    if [[ $s == pixelring-* ]]; then
+        read -r wus sus ous < <(load_thread_split "$th0" "$th1" | awk -v hz="$load_clk_tck" -v n="$w_requests" \
+            '{printf "%.3f %.3f %.3f\n", $1 / hz * 1e6 / n, $2 / hz * 1e6 / n, $3 / hz * 1e6 / n}')
+        split=$(printf ' (workers %.2f, sink %.2f, other %.2f)' "$wus" "$sus" "$ous")
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$r" "$s" "$sc" "$w_requests" "$w_rps" "$w_p99" "$dt" "$wall" "$us" "$cpu" "$other" \
-        "$wrkcpu" "${w_sock:-none}" "$w_non2xx" "$acc" "$drop" "$srv_non2xx" "$dps" "$bus" >>"$runs_tsv"
-    printf 'round %d %-15s %-9s %9.0f req/s  p99 %7s ms  %7.3f us/req server CPU (%5.1f%%)  CPU 0 other %5s%%  wrk %5s%% CPU%s\n' \
-        "$r" "$s" "$sc" "$w_rps" "$w_p99" "$us" "$cpu" "$other" "$wrkcpu" \
+        "$wrkcpu" "${w_sock:-none}" "$w_non2xx" "$acc" "$drop" "$srv_non2xx" "$dps" "$bus" \
+        "$wus" "$sus" "$ous" >>"$runs_tsv"
+    printf 'round %d %-15s %-9s %9.0f req/s  p99 %7s ms  %7.3f us/req server CPU (%5.1f%%)%s  CPU 0 other %5s%%  wrk %5s%% CPU%s\n' \
+        "$r" "$s" "$sc" "$w_rps" "$w_p99" "$us" "$cpu" "$split" "$other" "$wrkcpu" \
         "$([[ $s == pixelring-kafka ]] && echo "  broker $bus us/req, $dps delivered/s")"
     # The server's count checks wrk's: wrk counts responses (also when pipelining); the server
     # may have taken up to connections x depth more (in flight when wrk stopped).
@@ -423,6 +442,8 @@ label_of() {
 }
 # summary: one line per (server, scenario): server scenario runs rps_med rps_min rps_max p99_med
 # us_med us_min us_max other_med wrk_med ratio ratio_min ratio_max bus_med dps_med us_med_exact
+# workers_med sink_med other_med (pixelring's split by thread role; "-": none in runs.tsv, as for
+# nginx, floor and a runs.tsv of 19 columns written before the split existed)
 summary=$out/summary.tsv
 awk -F'\t' -v servers="$servers" -v scenarios="$scenarios" '
     function med(a, n,   i, j, t) {
@@ -434,6 +455,7 @@ awk -F'\t' -v servers="$servers" -v scenarios="$scenarios" '
     NR > 1 { k = $2 SUBSEP $3; n[k]++; rps[k, n[k]] = $5; us[k, n[k]] = $9; oth[k, n[k]] = $11; wc[k, n[k]] = $12
              if ($6 != "n/a") { np[k]++; p99[k, np[k]] = $6 }
              if ($19 != "-") { bus[k, n[k]] = $19; dps[k, n[k]] = $18 }
+             if (NF >= 22 && $20 != "-") { nt[k]++; tw[k, nt[k]] = $20; tk[k, nt[k]] = $21; to[k, nt[k]] = $22 }
              round_us[$2, $3, $1] = $9; rounds[$1] = 1 }
     END {
         ns = split(servers, S, ","); nc = split(scenarios, C, ",")
@@ -453,8 +475,13 @@ awk -F'\t' -v servers="$servers" -v scenarios="$scenarios" '
                 delete a; y = 0; for (rr in rounds) if (((s, c, rr) in round_us) && (("nginx", c, rr) in round_us) && round_us["nginx", c, rr] > 0) a[++y] = round_us[s, c, rr] / round_us["nginx", c, rr]
                 if (y) { q2 = sprintf("%.2f", lo(a, y)); q3 = sprintf("%.2f", hi(a, y)) }
             }
-            printf "%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%s\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%.6f\n",
-                s, c, m, r1, r2, r3, p, u1, u2, u3, o1, w1, q, q2, q3, b, d, u1
+            # by thread role: each column its own median (they need not add up to the total)
+            e1 = "-"; e2 = "-"; e3 = "-"; t = nt[k]
+            if (t) { delete a; for (x = 1; x <= t; x++) a[x] = tw[k, x]; e1 = sprintf("%.2f", med(a, t))
+                delete a; for (x = 1; x <= t; x++) a[x] = tk[k, x]; e2 = sprintf("%.2f", med(a, t))
+                delete a; for (x = 1; x <= t; x++) a[x] = to[k, x]; e3 = sprintf("%.2f", med(a, t)) }
+            printf "%s\t%s\t%d\t%.0f\t%.0f\t%.0f\t%s\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%.6f\t%s\t%s\t%s\n",
+                s, c, m, r1, r2, r3, p, u1, u2, u3, o1, w1, q, q2, q3, b, d, u1, e1, e2, e3
         }
     }' "$runs_tsv" >"$summary"
 
@@ -540,6 +567,19 @@ fi
                 }
             }' "$summary" | sed -e 's/^| keepalive |/| keep-alive |/' -e 's/^| close |/| Connection: close |/' \
             -e "s/^| pipelined |/| $load_pipeline_depth pipelined per write |/"
+    fi
+    if awk -F'\t' '$19 != "-" && $19 != "" {f = 1} END {exit !f}' "$summary"; then
+        echo
+        echo "pixelring's CPU per request by thread (µs, median over rounds):"
+        echo
+        echo "| server | scenario | total | workers | sink | other |"
+        echo "|---|---|---:|---:|---:|---:|"
+        while IFS=$'\t' read -r s c _ _ _ _ _ u1 _ _ _ _ _ _ _ _ _ _ e1 e2 e3; do
+            [[ $e1 != - && -n $e1 ]] || continue
+            printf '| %s | %s | %s | %s | %s | %s |\n' "$s" "$(label_of "$c")" "$u1" "$e1" "$e2" "$e3"
+        done <"$summary"
+        echo
+        echo "Each column is its own median over the rounds, so workers + sink + other need not equal the total. Per thread: utime+stime from /proc/<pid>/task/<tid>/stat over the same window as the total, ÷ wrk's responses; workers = the io_uring workers (pixelring-w*), sink = pixelring-sink (drains the workers' rings into the file or Kafka sink), other = every other thread (main, admin, fsync, the Kafka watcher, librdkafka's rdk:* threads). A thread that exits during the window is lost from the split (not from the total); otherwise the parts of one run add up to its total within a tick (CLK_TCK) or so."
     fi
     echo
     echo "Events (per server, summed over rounds; pixelring: its stop line; nginx: access log lines against wrk's responses, warm-ups and probe included; floor has no events: the requests its stop line counts as answered against wrk's responses):"
