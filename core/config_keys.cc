@@ -163,7 +163,7 @@ constexpr key_descriptor key_table[] = {
     {.name = "sink.file.direct",
      .target = field<&config::sink, &sink_config::file, &file_sink_config::direct>(),
      .help = "write whole 4 KiB blocks with O_DIRECT, past the page cache; events wait "
-             "up to 10 ms for a block"},
+             "up to about 15 ms"},
     {.name = "sink.kafka.brokers",
      .target = field<&config::sink, &sink_config::kafka, &kafka_sink_config::brokers>(),
      .help = "Kafka bootstrap brokers, host:port",

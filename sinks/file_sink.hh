@@ -5,7 +5,7 @@
 // waits for one. With cfg.drop_cache, the file's page cache is dropped behind the writer, a
 // 16 MiB window at a time; that is about the cache only and changes no durability guarantee.
 // With cfg.direct, a regular file is written in whole blocks with O_DIRECT, and events wait up
-// to 10 ms for a block to fill (direct_writer.hh).
+// to 10 ms for a block to fill (direct_writer.hh), 15 with the sink thread's sleeps.
 
 #include <cstddef>
 #include <cstdint>

@@ -40,6 +40,11 @@ public:
     // idle): background work such as Kafka's delivery reports and spool replay. Returns true
     // when more work is ready at once, so that the sink thread does not sleep.
     virtual bool poll() { return false; }
+    // How long the sink thread sleeps after a pass that found the rings empty and poll()
+    // with nothing more to do, in microseconds: each sleep is a wake-up later, and one more
+    // drain pass of the few events that came meanwhile. 1 ms unless the sink holds events
+    // anyway (the file sink under sink.file.direct: 5 ms, against its 10 ms hold).
+    virtual uint32_t idle_sleep_us() const { return 1000; }
     // Called at least every 100 ms with CLOCK_REALTIME milliseconds: rotation by age, fsync.
     virtual void tick(uint64_t now_ms) = 0;
     // SIGHUP: reopen the output (after logrotate moved it).

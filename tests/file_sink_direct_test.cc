@@ -140,6 +140,8 @@ TEST(FileSinkDirect, EventsWaitForTheHoldTimeThenPollWritesThem) {
     EXPECT_EQ(read_all(path), as_ndjson(events));
     EXPECT_EQ(out->counters().written, 3u);
     EXPECT_EQ(out->counters().queued, 0u);
+    // Holding anyway, the sink lets its thread sleep 5 ms between empty passes, not 1.
+    EXPECT_EQ(out->idle_sleep_us(), 5000u);
     // The partial block is in the file; the next events continue it, byte for byte.
     const auto more = make_events(5, 3);
     for (const auto& e : more)
@@ -373,6 +375,7 @@ TEST(FileSinkDirect, AFifoIsWrittenThroughThePageCachePath) {
     for (const auto& e : events)
         out->write(e);
     out->flush(); // no hold: a FIFO has no blocks
+    EXPECT_EQ(out->idle_sleep_us(), 1000u);
     std::string got(64 << 10, '\0');
     const ssize_t n = ::read(reader, got.data(), got.size());
     ASSERT_GT(n, 0);

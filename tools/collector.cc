@@ -127,9 +127,10 @@ private:
             }
             if (stopping && drained == 0) break;
             if (drained == 0 && !more) {
-                // Nothing to do: a short sleep costs ~1000 wake-ups a second and no
-                // measurable CPU; a ring absorbs far more than 1 ms of load.
-                timespec ts{0, 1'000'000};
+                // Nothing to do: sleep a little (1 ms: ~1000 wake-ups a second; a ring absorbs
+                // far more than that of load), or as long as the sink says it can wait.
+                const uint32_t us = sink_.idle_sleep_us();
+                timespec ts{time_t(us / 1'000'000), long(us % 1'000'000) * 1000};
                 nanosleep(&ts, nullptr);
             }
         }
