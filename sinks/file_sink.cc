@@ -202,9 +202,10 @@ constexpr std::size_t file_buffer_bytes = 256 * 1024;
 constexpr uint64_t cache_window_bytes = 16 << 20;
 
 // sink.file.direct: the buffer of whole blocks, and how long an event may wait in it before
-// poll() settles it. Why 1 MiB: 2 GiB in 1 MiB O_DIRECT writes cost 0.15-0.20 s of system
-// time here, in 256 KiB ones 0.41-0.44 s, and through the page cache (256 KiB writes,
-// drop_cache on) 0.63-1.23 s (bench/file_write_cost). Why 10 ms:
+// poll() settles it. Why 1 MiB: the writer's CPU per byte (`file_write_cost /tmp 2 2`, 2 GiB
+// per case, two rounds): O_DIRECT 0.087-0.088 ns in 1 MiB writes, 0.17-0.21 ns in 256 KiB
+// ones; through the page cache with drop_cache 0.23-0.24 (1 MiB) and 0.32-0.46 ns (256 KiB,
+// the page-cache writer's size), without it 0.78-2.3 ns (fresh pages on this VM). Why 10 ms:
 // a collector under heavy load fills 1 MiB in a few ms, so its writes stay whole blocks,
 // while a quiet one still has every event in the file within about 10 ms.
 constexpr std::size_t direct_buffer_bytes = 1 << 20;
