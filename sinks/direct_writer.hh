@@ -8,7 +8,7 @@
 // descriptor of the same file, so the file never holds padding and always ends where a line
 // ends. The next whole-block write starts with that partial block again: same bytes, and more.
 //
-// Accounting is line_writer's (file_sink.hh): an event is counted written once its whole line
+// Accounting is line_writer's (line_writer.hh): an event is counted written once its whole line
 // is in the file, failed when a write error discarded it. Sink thread only.
 
 #include <cstddef>

@@ -1,4 +1,4 @@
-// Events as NDJSON on fd 1 through the file sink's line_writer: the same line format and the
+// Events as NDJSON on fd 1 through line_writer (line_writer.hh): the same line format and the
 // same accounting, a smaller buffer, no rotation and no fsync. Writes fd 1 directly, not
 // through stdio, so nothing here interleaves with a stdio buffer mid-line.
 
@@ -6,7 +6,7 @@
 
 #include <unistd.h>
 
-#include "sinks/file_sink.hh"
+#include "sinks/line_writer.hh"
 
 namespace pixelring {
 
