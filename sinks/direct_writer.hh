@@ -51,10 +51,6 @@ public:
     // (rate-limited), and the writer carries on from wherever the file now ends.
     bool settle();
 
-    bool attached() const { return attached_; }
-    // False once the file refused an O_DIRECT write (EINVAL): until the next attach, every
-    // write goes through afd, as line_writer's do.
-    bool direct() const { return direct_; }
     std::size_t held_bytes() const { return used_ - in_file_; }
     uint64_t held_events() const; // held and not yet counted written or failed
     // CLOCK_MONOTONIC milliseconds when the oldest held byte was appended; valid while
@@ -109,6 +105,8 @@ private:
     int dfd_ = -1;           // O_DIRECT
     int afd_ = -1;           // O_APPEND, through the page cache
     bool attached_ = false;
+    // False once the file refused an O_DIRECT write (EINVAL): until the next attach, every
+    // write goes through afd, as line_writer's do.
     bool direct_ = true;
     uint64_t base_ = 0;               // file offset of buffer_[0]; a multiple of block_bytes
     std::size_t in_file_ = 0;         // buffer_[0, in_file_) is in the file
