@@ -325,15 +325,22 @@ measure() { # server scenario round
     fi
 }
 
+stop_server() { # name signal: stops server_pid with the signal and waits for it (at most
+    # load_stop_timeout_s, else die); its exit status in stop_rc
+    stop_rc=0
+    kill "-$2" "$server_pid"
+    timeout "$load_stop_timeout_s" tail --pid="$server_pid" -f /dev/null ||
+        die "$1 did not stop within ${load_stop_timeout_s}s of SIG$2"
+    wait "$server_pid" || stop_rc=$?
+    server_pid=""
+}
+
 stop_and_check() { # server round: stops the instance and checks its events against its counts
     local s=$1 r=$2 d=$load_work/r$2-$1 rc=0 log=$out/logs/r$2-$1.log line
     local accepted=- written=- spooled=- dropped=- records=- check=ok
     if [[ $s == nginx ]]; then
-        kill -QUIT "$server_pid" # graceful: flushes the buffered access log
-        timeout "$load_stop_timeout_s" tail --pid="$server_pid" -f /dev/null ||
-            die "nginx did not stop within ${load_stop_timeout_s}s of SIGQUIT"
-        wait "$server_pid" || rc=$?
-        server_pid=""
+        stop_server nginx QUIT # graceful: flushes the buffered access log
+        rc=$stop_rc
         records=$(wc -l <"$d/logs/access.log")
         cp "$d/logs/error.log" "$out/logs/r$r-nginx-error.log"
         if ((rc != 0 || records < inst_responses)); then
@@ -344,11 +351,8 @@ stop_and_check() { # server round: stops the instance and checks its events agai
             load_keep_work=1
         fi
     elif [[ $s == floor ]]; then # no events: its answers against wrk's responses
-        kill -TERM "$server_pid"
-        timeout "$load_stop_timeout_s" tail --pid="$server_pid" -f /dev/null ||
-            die "floor_server did not stop within ${load_stop_timeout_s}s of SIGTERM"
-        wait "$server_pid" || rc=$?
-        server_pid=""
+        stop_server floor_server TERM
+        rc=$stop_rc
         line=$(grep -m1 'floor_server: stopped:' "$log" || true)
         [[ $line =~ stopped:\ ([0-9]+)\ requests\ answered, ]] ||
             { cat "$log" >&2; die "no 'floor_server: stopped:' line (exit status $rc)"; }
@@ -360,11 +364,8 @@ stop_and_check() { # server round: stops the instance and checks its events agai
         fi
         echo "load: round $r: $line"
     else
-        kill -TERM "$server_pid"
-        timeout "$load_stop_timeout_s" tail --pid="$server_pid" -f /dev/null ||
-            die "pixelring did not stop within ${load_stop_timeout_s}s of SIGTERM"
-        wait "$server_pid" || rc=$?
-        server_pid=""
+        stop_server pixelring TERM
+        rc=$stop_rc
         line=$(grep -m1 'pixelring: stopped:' "$log" || true)
         [[ $line =~ stopped:\ ([0-9]+)\ events\ accepted,\ ([0-9]+)\ (delivered|written), ]] ||
             { cat "$log" >&2; die "no 'pixelring: stopped:' line from $s (exit status $rc)"; }
