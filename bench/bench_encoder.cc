@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/harness_request.hh"
 #include "core/beacon.hh"
 #include "core/enrichment.hh"
 #include "core/geoip.hh"
@@ -180,14 +181,7 @@ BENCHMARK(BM_enrich_and_encode_pixel_event);
 // the harness), raw_campaign and enrich_visitor, max_pixel_event_size, the id, the encoder.
 // The figure to hold against the worker's per-request user time.
 void BM_pixel_request(benchmark::State& state) {
-    constexpr std::string_view request =
-        "GET /track/pageview.gif?campaignID=example.com&scroll-depth=70%25&dark-mode=true "
-        "HTTP/1.1\r\n"
-        "Host: 127.0.0.1:8080\r\n"
-        "Referer: https://example.com/blog/post?utm_source=news\r\n"
-        "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
-        "Gecko) Chrome/131.0.0.0 Safari/537.36\r\n"
-        "\r\n";
+    constexpr std::string_view request = pixelring::bench::harness_get;
     enrichment_setup setup;
     if (const std::string error = visitor_key::from_config({}, setup.visitor); !error.empty()) {
         state.SkipWithError(error.c_str());

@@ -1,6 +1,7 @@
 // Hot path of every request: parsing the head of a tracking-pixel GET, and decoding a chunked
 // beacon body. Time per iteration is time per request.
 
+#include "bench/harness_request.hh"
 #include "core/http_parser.hh"
 
 #include <benchmark/benchmark.h>
@@ -28,16 +29,7 @@ constexpr std::string_view pixel_get =
     "Accept-Language: en-GB,en-US;q=0.9,en;q=0.8\r\n"
     "\r\n";
 
-// The request of the load harness (bench/load/lib.sh) as wrk sends it: the per-request
-// parse of bench_encoder's BM_pixel_request.
-constexpr std::string_view harness_get =
-    "GET /track/pageview.gif?campaignID=example.com&scroll-depth=70%25&dark-mode=true "
-    "HTTP/1.1\r\n"
-    "Host: 127.0.0.1:8080\r\n"
-    "Referer: https://example.com/blog/post?utm_source=news\r\n"
-    "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
-    "Gecko) Chrome/131.0.0.0 Safari/537.36\r\n"
-    "\r\n";
+using bench::harness_get; // the per-request parse of bench_encoder's BM_pixel_request
 
 // The smallest request a health checker or curl sends.
 constexpr std::string_view minimal_get = "GET /p.gif HTTP/1.1\r\nHost: px\r\n\r\n";
