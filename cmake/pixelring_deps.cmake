@@ -37,6 +37,27 @@ if(NOT RWQ_INCLUDE)
 endif()
 find_package(Threads REQUIRED)
 
+# The collector's malloc. librdkafka allocates and frees every message (and its headers) on the
+# sink thread, and glibc's malloc spent a quarter of that thread there, handing memory back to
+# the kernel and faulting it in again (README, Performance). The sanitizers bring their own
+# malloc, so their builds keep the system one.
+set(PIXELRING_MALLOC "mimalloc" CACHE STRING "the collector's allocator: mimalloc or system")
+set_property(CACHE PIXELRING_MALLOC PROPERTY STRINGS mimalloc system)
+if(PIXELRING_SANITIZE)
+  set(PIXELRING_MALLOC_USED system)
+elseif(PIXELRING_MALLOC STREQUAL "mimalloc")
+  find_package(mimalloc 2.0 QUIET CONFIG)
+  if(NOT mimalloc_FOUND)
+    message(FATAL_ERROR "mimalloc not found: apt-get install libmimalloc-dev "
+                        "(or -DPIXELRING_MALLOC=system)")
+  endif()
+  set(PIXELRING_MALLOC_USED mimalloc)
+elseif(PIXELRING_MALLOC STREQUAL "system")
+  set(PIXELRING_MALLOC_USED system)
+else()
+  message(FATAL_ERROR "PIXELRING_MALLOC = \"${PIXELRING_MALLOC}\": allowed are mimalloc and system")
+endif()
+
 if(BUILD_TESTING OR NOT DEFINED BUILD_TESTING)
   find_package(GTest QUIET)
   if(NOT GTest_FOUND)

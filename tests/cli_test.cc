@@ -25,6 +25,20 @@ std::string param(const std::string& link, const std::string& name) {
 
 } // namespace
 
+// --version names the malloc the process really runs on: mimalloc in the default build (then
+// a block from malloc() must lie in mimalloc's heap, or it says "not in use"), the system's
+// under the sanitizers.
+TEST(cli, version_names_the_malloc_in_use) {
+    auto r = run_binary({"--version"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("pixelring 0.", 0), 0u) << r.out;
+    const std::string expected = PIXELRING_MALLOC_USED == std::string("mimalloc")
+                                     ? "(malloc: mimalloc 2."
+                                     : "(malloc: system (glibc ";
+    EXPECT_NE(r.out.find(expected), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("not in use"), std::string::npos) << r.out;
+}
+
 TEST(cli, sign_url_prints_a_link_the_collector_accepts) {
     auto r = run_binary({"--set", secret, "sign-url", "https://shop.example.com/sale?x=1&y=2",
                          "--base", "https://px.example.com", "--action", "newsletter"});

@@ -11,6 +11,7 @@
 #include "core/config.hh"
 #include "core/config_check.hh"
 #include "core/redirect.hh"
+#include "tools/allocator.hh"
 #include "tools/collector.hh"
 
 extern char** environ;
@@ -20,7 +21,8 @@ int main(int argc, char** argv) {
                  "on /track/<action>.gif (pixels), POST /e (beacons), /tr/v1/<k>/<v>... (REST) "
                  "and /r/<action>?url= (click redirects) becomes one JSON event in the "
                  "configured sink; /t.js serves the tracker script."};
-    app.set_version_flag("--version", std::string("pixelring ") + PIXELRING_VERSION);
+    app.set_version_flag("--version", fmt::format("pixelring {} (malloc: {})", PIXELRING_VERSION,
+                                                  pixelring::malloc_in_use()));
     pixelring::config_sources sources;
     bool print_config = false;
     bool check_config = false;
