@@ -245,14 +245,33 @@ private:
         if (watcher_.joinable()) watcher_.join();
     }
 
-    rd_kafka_resp_err_t produce(std::string_view event, replay_segment* segment) {
+    // A message's opaque: the spool segment of a replayed record (nullptr for a fresh event),
+    // with its lowest bit set when the message carries the current time rather than the
+    // event's (send_at_current_time). A failed message's timestamp cannot be read back.
+    static void* opaque_of(replay_segment* segment, bool at_current_time) {
+        return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(segment) |
+                                       (at_current_time ? 1 : 0));
+    }
+    static replay_segment* segment_of(const rd_kafka_message_t& m) {
+        return reinterpret_cast<replay_segment*>(reinterpret_cast<uintptr_t>(m._private) &
+                                                 ~uintptr_t{1});
+    }
+    static bool sent_at_current_time(const rd_kafka_message_t& m) {
+        return (reinterpret_cast<uintptr_t>(m._private) & 1) != 0;
+    }
+
+    // event_time: the message timestamp is the event's ts (kafka_message_timestamp); else
+    // librdkafka's clock, for an event a broker refused at its own time (settle).
+    rd_kafka_resp_err_t produce(std::string_view event, replay_segment* segment,
+                                bool event_time = true) {
         std::string_view key = kafka_message_key(event);
         return rd_kafka_producev(
             rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
             RD_KAFKA_V_VALUE(const_cast<char*>(event.data()), event.size()),
+            RD_KAFKA_V_TIMESTAMP(event_time ? kafka_message_timestamp(event) : 0),
             RD_KAFKA_V_HEADER("schema", schema_version, sizeof schema_version - 1),
-            RD_KAFKA_V_OPAQUE(segment), RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE(opaque_of(segment, !event_time)), RD_KAFKA_V_END);
     }
 
     // A fresh event Kafka did not take: into the spool, or counted failed when there is none.
@@ -269,8 +288,27 @@ private:
         // full and error are counted by the spool, which logs them itself.
     }
 
+    // A broker may refuse a timestamp too far in the past or future (INVALID_TIMESTAMP: the
+    // topic's message.timestamp.before.max.ms / after.max.ms, or a clock far off), which an
+    // event replayed after a long outage can meet. The event is sent once more, stamped with
+    // the current time, rather than spooled and replayed into the same refusal forever.
+    // Returns true when it is queued again (the same segment, if any, still waits for it).
+    bool send_at_current_time(const rd_kafka_message_t& m) {
+        if (m.err != RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP || stopping_ || sent_at_current_time(m))
+            return false;
+        std::string_view event(static_cast<const char*>(m.payload), m.len);
+        if (kafka_message_timestamp(event) == 0) return false; // it was librdkafka's time
+        if (produce(event, segment_of(m), false) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+        timestamp_refused_.add();
+        report(fmt::format("kafka: the broker refused an event's own time as its message "
+                           "timestamp ({}); sent again with the current time",
+                           rd_kafka_err2str(m.err)));
+        return true;
+    }
+
     void settle(const rd_kafka_message_t& m) {
-        auto* segment = static_cast<replay_segment*>(m._private);
+        if (send_at_current_time(m)) return;
+        replay_segment* segment = segment_of(m);
         if (segment) --segment->outstanding;
         if (m.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             if (segment) {
@@ -390,6 +428,7 @@ private:
     std::deque<std::unique_ptr<replay_segment>> replays_; // oldest first
     replay_segment* reading_ = nullptr;                   // the one being read, in replays_
     counter replay_delivered_;
+    counter timestamp_refused_; // events sent again at the current time (send_at_current_time)
     latency_histogram latency_; // produce → acknowledgement of fresh events
 
     // -1 until the first statistics arrive (or always, without statistics): not known.
@@ -429,6 +468,10 @@ void kafka_sink::write_metrics(std::string& out) const {
                       "1 after a fatal producer error: events go to the spool until restart.");
     fmt::format_to(it, "pixelring_kafka_fatal {}\n",
                    fatal_.load(std::memory_order_relaxed) ? 1 : 0);
+    prometheus_header(out, "pixelring_kafka_timestamp_refused_total", "counter",
+                      "Events a broker refused for their own time as message timestamp "
+                      "(INVALID_TIMESTAMP), sent again with the current time.");
+    fmt::format_to(it, "pixelring_kafka_timestamp_refused_total {}\n", timestamp_refused_.get());
     if (!spool_) return;
     const spool_counters& c = spool_->counters();
     auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
@@ -513,6 +556,40 @@ std::string_view kafka_message_key(std::string_view event) {
         if (event[i] == '"') return event.substr(start, i - start);
     }
     return {};
+}
+
+int64_t kafka_message_timestamp(std::string_view event) {
+    constexpr std::string_view open_id = "{\"v\":1,\"id\":\"";
+    constexpr std::string_view ts_member = "\",\"ts\":\"";
+    constexpr size_t uuid_len = 36;
+    constexpr size_t ts_at = open_id.size() + uuid_len + ts_member.size();
+    constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (event.size() < ts_at + shape.size() || !event.starts_with(open_id) ||
+        event.substr(open_id.size() + uuid_len, ts_member.size()) != ts_member)
+        return 0;
+    const char* t = event.data() + ts_at;
+    for (size_t i = 0; i < shape.size(); ++i) {
+        const bool digit = t[i] >= '0' && t[i] <= '9';
+        if (shape[i] == 'd' ? !digit : t[i] != shape[i]) return 0;
+    }
+    auto num = [t](size_t at, size_t len) {
+        int v = 0;
+        for (size_t i = 0; i < len; ++i)
+            v = v * 10 + (t[at + i] - '0');
+        return v;
+    };
+    const int year = num(0, 4), month = num(5, 2), day = num(8, 2);
+    const int hour = num(11, 2), minute = num(14, 2), second = num(17, 2), ms = num(20, 3);
+    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59)
+        return 0;
+    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, days_from_civil).
+    const int y = year - (month <= 2 ? 1 : 0);
+    const int era = y / 400; // year >= 0
+    const int yoe = y - era * 400;
+    const int doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    const int64_t days = int64_t(era) * 146097 + doe - 719468;
+    return ((days * 24 + hour) * 60 + minute) * 60'000 + int64_t(second) * 1000 + ms;
 }
 
 std::unique_ptr<sink> make_kafka_sink(const kafka_sink_config& cfg, std::unique_ptr<spool> spool,

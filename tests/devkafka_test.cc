@@ -118,7 +118,8 @@ TEST(devkafka, control_fifo_takes_brokers_down_and_up) {
 }
 
 // The collector with the Kafka sink: 100,000 pixels, SIGTERM right after the last answer,
-// then a real consumer finds 100,000 distinct ids, keyed by visitor, with the schema header.
+// then a real consumer finds 100,000 distinct ids, keyed by visitor, with the schema header
+// and the event's ts as the message timestamp.
 TEST(kafka_sink, every_pixel_reaches_the_topic) {
     devkafka broker("pixelring.events:8");
     ASSERT_FALSE(broker.bootstrap().empty()) << broker.stderr_text();
@@ -161,6 +162,9 @@ TEST(kafka_sink, every_pixel_reaches_the_topic) {
         ASSERT_NE(visitor, std::string::npos) << c.value;
         EXPECT_EQ(c.key, c.value.substr(visitor + 11, 32));
         EXPECT_EQ(c.schema, "1");
+        // The message's CreateTime is the event's own ts, to the millisecond.
+        EXPECT_TRUE(c.create_time);
+        EXPECT_EQ(c.timestamp, pixelring::test::event_ts_ms(c.value)) << c.value;
     }
     EXPECT_EQ(int(ids.size()), answered);
 }

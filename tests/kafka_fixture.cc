@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fcntl.h>
 #include <fstream>
 #include <poll.h>
@@ -113,6 +115,9 @@ consumed to_consumed(const rd_kafka_message_t* m) {
     c.value.assign(static_cast<const char*>(m->payload), m->len);
     if (m->key) c.key.assign(static_cast<const char*>(m->key), m->key_len);
     c.partition = m->partition;
+    rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+    c.timestamp = rd_kafka_message_timestamp(m, &type);
+    c.create_time = type == RD_KAFKA_TIMESTAMP_CREATE_TIME;
     rd_kafka_headers_t* headers = nullptr;
     const void* hv = nullptr;
     size_t hlen = 0;
@@ -169,6 +174,19 @@ std::string event_id(const std::string& event) {
     size_t at = event.find("\"id\":\"");
     if (at == std::string::npos || at + 6 + 36 > event.size()) return {};
     return event.substr(at + 6, 36);
+}
+
+int64_t event_ts_ms(const std::string& event) {
+    size_t at = event.find("\"ts\":\"");
+    if (at == std::string::npos) return -1;
+    std::tm tm{};
+    int ms = 0;
+    if (std::sscanf(event.c_str() + at + 6, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
+                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return int64_t(timegm(&tm)) * 1000 + ms;
 }
 
 } // namespace pixelring::test

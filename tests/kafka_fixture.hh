@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,8 @@ struct consumed {
     std::string key;
     std::string schema; // the "schema" header
     int partition = -1;
+    int64_t timestamp = -1;   // the message timestamp, milliseconds since the epoch
+    bool create_time = false; // the timestamp is the producer's (CreateTime)
 };
 
 // Reads every partition from the beginning until n messages or 30 s.
@@ -51,5 +54,7 @@ std::vector<consumed> consume_to_end(const std::string& bootstrap, const std::st
 
 // The "id" member of an event, or "" when there is none.
 std::string event_id(const std::string& event);
+// The "ts" member of an event in milliseconds since the epoch (sscanf and timegm), or -1.
+int64_t event_ts_ms(const std::string& event);
 
 } // namespace pixelring::test

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <random>
 #include <set>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "core/event.hh"
 #include "sinks/kafka_sink.hh"
 #include "sinks/kafka_stats.hh"
 #include "tests/temp_dir.hh"
@@ -42,9 +44,25 @@ public:
     std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(mc_); }
     void down() { rd_kafka_mock_broker_set_down(mc_, 1); }
     void up() { rd_kafka_mock_broker_set_up(mc_, 1); }
+    // The next n produce requests fail with err (ApiKey 0 is Produce).
+    void fail_produce_requests(size_t n, rd_kafka_resp_err_t err) {
+        std::vector<rd_kafka_resp_err_t> errors(n, err);
+        rd_kafka_mock_push_request_errors_array(mc_, 0, n, errors.data());
+    }
 
+    struct message {
+        std::string value;
+        int64_t timestamp;
+    };
     // Every value on the topic, read from the beginning to the end of each partition.
     std::multiset<std::string> values() const {
+        std::multiset<std::string> out;
+        for (auto& m : messages())
+            out.insert(std::move(m.value));
+        return out;
+    }
+    // The same, with each message's timestamp.
+    std::vector<message> messages() const {
         char err[256];
         rd_kafka_conf_t* conf = rd_kafka_conf_new();
         rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap().c_str(), err, sizeof err);
@@ -57,14 +75,15 @@ public:
                 RD_KAFKA_OFFSET_BEGINNING;
         rd_kafka_assign(c, parts);
         rd_kafka_topic_partition_list_destroy(parts);
-        std::multiset<std::string> out;
+        std::vector<message> out;
         std::set<int> ended;
         auto deadline = std::chrono::steady_clock::now() + 20s;
         while (ended.size() < 4 && std::chrono::steady_clock::now() < deadline) {
             rd_kafka_message_t* m = rd_kafka_consumer_poll(c, 100);
             if (!m) continue;
             if (!m->err)
-                out.emplace(static_cast<const char*>(m->payload), m->len);
+                out.push_back({std::string(static_cast<const char*>(m->payload), m->len),
+                               rd_kafka_message_timestamp(m, nullptr)});
             else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 ended.insert(m->partition);
             rd_kafka_message_destroy(m);
@@ -202,6 +221,39 @@ TEST(kafka_sink, key_is_the_visitor_when_there_is_one) {
               v);
 }
 
+// The message timestamp is the event's "ts": every millisecond format_timestamp (the encoder's
+// own formatter) writes reads back as itself, from 1970 to 2400, leap days included.
+TEST(kafka_sink, timestamp_is_the_events_ts) {
+    const std::string id = "0195f3c2-7d1e-7abc-8def-0123456789ab";
+    auto event = [&](const std::string& ts) {
+        return R"({"v":1,"id":")" + id + R"(","ts":")" + ts + R"(","type":"pixel"})";
+    };
+    auto formatted = [](uint64_t ms) {
+        char text[24];
+        format_timestamp(ms, text);
+        return std::string(text, sizeof text);
+    };
+    EXPECT_EQ(formatted(1'795'396'387'123), "2026-11-23T01:13:07.123Z");
+    EXPECT_EQ(kafka_message_timestamp(event("2026-11-23T01:13:07.123Z")), 1'795'396'387'123);
+    EXPECT_EQ(kafka_message_timestamp(event("1970-01-01T00:00:00.001Z")), 1);
+    EXPECT_EQ(kafka_message_timestamp(event("2024-02-29T23:59:59.999Z")), 1'709'251'199'999);
+    EXPECT_EQ(kafka_message_timestamp(event("2000-03-01T00:00:00.000Z")), 951'868'800'000);
+    std::mt19937_64 random(5);
+    for (int i = 0; i < 200'000; ++i) {
+        const uint64_t ms = random() % 13'569'465'600'000; // below 2400-01-01
+        ASSERT_EQ(kafka_message_timestamp(event(formatted(ms))), int64_t(ms)) << formatted(ms);
+    }
+    // Not the encoder's prefix, or not a timestamp there: 0, which librdkafka takes as now.
+    EXPECT_EQ(kafka_message_timestamp(""), 0);
+    EXPECT_EQ(kafka_message_timestamp(R"({"v":1,"ts":"2026-11-23T01:13:07.123Z"})"), 0);
+    EXPECT_EQ(kafka_message_timestamp(event("2026-13-23T01:13:07.123Z")), 0);
+    EXPECT_EQ(kafka_message_timestamp(event("2026-11-23T24:13:07.123Z")), 0);
+    EXPECT_EQ(kafka_message_timestamp(event("2026-11-23T01:13:07.123")), 0);
+    EXPECT_EQ(kafka_message_timestamp(event("2026-11-23 01:13:07.123Z")), 0);
+    EXPECT_EQ(kafka_message_timestamp(event("2026-11-2x01:13:07.123Z")), 0);
+    EXPECT_EQ(kafka_message_timestamp(event("2026-11-23T01:13:07.12Z")), 0);
+}
+
 TEST(kafka_sink, a_bad_property_is_named) {
     kafka_sink_config cfg;
     cfg.brokers = {"127.0.0.1:9"};
@@ -330,6 +382,62 @@ TEST(kafka_sink, failed_deliveries_go_to_the_spool_and_are_replayed_when_the_bro
     std::set<std::string> distinct(got.begin(), got.end());
     EXPECT_EQ(distinct.size(), 200u);
     EXPECT_TRUE(distinct.count(event(0)) && distinct.count(event(199)));
+}
+
+// A broker that refuses the events' own times (INVALID_TIMESTAMP, as for a topic with
+// message.timestamp.before.max.ms and events replayed after a long outage): the refused events
+// are sent again stamped with the current time, counted and logged; none goes to the spool.
+TEST(kafka_sink, a_refused_event_time_is_sent_again_with_the_current_time) {
+    mock_cluster cluster;
+    temp_dir dir;
+    const spool* sp = nullptr;
+    auto s = sink_with_spool(cluster.bootstrap(), dir.str(), &sp);
+    ASSERT_NE(s, nullptr);
+    auto stamped = [](int i) {
+        return fmt::format(R"({{"v":1,"id":"0190aaaa-bbbb-7ccc-8ddd-{:012}",)"
+                           R"("ts":"2020-01-02T03:04:05.{:03}Z","type":"pixel","action":"open",)"
+                           R"("campaign":"c{}","params":{{}}}})",
+                           i, i, i % 7);
+    };
+    // The producer ready first (metadata, idempotence PID), so that the errors meet events.
+    s->write(stamped(0));
+    ASSERT_TRUE(drive(
+        *s, [&] { return s->counters().written.load() == 1; }, 15s));
+    const int64_t before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+    cluster.fail_produce_requests(2, RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP);
+    for (int i = 1; i < 100; ++i)
+        s->write(stamped(i));
+    ASSERT_TRUE(drive(
+        *s, [&] { return s->counters().written.load() == 100; }, 15s))
+        << "written " << s->counters().written.load() << " spooled "
+        << s->counters().spooled.load();
+    EXPECT_EQ(s->counters().spooled.load(), 0u);
+    EXPECT_EQ(sp->counters().records.load(), 0u);
+    std::string metrics;
+    s->write_metrics(metrics);
+    const std::string counter = "\npixelring_kafka_timestamp_refused_total ";
+    const size_t at = metrics.find(counter);
+    ASSERT_NE(at, std::string::npos) << metrics;
+    const long refused = std::stol(metrics.substr(at + counter.size()));
+    EXPECT_GE(refused, 1);
+    s->close();
+    // The events the broker took first keep 2020-01-02T03:04:05.<i>; the refused ones carry
+    // the time they were sent again.
+    size_t at_event_time = 0, at_send_time = 0;
+    for (const auto& m : cluster.messages()) {
+        const int i = std::stoi(m.value.substr(m.value.find("-8ddd-") + 6, 12));
+        if (m.timestamp == 1'577'934'245'000 + i)
+            ++at_event_time;
+        else if (m.timestamp >= before_ms)
+            ++at_send_time;
+        else
+            ADD_FAILURE() << m.timestamp << " " << m.value;
+    }
+    EXPECT_EQ(at_event_time + at_send_time, 100u);
+    EXPECT_EQ(long(at_send_time), refused);
+    EXPECT_GE(at_event_time, 1u);
 }
 
 // Closing with the broker down purges the queue into the spool; a new sink on the same spool

@@ -145,6 +145,10 @@ private:
 struct topic_census {
     size_t messages = 0;
     std::map<std::string, std::vector<std::string>> by_id; // id → every value seen
+    // Messages whose timestamp is not their event's ts as CreateTime (a replayed event too
+    // keeps the time of its hit); the first of them.
+    size_t other_timestamps = 0;
+    std::string first_other_timestamp;
     size_t duplicates() const { return messages - by_id.size(); }
 };
 
@@ -152,6 +156,12 @@ topic_census read_topic(const devkafka& broker, int partitions) {
     topic_census t;
     for (auto& c : consume_to_end(broker.bootstrap(), topic, partitions)) {
         ++t.messages;
+        if (!c.create_time || c.timestamp != pixelring::test::event_ts_ms(c.value)) {
+            if (t.other_timestamps++ == 0)
+                t.first_other_timestamp =
+                    fmt::format("{} {}: {}", c.create_time ? "CreateTime" : "not CreateTime",
+                                c.timestamp, c.value);
+        }
         t.by_id[event_id(c.value)].push_back(std::move(c.value));
     }
     return t;
@@ -236,6 +246,7 @@ TEST(kafka_spool, all_brokers_down_for_20_seconds_then_every_event_is_on_the_top
     topic_census t = read_topic(broker, partitions);
     EXPECT_EQ(long(t.by_id.size()), sent);
     EXPECT_EQ(missing_requests(t, "r", sent), std::vector<long>{});
+    EXPECT_EQ(t.other_timestamps, 0u) << t.first_other_timestamp;
     for (const auto& [id, values] : t.by_id)
         for (const auto& v : values)
             EXPECT_EQ(v, values.front()) << "a duplicate of " << id << " is another event";
@@ -295,6 +306,7 @@ TEST(kafka_spool, sigterm_under_load_then_restart_puts_every_event_on_the_topic)
     EXPECT_EQ(again.stop(30000), 0);
     topic_census t = read_topic(broker, partitions);
     EXPECT_EQ(long(t.by_id.size()), accepted);
+    EXPECT_EQ(t.other_timestamps, 0u) << t.first_other_timestamp;
     EXPECT_EQ(std::filesystem::is_empty(spool_dir.str()), true);
 }
 
@@ -351,6 +363,8 @@ TEST(kafka_spool, an_earlier_spool_is_replayed_at_start_and_corrupt_bytes_are_co
     EXPECT_EQ(double(t.by_id.size()), replayed);
     for (const auto& [id, values] : t.by_id)
         EXPECT_TRUE(written.count(id)) << id;
+    // Replayed a day or more after their hits, they still carry the hits' time.
+    EXPECT_EQ(t.other_timestamps, 0u) << t.first_other_timestamp;
 }
 
 // All brokers down, message.timeout.ms 500 and a 1 MiB spool: the spool fills, further events
