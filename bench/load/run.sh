@@ -495,6 +495,8 @@ if ((!report_only)) || [[ ! -f $out/header.md ]]; then
         grep -q $'\tnginx\t' "$runs_tsv" && need_nginx=1
     fi
     version=${px_version:+pixelring $px_version}
+    # The binary's own line names its malloc: "pixelring 0.1.0 (malloc: mimalloc 2.0.9)".
+    ((!report_only)) && [[ -x $bin ]] && version=$("$bin" --version 2>/dev/null | head -1)
     nginx_version=""
     ((need_nginx)) && nginx_version=$(nginx -v 2>&1 | sed 's/^nginx version: //')
     cmd="bench/load/run.sh"
