@@ -49,6 +49,7 @@
 #include "core/event.hh"
 #include "core/user_agent.hh"
 #include "core/visitor.hh"
+#include "sinks/kafka_message.hh"
 #include "sinks/kafka_sink.hh"
 
 namespace {

@@ -21,6 +21,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "sinks/kafka_message.hh"
 #include "sinks/kafka_sink.hh"
 #include "tests/counting_allocator.hh"
 

@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "core/event.hh"
+#include "sinks/kafka_message.hh"
 #include "sinks/kafka_sink.hh"
 #include "sinks/kafka_stats.hh"
 #include "tests/temp_dir.hh"
