@@ -137,7 +137,13 @@ void file_syncer::sync(int fd) {
         return;
     }
     const int error = errno;
-    healthy_.store(false);
+    {
+        // Only a failure of the file the sink writes now marks it unhealthy. One the sink has
+        // left meanwhile (rotated, or reopened because of this very error) is reported, but
+        // must not undo the healthy that a successful reopen has set since.
+        const std::lock_guard lock(mutex_);
+        if (fd == current_fd_) healthy_.store(false);
+    }
     report(fmt::format("file sink: fdatasync {}: {}", path_, error_text(error)));
 }
 

@@ -26,8 +26,8 @@ namespace pixelring {
 class file_syncer {
 public:
     // Starts the thread, with every signal blocked. path: the output, for messages. Each
-    // successful sync counts in counters.fsyncs; a failed one clears healthy and is reported
-    // on stderr, at most one line per 10 s.
+    // successful sync counts in counters.fsyncs; a failed one clears healthy (when the file is
+    // still the current one) and is reported on stderr, at most one line per 10 s.
     file_syncer(std::string path, uint32_t interval_ms, fdatasync_function fdatasync,
                 sink_counters& counters, std::atomic<bool>& healthy);
     file_syncer(const file_syncer&) = delete;
