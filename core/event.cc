@@ -436,6 +436,14 @@ char* put_page_fields(char* o, std::string_view url, const page_url_fields& page
 
 } // namespace
 
+std::string_view event_timestamp_text(std::string_view event) noexcept {
+    constexpr size_t at = k_open_id.size() + k_uuid_len + k_ts.size();
+    if (event.size() < at + k_timestamp_len || !event.starts_with(k_open_id) ||
+        event.substr(k_open_id.size() + k_uuid_len, k_ts.size()) != k_ts)
+        return {};
+    return event.substr(at, k_timestamp_len);
+}
+
 std::string_view raw_campaign(const pixel_hit& hit) noexcept {
     std::string_view rest = hit.query;
     param_pair param;

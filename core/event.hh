@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 // json_escape, which the encoder uses for every string it writes.
@@ -107,6 +108,14 @@ void format_uuid(const event_id& id, char* out) noexcept;
 // "2026-11-22T10:35:00.123Z" into out[0..24). Times after 9999-12-31T23:59:59.999Z are
 // written as that. Caches the date per thread, so it takes no lock and allocates nothing.
 void format_timestamp(uint64_t unix_ms, char* out) noexcept;
+
+// The inverse of format_timestamp: the Unix milliseconds of a 24-byte
+// "YYYY-MM-DDTHH:MM:SS.mmmZ"; nullopt for anything else (wrong shape, month 13, hour 24...).
+std::optional<uint64_t> parse_timestamp(std::string_view text) noexcept;
+
+// The 24 bytes of an event's "ts", where every event the encoder writes has them (right after
+// its "v" and "id"); empty when event does not start the encoder's way.
+std::string_view event_timestamp_text(std::string_view event) noexcept;
 
 // At most this many params members are written; later distinct keys are dropped. Bounds the
 // encoder's stack and its repeated-key check (which compares each key with the earlier ones).

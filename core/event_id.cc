@@ -138,4 +138,33 @@ void format_timestamp(uint64_t unix_ms, char* out) noexcept {
     out[23] = 'Z';
 }
 
+std::optional<uint64_t> parse_timestamp(std::string_view text) noexcept {
+    constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (text.size() != shape.size()) return std::nullopt;
+    for (size_t i = 0; i < shape.size(); ++i) {
+        const bool digit = text[i] >= '0' && text[i] <= '9';
+        if (shape[i] == 'd' ? !digit : text[i] != shape[i]) return std::nullopt;
+    }
+    auto num = [text](size_t at, size_t len) {
+        int v = 0;
+        for (size_t i = 0; i < len; ++i)
+            v = v * 10 + (text[at + i] - '0');
+        return v;
+    };
+    const int year = num(0, 4), month = num(5, 2), day = num(8, 2);
+    const int hour = num(11, 2), minute = num(14, 2), second = num(17, 2), ms = num(20, 3);
+    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59)
+        return std::nullopt;
+    // Days since 1970-01-01 of a proleptic Gregorian date: Howard Hinnant's days_from_civil,
+    // the inverse of format_second's civil_from_days.
+    const int y = year - (month <= 2 ? 1 : 0);
+    const int era = y / 400; // year >= 0
+    const int yoe = y - era * 400;
+    const int doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    const int64_t days = int64_t(era) * 146097 + doe - 719468;
+    if (days < 0) return std::nullopt;
+    return uint64_t(((days * 24 + hour) * 60 + minute) * 60'000 + int64_t(second) * 1000 + ms);
+}
+
 } // namespace pixelring
