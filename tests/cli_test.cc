@@ -39,6 +39,15 @@ TEST(cli, version_names_the_malloc_in_use) {
     EXPECT_EQ(r.out.find("not in use"), std::string::npos) << r.out;
 }
 
+TEST(cli, version_says_how_the_binary_was_optimised) {
+    auto r = run_binary({"--version"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string pgo = PIXELRING_PGO;
+    EXPECT_EQ(r.out.find(", profile-guided)") != std::string::npos, pgo == "use") << r.out;
+    EXPECT_EQ(r.out.find(", instrumented for profiling") != std::string::npos, pgo == "generate")
+        << r.out;
+}
+
 TEST(cli, sign_url_prints_a_link_the_collector_accepts) {
     auto r = run_binary({"--set", secret, "sign-url", "https://shop.example.com/sale?x=1&y=2",
                          "--base", "https://px.example.com", "--action", "newsletter"});

@@ -16,13 +16,26 @@
 
 extern char** environ;
 
+namespace {
+
+// How the binary was optimised (cmake/pixelring_pgo.cmake), after the malloc in --version.
+#if defined(PIXELRING_PGO_USE)
+constexpr const char* build_profile = ", profile-guided";
+#elif defined(PIXELRING_PGO_GENERATE)
+constexpr const char* build_profile = ", instrumented for profiling: slow, not for production";
+#else
+constexpr const char* build_profile = "";
+#endif
+
+} // namespace
+
 int main(int argc, char** argv) {
     CLI::App app{"pixelring: an io_uring edge collector for web and email analytics. Every hit "
                  "on /track/<action>.gif (pixels), POST /e (beacons), /tr/v1/<k>/<v>... (REST) "
                  "and /r/<action>?url= (click redirects) becomes one JSON event in the "
                  "configured sink; /t.js serves the tracker script."};
-    app.set_version_flag("--version", fmt::format("pixelring {} (malloc: {})", PIXELRING_VERSION,
-                                                  pixelring::malloc_in_use()));
+    app.set_version_flag("--version", fmt::format("pixelring {} (malloc: {}{})", PIXELRING_VERSION,
+                                                  pixelring::malloc_in_use(), build_profile));
     pixelring::config_sources sources;
     bool print_config = false;
     bool check_config = false;
