@@ -20,6 +20,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -297,17 +298,16 @@ int main(int argc, char** argv) {
     sockaddr_in to{};
     to.sin_family = AF_INET;
     const size_t colon = target.rfind(':');
-    if (colon == std::string::npos ||
-        inet_pton(AF_INET, target.substr(0, colon).c_str(), &to.sin_addr) != 1 ||
-        std::atoi(target.c_str() + colon + 1) <= 0 ||
-        std::atoi(target.c_str() + colon + 1) > 65535) {
+    const int port = colon == std::string::npos ? 0 : std::atoi(target.c_str() + colon + 1);
+    if (port <= 0 || port > 65535 ||
+        inet_pton(AF_INET, target.substr(0, colon).c_str(), &to.sin_addr) != 1) {
         fmt::print(stderr,
                    "pgo_train: --connect \"{}\": expected an IPv4 address and port, such "
                    "as 127.0.0.1:8080\n",
                    target);
         return 2;
     }
-    to.sin_port = htons(uint16_t(std::atoi(target.c_str() + colon + 1)));
+    to.sin_port = htons(uint16_t(port));
 
     const std::vector<request> mix = keep_alive_mix();
     const std::vector<request> bad = malformed_mix();
