@@ -36,17 +36,21 @@ find "$dir" -name '*.gcda' -delete # counters of an older training would add up 
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pixelring-pgo.XXXXXX")
 collector="" broker=""
-stop() { # stop PID: SIGTERM, then wait for it (the counters are written at a clean exit)
+# stop PID: SIGTERM, up to 30 s for a clean exit (when the counters are written), then
+# SIGKILL; returns the process's exit status.
+stop() {
     local pid=$1
     [[ -n $pid ]] || return 0
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-    wait "$pid" 2>/dev/null || true
+    local status=0
+    wait "$pid" 2>/dev/null || status=$?
+    return "$status"
 }
 cleanup() {
-    stop "$collector"
-    stop "$broker"
+    stop "$collector" || true
+    stop "$broker" || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -70,11 +74,9 @@ train() {
     [[ -n $port ]] || { cat "$log" >&2; die "$name: the collector did not start within 30 s"; }
     "$dir/tools/pixelring-pgo-train" --connect "127.0.0.1:$port" --requests 300000 --seconds 120 ||
         { cat "$log" >&2; die "$name: training failed"; }
-    local pid=$collector
+    local pid=$collector status=0
     collector=""
-    kill "$pid"
-    local status=0
-    wait "$pid" || status=$?
+    stop "$pid" || status=$?
     ((status == 0)) || { cat "$log" >&2; die "$name: the collector exited with $status"; }
     say "$name: $(tail -1 "$log")"
 }
@@ -90,7 +92,7 @@ for _ in $(seq 300); do [[ -s $work/bootstrap ]] && break; sleep 0.1; done
 [[ -s $work/bootstrap ]] || { cat "$work/devkafka.log" >&2; die "pixelring-devkafka did not start"; }
 train kafka --set sink.type=kafka --set "sink.kafka.brokers=$(<"$work/bootstrap")" \
     --set "spool.dir=$work/spool"
-stop "$broker"
+stop "$broker" || true
 broker=""
 
 profiles=$(find "$dir" -name '*.gcda' | wc -l)
