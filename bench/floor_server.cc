@@ -55,10 +55,6 @@ constexpr uint32_t carry_count = 256;
 constexpr size_t answer_copies = 1024;
 // Answer bytes owed to a client that does not read them; beyond this it is closed.
 constexpr uint64_t max_owed_bytes = 16u << 20;
-// pixelring's wait policy (net/worker.cc run_loop): busy, wait for 16 completions or 50 µs.
-constexpr unsigned batch_threshold = 8;
-constexpr unsigned batch_wait_count = 16;
-constexpr long batch_wait_ns = 50'000;
 // Out of descriptors: accept again after this pause (pixelring waits for its 250 ms tick).
 constexpr long accept_pause_ns = 100'000'000;
 
@@ -141,16 +137,7 @@ public:
     // Runs until SIGTERM or SIGINT. Returns an empty string or an error message.
     std::string run() {
         while (!stopping_) {
-            int ret;
-            if (last_seen_ >= batch_threshold) {
-                io_uring_cqe* first = nullptr;
-                __kernel_timespec ts{0, batch_wait_ns};
-                ret = io_uring_submit_and_wait_timeout(&ring_, &first, batch_wait_count, &ts,
-                                                       nullptr);
-                if (ret == -ETIME) ret = 0;
-            } else {
-                ret = io_uring_submit_and_wait(&ring_, 1);
-            }
+            const int ret = submit_and_wait(ring_, last_seen_); // the workers' wait policy
             if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
                 return fmt::format("io_uring_submit_and_wait: {}", std::strerror(-ret));
             unsigned head;

@@ -34,9 +34,6 @@ namespace pixelring {
 namespace {
 
 constexpr long tick_ns = 250'000'000;
-constexpr unsigned batch_threshold = 8;
-constexpr unsigned batch_wait_count = 16;
-constexpr long batch_wait_ns = 50'000; // the most a busy worker delays a completion
 
 // Clients tracked by one worker's rate limiter (server.rate_limit).
 constexpr uint32_t rate_limit_clients = 65536;
@@ -474,26 +471,10 @@ void worker::impl::begin_stop() {
 
 void worker::impl::run_loop() {
     while (!stopping || (open_count > 0 && mono_ms < stop_deadline)) {
-        // Busy (the last pass had batch_threshold completions or more): wait for
-        // batch_wait_count completions or batch_wait_ns, whichever comes first, so that
-        // one kernel entry serves more requests. pixel_load.sh keep-alive: 4-5 % less CPU
-        // per request and a lower p99. Idle: wait for one completion, however long.
-        int ret;
-        if (!ring_waiters.empty()) {
-            // Connections wait for room in the events ring: come back soon even if nothing
-            // completes, to see whether the sink thread has made room.
-            io_uring_cqe* first = nullptr;
-            __kernel_timespec ts{0, ring_retry_ns};
-            ret = io_uring_submit_and_wait_timeout(&ring, &first, 1, &ts, nullptr);
-            if (ret == -ETIME) ret = 0;
-        } else if (last_seen >= batch_threshold) {
-            io_uring_cqe* first = nullptr;
-            __kernel_timespec ts{0, batch_wait_ns};
-            ret = io_uring_submit_and_wait_timeout(&ring, &first, batch_wait_count, &ts, nullptr);
-            if (ret == -ETIME) ret = 0;
-        } else {
-            ret = io_uring_submit_and_wait(&ring, 1);
-        }
+        // Waiting connections (room in the events ring) bring the worker back every
+        // ring_retry_ns even when nothing completes; otherwise the wait policy of
+        // net/uring_setup.hh.
+        const int ret = submit_and_wait(ring, last_seen, ring_waiters.empty() ? 0 : ring_retry_ns);
         if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
             fmt::print(stderr, "pixelring: worker {}: io_uring_submit_and_wait: {}\n", cfg.index,
                        std::strerror(-ret));
