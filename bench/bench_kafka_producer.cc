@@ -13,7 +13,7 @@
 // batches, like retention, and produce requests still succeed (rd_kafka_mock_partition_log_
 // append). The producer is not affected; the cluster's memory stays below partitions x 5 MiB.
 //
-// Counters: rtt_ns (the vCPUs' cache-line round trip before the run, see round_trip_ns),
+// Counters: rtt_ns (the vCPUs' cache-line round trip before the run, bench/round_trip.hh),
 // delivered/failed (delivery reports), queue_full (producev found librdkafka's
 // queue full; the thread then polls 10 ms), and CPU per event split by thread: the CPU column
 // is the producing thread, rdk_cpu_us the producer's own librdkafka threads (compression,
@@ -46,6 +46,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/round_trip.hh"
 #include "core/event.hh"
 #include "core/user_agent.hh"
 #include "core/visitor.hh"
@@ -55,6 +56,7 @@
 namespace {
 
 using namespace pixelring;
+using pixelring::bench::round_trip_ns;
 using property = std::pair<std::string, std::string>;
 
 constexpr char topic[] = "pixelring.events";
@@ -167,34 +169,6 @@ uint64_t cpu_ns_of(const std::set<long>& tids) {
     for (long t : tids)
         sum += thread_cpu_ns(t);
     return sum;
-}
-
-// The cache-line round trip between two threads, as bench_ring measures it: this VM's two vCPUs
-// are ~120 or ~520 ns apart depending on where the host placed them (microseconds while the
-// host is busy), and the producer's hand-offs between threads (queue, wake-ups) slow down
-// with it. Compare only runs whose rtt_ns agree.
-double round_trip_ns() {
-    constexpr uint64_t rounds = 20000;
-    struct alignas(64) padded_flag {
-        std::atomic<uint64_t> value{0};
-    };
-    padded_flag ping, pong;
-    std::thread echo([&] {
-        for (uint64_t i = 1; i <= rounds; ++i) {
-            while (ping.value.load(std::memory_order_acquire) != i) {
-            }
-            pong.value.store(i, std::memory_order_release);
-        }
-    });
-    const auto start = std::chrono::steady_clock::now();
-    for (uint64_t i = 1; i <= rounds; ++i) {
-        ping.value.store(i, std::memory_order_release);
-        while (pong.value.load(std::memory_order_acquire) != i) {
-        }
-    }
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    echo.join();
-    return std::chrono::duration<double, std::nano>(elapsed).count() / rounds;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 // Run on an otherwise idle machine, and compare runs whose rtt_*_ns counters agree:
 //   bench_ring --benchmark_repetitions=3 --benchmark_display_aggregates_only=true
 
+#include "bench/round_trip.hh"
 #include "core/spsc_ring.hh"
 
 #include <benchmark/benchmark.h>
@@ -32,6 +33,7 @@
 namespace {
 
 using pixelring::spsc_byte_ring;
+using pixelring::bench::round_trip_ns;
 
 // Items per benchmark iteration; each iteration ends when the consumer has seen them all.
 constexpr uint64_t batch = 1 << 16;
@@ -54,34 +56,6 @@ double thread_cpu_seconds() {
     timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-// Round trip of one cache line between this thread and another, in ns. On a VM the host
-// moves the 2 vCPUs between SMT siblings, cores and dies: the round trip was seen at ~50,
-// ~120 and ~550 ns on the same machine, and every hand-off result scales with it. Measured
-// before and after each run and reported, so runs can be compared at the same placement.
-double round_trip_ns() {
-    constexpr uint64_t rounds = 20000;
-    struct alignas(64) padded_flag {
-        std::atomic<uint64_t> value{0};
-    };
-    padded_flag ping, pong;
-    std::thread echo([&] {
-        for (uint64_t i = 1; i <= rounds; ++i) {
-            while (ping.value.load(std::memory_order_acquire) != i) {
-            }
-            pong.value.store(i, std::memory_order_release);
-        }
-    });
-    const auto start = std::chrono::steady_clock::now();
-    for (uint64_t i = 1; i <= rounds; ++i) {
-        ping.value.store(i, std::memory_order_release);
-        while (pong.value.load(std::memory_order_acquire) != i) {
-        }
-    }
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    echo.join();
-    return std::chrono::duration<double, std::nano>(elapsed).count() / rounds;
 }
 
 // A JSON-like event of exactly `size` bytes (size >= 64).
