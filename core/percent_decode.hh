@@ -1,7 +1,7 @@
 #pragma once
 // Internal to core/: hex digit tables and %XX decoding shared by json_escape (which decodes
 // while it escapes, core/json_escape.cc) and the event encoder (which compares decoded query
-// keys, core/event.cc, and writes IPv6 addresses in hex, core/ip_text.cc). Not for other
+// keys, core/event_params.hh, and writes IPv6 addresses in hex, core/ip_text.cc). Not for other
 // folders; the names live in pixelring::detail.
 
 #include <array>
