@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/action_allowlist.hh"
+
 namespace pixelring {
 
 // The body buffer must hold this many readable bytes after the body: simdjson reads ahead
@@ -26,8 +28,7 @@ inline constexpr size_t beacon_body_padding = 64;
 inline constexpr uint32_t default_beacon_batch = 50;
 inline constexpr uint32_t max_beacon_batch = 1000;
 
-// Byte limits of one item's fields (after unescaping).
-inline constexpr size_t max_beacon_action = 128;    // action: 1..128
+// Byte limits of one item's fields (after unescaping; the action's is max_action_size).
 inline constexpr size_t max_beacon_param_key = 128; // params keys: 1..128
 inline constexpr size_t max_beacon_client_ts = 64;  // ts: 1..64, kept verbatim
 
@@ -35,25 +36,6 @@ inline constexpr size_t max_beacon_client_ts = 64;  // ts: 1..64, kept verbatim
 // body a 400. A real beacon needs 4 (array, item, params, nothing deeper); unknown fields
 // get room to grow. The bound also bounds the validator's recursion.
 inline constexpr int max_beacon_depth = 32;
-
-// tracking.allowed_events. Built once at start-up, read-only afterwards (any thread).
-// Each entry is an exact action name (1..128 bytes), or a prefix when it ends in '*'
-// ("email-open:*" allows "email-open:ann@example.com"). An empty list allows every action.
-class action_allowlist {
-public:
-    // Replaces out's rules. Returns "" on success, else a message naming the key, the value
-    // and what is accepted; out is unchanged then. Allocates.
-    static std::string build(const std::vector<std::string>& names, action_allowlist& out);
-
-    // True when the list is empty or action matches an entry (byte-exact, case-sensitive).
-    // No allocation: a binary search over exact names, then a scan of the prefixes.
-    bool allows(std::string_view action) const noexcept;
-    bool allows_any() const noexcept { return exact_.empty() && prefixes_.empty(); }
-
-private:
-    std::vector<std::string> exact_;    // sorted
-    std::vector<std::string> prefixes_; // without the '*'
-};
 
 // Why an item was rejected. Each reason has one constant text (beacon_reject_text); reasons
 // marked <key>/<field> name it in the receipt ("params.scroll is an object").

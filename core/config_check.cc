@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "core/beacon.hh"
+#include "core/action_allowlist.hh"
 #include "core/client_address.hh"
 #include "core/geoip.hh"
 #include "core/redirect.hh"

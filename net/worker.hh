@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/action_allowlist.hh"
 #include "core/beacon.hh"
 #include "core/enrichment.hh"
 #include "core/event.hh"

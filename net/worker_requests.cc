@@ -16,13 +16,13 @@ namespace pixelring {
 namespace {
 
 // The action as the allowlist compares it: percent-decoded ('+' stays), at most
-// max_beacon_action bytes. False when longer.
-bool decode_action(std::string_view raw, char (&out)[max_beacon_action], size_t& len) noexcept {
+// max_action_size bytes. False when longer.
+bool decode_action(std::string_view raw, char (&out)[max_action_size], size_t& len) noexcept {
     auto p = reinterpret_cast<const uint8_t*>(raw.data());
     auto end = p + raw.size();
     len = 0;
     while (p < end) {
-        if (len == max_beacon_action) return false;
+        if (len == max_action_size) return false;
         detail::decoded_byte b = detail::read_byte<true, false>(p, end);
         out[len++] = char(b.value);
         p += b.len;
@@ -213,7 +213,7 @@ void worker::impl::record_hit(connection& c, const http_request& r, pixel_hit& h
     enrichment_scratch extra; // hit.enrichment points into it
     if (cfg.enrichment) enrich_request(*cfg.enrichment, r, hit.client, extra);
     if (cfg.allowed_events && !cfg.allowed_events->allows_any()) {
-        char name[max_beacon_action];
+        char name[max_action_size];
         size_t len;
         if (!decode_action(action, name, len) ||
             !cfg.allowed_events->allows(std::string_view(name, len))) {

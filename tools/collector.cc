@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "core/action_allowlist.hh"
 #include "core/clock.hh"
 #include "core/metrics.hh"
 #include "core/spsc_ring.hh"
