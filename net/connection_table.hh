@@ -67,6 +67,9 @@ struct connection {
     uint32_t prev = no_slot;
     uint32_t next = no_slot;
     uint64_t deadline_ms = 0;
+    // On the header list: which request the deadline belongs to (worker.cc's timer_key), so
+    // that the next request gets a deadline of its own.
+    uint32_t timed_request = 0;
     uint32_t next_free = no_slot;
 
     explicit connection(const http_limits& limits)

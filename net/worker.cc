@@ -156,16 +156,45 @@ std::string worker::impl::start() {
 
 // ---- timers -----------------------------------------------------------------------------
 
-// Waiting for the next request: idle timeout from now. Part of a request held: the header
-// timeout runs from its first byte and is not extended by later bytes (a body included: a
-// beacon has header_timeout_ms from its first byte to its last).
+namespace {
+
+// Which request of a connection is being read: the requests answered so far, and whether the
+// body of the last one is still being skipped. A beacon's body is read before its request is
+// answered, so its head and body are one request here.
+uint32_t timer_key(const connection& c) noexcept {
+    return c.requests * 2 + (c.body_left > 0 ? 1 : 0);
+}
+
+// Requests are held (staged) but not read: the answer queue is full or the events ring lacks
+// room. The client is not the one making them wait.
+bool held_back(const connection& c) noexcept {
+    return c.stage_len > 0 && c.body_buf == nullptr && c.body_left == 0 &&
+           (c.ring_wait || c.out_count >= max_pending_answers ||
+            c.owned_count >= max_owned_answers);
+}
+
+} // namespace
+
+// The timer of an open connection after its bytes were handled (a receive, a send that let
+// held requests go on, room in the events ring):
+// - a request partly received (head, PROXY header, beacon body, a body being skipped): the
+//   header timeout, from the moment that request became the one being read, and not extended
+//   by its later bytes (a beacon has header_timeout_ms from its first byte to its last). Each
+//   request gets its own deadline, however the connection got to it (timer_key);
+// - nothing held, or requests held back by the server: the idle timeout from now.
 void worker::impl::update_timer(uint32_t index) noexcept {
     connection& c = conns[index];
-    bool partial = c.stage_len > 0 || c.body_left > 0 || c.body_buf != nullptr;
+    if (c.input_done) {
+        conns.unlink(index); // only answers left to send
+        return;
+    }
+    bool partial = (c.stage_len > 0 && !held_back(c)) || c.body_left > 0 || c.body_buf != nullptr;
     if (partial) {
-        if (c.list == timer_list::header) return;
+        const uint32_t key = timer_key(c);
+        if (c.list == timer_list::header && c.timed_request == key) return;
         conns.unlink(index);
         conns.link_tail(index, timer_list::header, mono_ms + cfg.header_timeout_ms);
+        c.timed_request = key;
     } else {
         conns.unlink(index);
         conns.link_tail(index, timer_list::idle, mono_ms + cfg.idle_timeout_ms);
@@ -369,7 +398,10 @@ void worker::impl::on_send(const io_uring_cqe* cqe) {
         c.out_count -= done;
     }
     // Requests held back while the queue was full.
-    if (c.stage_len > 0 && !c.input_done && c.out_count < max_pending_answers) consume_stage(index);
+    if (c.stage_len > 0 && !c.input_done && c.out_count < max_pending_answers) {
+        consume_stage(index);
+        if (c.open) update_timer(index);
+    }
     flush_answers(index);
     if (stopping && c.open && c.out_count == 0 && !c.send_armed) close_connection(index);
 }
@@ -408,10 +440,7 @@ void worker::impl::on_recv(const io_uring_cqe* cqe) {
     }
     if (res == -ENOBUFS) counters.recv_no_buffers.add();
     if (!c.recv_armed && !c.input_done && !stopping) arm_recv(index);
-    if (c.open && !c.input_done)
-        update_timer(index);
-    else if (c.open)
-        conns.unlink(index);
+    if (c.open) update_timer(index);
 }
 
 void worker::impl::on_bytes(uint32_t index, char* data, size_t len) {

@@ -233,7 +233,10 @@ void worker::impl::resume_ring_waiters() {
         connection& c = conns[index];
         if (c.gen != gen || !c.open) continue;
         c.ring_wait = false;
-        if (c.stage_len > 0 && !c.input_done) consume_stage(index);
+        if (c.stage_len > 0 && !c.input_done) {
+            consume_stage(index);
+            if (c.open) update_timer(index);
+        }
         flush_answers(index);
     }
     resuming.clear();
