@@ -18,6 +18,7 @@ pixelring_require_pkg(RDKAFKA rdkafka librdkafka-dev)
 pixelring_require_pkg(SIMDJSON simdjson libsimdjson-dev)
 pixelring_require_pkg(SODIUM libsodium libsodium-dev)
 pixelring_require_pkg(MAXMINDDB libmaxminddb libmaxminddb-dev)
+pixelring_require_pkg(SYSTEMD libsystemd libsystemd-dev)
 
 find_package(fmt QUIET)
 if(NOT fmt_FOUND)

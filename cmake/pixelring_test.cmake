@@ -1,11 +1,16 @@
-# pixelring_add_test(name SOURCES a.cc... [LIBS lib...] [LABELS unit|e2e|tsan...])
-# One GoogleTest executable, one CTest test. Exit code 77 means skipped (a kernel feature or
+# pixelring_add_test(name [BINARY] SOURCES a.cc... [LIBS lib...] [LABELS unit|e2e|tsan...])
+# One GoogleTest executable, one CTest test. BINARY: the test runs the pixelring binary, built
+# first and named by PIXELRING_BIN. Exit code 77 means skipped (a kernel feature or
 # tool this machine lacks). Tests run from the source root so that ../shared/testdata is
 # found as the README says.
 function(pixelring_add_test name)
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "BINARY" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main Threads::Threads)
+  if(T_BINARY)
+    target_compile_definitions(${name} PRIVATE PIXELRING_BIN="$<TARGET_FILE:pixelring>")
+    add_dependencies(${name} pixelring)
+  endif()
   add_test(NAME ${name} COMMAND ${name})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)

@@ -443,12 +443,24 @@ std::string load_config(const config_sources& sources, config& out) {
     return {};
 }
 
-std::string to_toml(const config& cfg) {
+namespace {
+
+// Keys whose default is worked out at start (config_loader::resolve) when no source gives
+// them: the default file leaves them out, with an example, so that they stay resolved.
+struct resolved_example {
+    std::string_view key;
+    std::string_view example;
+};
+constexpr resolved_example resolved_examples[] = {
+    {"server.workers", "8"},
+    {"sink.type", "\"kafka\""},
+    {"collector.name", "\"collector-1\""},
+};
+
+// to_toml and default_config_toml: every key, grouped by section, after a comment line with
+// its meaning. defaults_file: secrets as they are (empty), resolved keys commented out.
+std::string toml_document(const config& cfg, std::string out, bool defaults_file) {
     config copy = cfg; // the field accessors take a mutable config
-    std::string out =
-        "# pixelring configuration: the effective values (pixelring --print-config).\n"
-        "# admin.password, privacy.visitor_secret and redirect.secret are printed as\n"
-        "# \"<redacted>\" when set: this output restores every other key, not the secrets.\n";
     std::string_view section;
     for (const auto& k : keys) {
         std::string_view name = k.name;
@@ -460,6 +472,14 @@ std::string to_toml(const config& cfg) {
         }
         out += fmt::format("# {}\n", k.help);
         std::string leaf(name.substr(name.rfind('.') + 1));
+        if (defaults_file) {
+            auto resolved = std::find_if(std::begin(resolved_examples), std::end(resolved_examples),
+                                         [&](const resolved_example& r) { return r.key == name; });
+            if (resolved != std::end(resolved_examples)) {
+                out += fmt::format("# {} = {}\n", leaf, resolved->example);
+                continue;
+            }
+        }
         auto print = [&](const auto& value) {
             using value_type = std::decay_t<decltype(value)>;
             if constexpr (std::is_same_v<value_type, bool>) {
@@ -467,7 +487,7 @@ std::string to_toml(const config& cfg) {
             } else if constexpr (std::is_integral_v<value_type>) {
                 out += fmt::format("{} = {}\n", leaf, value);
             } else if constexpr (std::is_same_v<value_type, std::string>) {
-                bool hide = k.secret && !value.empty();
+                bool hide = k.secret && !value.empty() && !defaults_file;
                 out += fmt::format("{} = {}\n", leaf, quote(hide ? redacted : value));
             } else if constexpr (std::is_same_v<value_type, std::vector<std::string>>) {
                 std::vector<std::string> quoted;
@@ -482,6 +502,32 @@ std::string to_toml(const config& cfg) {
         std::visit([&](auto target) { print(target(copy)); }, k.target);
     }
     return out;
+}
+
+} // namespace
+
+std::string to_toml(const config& cfg) {
+    return toml_document(
+        cfg,
+        "# pixelring configuration: the effective values (pixelring --print-config).\n"
+        "# admin.password, privacy.visitor_secret and redirect.secret are printed as\n"
+        "# \"<redacted>\" when set: this output restores every other key, not the secrets.\n",
+        false);
+}
+
+std::string default_config_toml() {
+    return toml_document(
+        config{},
+        "# pixelring configuration (pixelring --write-default-config): every key with its\n"
+        "# default value, after a line saying what it means. A commented-out key is worked out\n"
+        "# at start when left out (its comment says how); the line shows an example.\n"
+        "# Secrets are empty: set them here (keep the file unreadable to others) or in the\n"
+        "# environment (PIXELRING_REDIRECT_SECRET, ...). Relative paths are relative to the\n"
+        "# working directory: /var/lib/pixelring under systemd. Under systemd the listeners\n"
+        "# come from pixelring.socket and pixelring-admin.socket, and server.listen and\n"
+        "# admin.listen are used only where no socket is passed.\n"
+        "# Precedence: --set, then PIXELRING_* variables, then this file, then the defaults.\n",
+        true);
 }
 
 } // namespace pixelring

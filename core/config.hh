@@ -163,4 +163,10 @@ std::string load_config(const config_sources& sources, config& out);
 // load_config refuses that placeholder, so the output restores everything except them.
 std::string to_toml(const config& cfg);
 
+// The default configuration file (pixelring --write-default-config, the packaged
+// /etc/pixelring/pixelring.toml): to_toml's layout with every default, secrets empty, and the
+// keys resolved at start (server.workers, sink.type, collector.name) commented out with an
+// example, so that they stay resolved. The same on every machine.
+std::string default_config_toml();
+
 } // namespace pixelring

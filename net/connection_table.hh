@@ -23,7 +23,9 @@ inline constexpr unsigned max_pending_answers = 32;
 // that does not read its answers can pin.
 inline constexpr unsigned max_owned_answers = 8;
 
-enum class timer_list : uint8_t { none, idle, header };
+// idle: waiting for a request; header: a request arriving; closing: the last answer sent, the
+// connection half-closed (lingering close) until the client closes its side.
+enum class timer_list : uint8_t { none, idle, header, closing };
 
 struct connection {
     int fd = -1;
@@ -34,6 +36,8 @@ struct connection {
     bool send_armed = false;
     bool close_after_send = false; // the last answer is queued; close once it is sent
     bool input_done = false;       // read no more (error, close, stop)
+    bool peer_closed = false;      // the client closed its side (recv returned 0)
+    bool lingering = false;        // our side is shut down; waiting for the client's close
     bool peer_known = false;
     uint32_t requests = 0;
     ip_address peer;
@@ -104,7 +108,9 @@ public:
     void link_tail(uint32_t index, timer_list list, uint64_t deadline_ms) noexcept;
     void unlink(uint32_t index) noexcept;
     uint32_t first(timer_list list) const noexcept {
-        return list == timer_list::idle ? idle_.first : header_.first;
+        return list == timer_list::idle     ? idle_.first
+               : list == timer_list::header ? header_.first
+                                            : closing_.first;
     }
 
 private:
@@ -112,7 +118,9 @@ private:
         uint32_t first = no_slot;
         uint32_t last = no_slot;
     };
-    list_head& head_of(timer_list l) noexcept { return l == timer_list::idle ? idle_ : header_; }
+    list_head& head_of(timer_list l) noexcept {
+        return l == timer_list::idle ? idle_ : l == timer_list::header ? header_ : closing_;
+    }
 
     const http_limits& limits_;
     std::vector<connection> slots_;
@@ -121,6 +129,7 @@ private:
     size_t stage_capacity_;
     list_head idle_;
     list_head header_;
+    list_head closing_;
 };
 
 } // namespace pixelring

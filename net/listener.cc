@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "core/client_address.hh"
 #include "core/config.hh"
 
 namespace pixelring {
@@ -66,7 +68,9 @@ ip_address peer_address(int fd) {
         peer.family = 6;
         std::memcpy(peer.bytes, &reinterpret_cast<sockaddr_in6&>(ss).sin6_addr, 16);
     }
-    return peer;
+    // An IPv4 client of a dual-stack socket (a socket unit's ListenStream=8080 with
+    // BindIPv6Only=both) is ::ffff:a.b.c.d: its event says a.b.c.d, as on an IPv4 socket.
+    return unmap_ipv4(peer);
 }
 
 std::string local_address_text(int fd) {
@@ -128,6 +132,34 @@ std::string open_public_listeners(const std::vector<std::string>& addresses, uns
         }
     }
     return {};
+}
+
+std::string adopt_public_listeners(const std::vector<int>& fds, unsigned workers,
+                                   public_listeners& out) {
+    out.fds.assign(workers, {});
+    out.bound.clear();
+    std::string error;
+    for (int fd : fds) {
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        out.bound.push_back(local_address_text(fd));
+        for (unsigned w = 0; w < workers && error.empty(); ++w) {
+            int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            if (copy < 0)
+                error = fmt::format("cannot use the listening socket {}: {}", out.bound.back(),
+                                    errno_text(errno));
+            else
+                out.fds[w].push_back(copy);
+        }
+        ::close(fd);
+    }
+    if (!error.empty()) {
+        for (auto& per_worker : out.fds)
+            for (int fd : per_worker)
+                ::close(fd);
+        out.fds.assign(workers, {});
+    }
+    return error;
 }
 
 std::string open_admin_listener(const std::string& address, int& fd, std::string& bound) {

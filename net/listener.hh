@@ -24,6 +24,14 @@ struct public_listeners {
 std::string open_public_listeners(const std::vector<std::string>& addresses, unsigned workers,
                                   int backlog, public_listeners& out);
 
+// Listening sockets opened by someone else (systemd's socket activation), shared by every
+// worker: each worker gets its own duplicate of each socket, so that it can close its copy,
+// and arms its multishot accept on it; connections not yet accepted stay queued in the socket
+// when the workers stop. The sockets are made TCP_NODELAY like ours. fds are closed (only the
+// duplicates remain). Returns an empty string or an error.
+std::string adopt_public_listeners(const std::vector<int>& fds, unsigned workers,
+                                   public_listeners& out);
+
 // One blocking-accept socket for the admin server. Returns an empty string or an error.
 std::string open_admin_listener(const std::string& address, int& fd, std::string& bound);
 

@@ -9,7 +9,7 @@
 
 namespace pixelring {
 
-enum class op : uint8_t { accept = 1, recv, send, timer, wake };
+enum class op : uint8_t { accept = 1, recv, send, timer, wake, cancel };
 
 constexpr uint64_t encode_user_data(op o, uint32_t gen, uint32_t index) noexcept {
     return (uint64_t(o) << 56) | (uint64_t(gen & 0xffffff) << 32) | index;

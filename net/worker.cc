@@ -155,6 +155,9 @@ std::string worker::impl::start() {
 }
 
 // ---- timers -----------------------------------------------------------------------------
+// Each list has one timeout at a time, so appending at the tail keeps it ordered: idle
+// (idle_timeout_ms; stop_idle_ms once stopping, when every member is re-linked), header
+// (header_timeout_ms) and closing (linger_ms).
 
 namespace {
 
@@ -185,7 +188,7 @@ bool held_back(const connection& c) noexcept {
 void worker::impl::update_timer(uint32_t index) noexcept {
     connection& c = conns[index];
     if (c.input_done) {
-        conns.unlink(index); // only answers left to send
+        if (!c.lingering) conns.unlink(index); // only answers left to send
         return;
     }
     bool partial = (c.stage_len > 0 && !held_back(c)) || c.body_left > 0 || c.body_buf != nullptr;
@@ -197,7 +200,8 @@ void worker::impl::update_timer(uint32_t index) noexcept {
         c.timed_request = key;
     } else {
         conns.unlink(index);
-        conns.link_tail(index, timer_list::idle, mono_ms + cfg.idle_timeout_ms);
+        conns.link_tail(index, timer_list::idle,
+                        mono_ms + (stopping ? cfg.stop_idle_ms : cfg.idle_timeout_ms));
     }
 }
 
@@ -230,9 +234,14 @@ void worker::impl::expire_timers() {
     }
     for (uint32_t index; (index = expired(timer_list::idle)) != no_slot;) {
         conns.unlink(index);
+        connection& c = conns[index];
+        // Stopping: answers still being sent get the rest of stop_grace_ms.
+        if (stopping && (c.out_count > 0 || c.send_armed)) continue;
         counters.idle_timeouts.add();
         close_connection(index);
     }
+    for (uint32_t index; (index = expired(timer_list::closing)) != no_slot;)
+        close_connection(index); // the client did not close its side in time
 }
 
 // ---- connections ------------------------------------------------------------------------
@@ -251,11 +260,9 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
         else
             arm_accept(listener);
     }
+    // While stopping, an accept that completed before its cancel brings a connection that is
+    // served like the others: its first answer says Connection: close.
     if (fd < 0) return; // -EMFILE, -ENFILE, -ECONNABORTED...: nothing to clean up
-    if (stopping) {
-        ::close(fd);
-        return;
-    }
     if (open_count >= cfg.max_connections) {
         counters.connections_rejected.add();
         ::close(fd);
@@ -267,6 +274,7 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
     c.open = true;
     c.inflight = 0;
     c.recv_armed = c.send_armed = c.close_after_send = c.input_done = false;
+    c.peer_closed = c.lingering = false;
     c.peer_known = false;
     c.requests = 0;
     c.stage = nullptr;
@@ -317,6 +325,25 @@ void worker::impl::close_connection(uint32_t index) {
     }
 }
 
+// After the last answer: shut our side down and wait (closing list, linger_ms) for the client
+// to close its side, reading and dropping whatever it still sends. Closing at once would make
+// the kernel answer bytes the client had already sent with a reset, and a reset destroys the
+// answer still unread in the client's buffer.
+void worker::impl::finish_connection(uint32_t index) {
+    connection& c = conns[index];
+    if (!c.open || c.lingering) return;
+    if (c.peer_closed) {
+        close_connection(index);
+        return;
+    }
+    c.input_done = true;
+    c.lingering = true;
+    ::shutdown(c.fd, SHUT_WR);
+    if (!c.recv_armed) arm_recv(index);
+    conns.unlink(index);
+    conns.link_tail(index, timer_list::closing, mono_ms + cfg.linger_ms);
+}
+
 // A completion for a slot: returns the connection when it is current and open. Settles the
 // in-flight count of a closed slot and frees it after its last completion.
 connection* worker::impl::settle(uint64_t ud, bool final_completion) {
@@ -352,7 +379,7 @@ void worker::impl::flush_answers(uint32_t index) {
     connection& c = conns[index];
     if (c.send_armed || !c.open) return;
     if (c.out_count == 0) {
-        if (c.close_after_send) close_connection(index);
+        if (c.close_after_send) finish_connection(index);
         return;
     }
     io_uring_sqe* s = sqe();
@@ -403,7 +430,6 @@ void worker::impl::on_send(const io_uring_cqe* cqe) {
         if (c.open) update_timer(index);
     }
     flush_answers(index);
-    if (stopping && c.open && c.out_count == 0 && !c.send_armed) close_connection(index);
 }
 
 void worker::impl::on_recv(const io_uring_cqe* cqe) {
@@ -419,6 +445,14 @@ void worker::impl::on_recv(const io_uring_cqe* cqe) {
     connection& c = *cp;
     if (!more) c.recv_armed = false;
     int res = cqe->res;
+    if (c.lingering) { // only the client's close is awaited; what it sends is dropped
+        if (has_buffer) buffers.recycle(bid);
+        if (res == 0 || (res < 0 && res != -ENOBUFS && res != -EINTR))
+            close_connection(index);
+        else if (!c.recv_armed)
+            arm_recv(index);
+        return;
+    }
     if (res > 0 && has_buffer) {
         char* data = buffers.data(bid);
         if (!c.input_done) on_bytes(index, data, size_t(res));
@@ -434,12 +468,13 @@ void worker::impl::on_recv(const io_uring_cqe* cqe) {
             close_connection(index);
             return;
         }
+        c.peer_closed = true;
         c.close_after_send = true;
         flush_answers(index);
         return;
     }
     if (res == -ENOBUFS) counters.recv_no_buffers.add();
-    if (!c.recv_armed && !c.input_done && !stopping) arm_recv(index);
+    if (!c.recv_armed && !c.input_done) arm_recv(index);
     if (c.open) update_timer(index);
 }
 
@@ -488,13 +523,24 @@ void worker::impl::on_timer(const io_uring_cqe*) {
 void worker::impl::begin_stop() {
     stopping = true;
     stop_deadline = mono_ms + cfg.stop_grace_ms;
-    for (int fd : cfg.listen_fds)
-        ::shutdown(fd, SHUT_RDWR); // ends the multishot accepts
+    for (uint32_t l = 0; l < cfg.listen_fds.size(); ++l) {
+        if (!cfg.shared_listeners) {
+            ::shutdown(cfg.listen_fds[l], SHUT_RDWR); // ends the multishot accept; refuses more
+            continue;
+        }
+        // A shared socket stays listening (systemd holds it for the next process): cancel
+        // this worker's accept instead.
+        io_uring_sqe* s = sqe();
+        io_uring_prep_cancel64(s, encode_user_data(op::accept, 0, l), 0);
+        io_uring_sqe_set_data64(s, encode_user_data(op::cancel, 0, l));
+    }
+    // Connections stay open for what is already on its way: the next request on each is
+    // answered with Connection: close (handle_request), and one waiting for a request gets
+    // stop_idle_ms instead of idle_timeout_ms. Re-linking every idle connection now keeps the
+    // idle list ordered by deadline.
     for (uint32_t i = 0; i < conns.size(); ++i) {
         connection& c = conns[i];
-        if (!c.open) continue;
-        c.input_done = true;
-        if (c.out_count == 0 && !c.send_armed) close_connection(i);
+        if (c.open && c.list == timer_list::idle) update_timer(i);
     }
 }
 
@@ -531,6 +577,8 @@ void worker::impl::run_loop() {
                 break;
             case op::wake:
                 if (!stopping) begin_stop();
+                break;
+            case op::cancel: // the accept it ended completes on its own
                 break;
             }
         }

@@ -26,6 +26,10 @@ struct worker_settings {
     unsigned index = 0;
     int cpu = -1;                // pin to this CPU; -1: no pinning
     std::vector<int> listen_fds; // owned by the worker from run() on
+    // The listening sockets are shared with other workers and with systemd (socket
+    // activation, adopt_public_listeners): a stop ends this worker's accepts without shutting
+    // the sockets down, so that connections not yet accepted wait for the next process.
+    bool shared_listeners = false;
     http_limits limits;
     encode_options encode;             // collector name must outlive the worker
     uint32_t max_connections = 100000; // this worker's share
@@ -33,6 +37,14 @@ struct worker_settings {
     uint32_t header_timeout_ms = 10000;
     uint32_t idle_timeout_ms = 60000;
     uint32_t stop_grace_ms = 5000; // after a stop, how long answers may still be sent
+    // After a stop, how long a keep-alive connection with no request arriving stays open: a
+    // request that comes meanwhile is answered with Connection: close, so that clients move
+    // to the next process (socket activation) instead of seeing their connection cut.
+    uint32_t stop_idle_ms = 1000;
+    // After a connection's last answer our side is shut down (FIN) and the connection waits
+    // this long for the client to close its side, so that requests it had already sent do
+    // not make the kernel reset the connection and destroy that answer (lingering close).
+    uint32_t linger_ms = 2000;
     // Shared read-only by every worker, outlives them; nullptr: events without enrichment.
     const enrichment_setup* enrichment = nullptr;
     const tracking_image* image = nullptr; // tracking.image; outlives the worker

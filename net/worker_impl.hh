@@ -73,6 +73,7 @@ struct worker::impl {
     void expire_timers();
     void on_accept(const io_uring_cqe* cqe);
     void close_connection(uint32_t index);
+    void finish_connection(uint32_t index);
     void release_buffers(connection& c) noexcept;
     connection* settle(uint64_t ud, bool final_completion);
     const ip_address& peer_of(connection& c);

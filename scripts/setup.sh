@@ -12,9 +12,9 @@ for t in "$@"; do targets+=(--target "$t"); done
 packages=(
   build-essential cmake ninja-build pkg-config git
   liburing-dev librdkafka-dev libtomlplusplus-dev libfmt-dev libcli11-dev libreaderwriterqueue-dev
-  libsimdjson-dev libsodium-dev libmaxminddb-dev libmimalloc-dev
+  libsimdjson-dev libsodium-dev libmaxminddb-dev libmimalloc-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format
-  curl wrk procps kcat chromium
+  curl wrk procps kcat chromium systemd-container
 )
 
 missing=()

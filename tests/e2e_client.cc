@@ -34,7 +34,8 @@ std::string slurp(const std::string& path) {
 }
 
 pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env,
-            const std::string& out_path, const std::string& err_path) {
+            const std::string& out_path, const std::string& err_path,
+            const std::vector<std::string>& launcher = {}) {
     pid_t pid = fork();
     if (pid != 0) return pid;
     int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -58,12 +59,14 @@ pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>
         putenv(const_cast<char*>(e.c_str()));
     }
     std::vector<char*> argv;
+    for (const std::string& a : launcher)
+        argv.push_back(const_cast<char*>(a.c_str()));
     std::string bin = PIXELRING_BIN;
     argv.push_back(bin.data());
     for (const std::string& a : args)
         argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
+    execv(argv[0], argv.data());
     _exit(127);
 }
 
@@ -86,7 +89,8 @@ std::string make_temp_dir() {
 } // namespace
 
 collector_process::collector_process(std::vector<std::string> extra_sets,
-                                     std::vector<std::string> env) {
+                                     std::vector<std::string> env,
+                                     std::vector<std::string> launcher) {
     dir_ = make_temp_dir();
     stderr_path_ = dir_ + "/stderr.log";
     std::vector<std::string> args = {"--set", "server.listen=127.0.0.1:0",
@@ -98,7 +102,11 @@ collector_process::collector_process(std::vector<std::string> extra_sets,
         args.push_back("--set");
         args.push_back(s);
     }
-    pid_ = spawn(args, env, dir_ + "/stdout.log", stderr_path_);
+    pid_ = spawn(args, env, dir_ + "/stdout.log", stderr_path_, launcher);
+    if (launcher.empty()) wait_ready();
+}
+
+bool collector_process::wait_ready() {
     static const std::regex ready(
         R"(listening on \[?[0-9a-f.:]+\]?:(\d+).* admin [0-9.]+:(\d+) workers)");
     for (int i = 0; i < 1000; ++i) {
@@ -107,15 +115,16 @@ collector_process::collector_process(std::vector<std::string> extra_sets,
         if (std::regex_search(err, m, ready)) {
             port_ = std::stoi(m[1]);
             admin_port_ = std::stoi(m[2]);
-            return;
+            return true;
         }
         int status;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        if (pid_ <= 0 || waitpid(pid_, &status, WNOHANG) == pid_) {
             pid_ = -1;
-            return;
+            return false;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    return false;
 }
 
 collector_process::~collector_process() {

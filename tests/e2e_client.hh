@@ -15,8 +15,15 @@ namespace pixelring::test {
 // variables; "RLIMIT_NOFILE=N" instead sets the process's descriptor limit.
 class collector_process {
 public:
+    // launcher: a program that starts the binary, given before its path and arguments (e.g.
+    // systemd-socket-activate and its options); the constructor does not wait for the start
+    // line then: call wait_ready() when the binary should be running.
     explicit collector_process(std::vector<std::string> extra_sets = {},
-                               std::vector<std::string> env = {});
+                               std::vector<std::string> env = {},
+                               std::vector<std::string> launcher = {});
+    // Waits (up to 10 s) for the start line and reads the ports from it; false when the
+    // process ended first.
+    bool wait_ready();
     ~collector_process();
 
     bool started() const { return port_ != 0; }

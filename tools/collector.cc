@@ -26,6 +26,8 @@
 #include "sinks/file_sink.hh"
 #include "sinks/kafka_sink.hh"
 #include "sinks/stdout_sink.hh"
+#include "systemd/service_manager.hh"
+#include "tools/service_status.hh"
 
 namespace pixelring {
 
@@ -89,7 +91,16 @@ public:
             run();
         });
     }
-    void request_reopen() { reopen_.store(true, std::memory_order_release); }
+    // Reopens the sink on the sink thread and returns once it has (or after timeout_ms).
+    void reopen_and_wait(uint64_t timeout_ms) {
+        const uint64_t before = reopened_.load(std::memory_order_acquire);
+        reopen_.store(true, std::memory_order_release);
+        for (uint64_t waited = 0; waited < timeout_ms; ++waited) {
+            if (reopened_.load(std::memory_order_acquire) != before) return;
+            timespec ts{0, 1'000'000};
+            nanosleep(&ts, nullptr);
+        }
+    }
     void stop_and_join() {
         stop_.store(true, std::memory_order_release);
         if (thread_.joinable()) thread_.join();
@@ -120,7 +131,10 @@ private:
             }
             counters_.drain_passes.add();
             bool more = sink_.poll();
-            if (reopen_.exchange(false, std::memory_order_acq_rel)) sink_.reopen();
+            if (reopen_.exchange(false, std::memory_order_acq_rel)) {
+                sink_.reopen();
+                reopened_.fetch_add(1, std::memory_order_release);
+            }
             uint64_t now = realtime_ms();
             if (now - last_tick >= 100) {
                 sink_.tick(now);
@@ -143,6 +157,51 @@ private:
     drain_counters& counters_;
     std::atomic<bool> stop_{false};
     std::atomic<bool> reopen_{false};
+    std::atomic<uint64_t> reopened_{0};
+    std::thread thread_;
+};
+
+// While a stop drains (answers still being sent, the rings emptied into the sink, Kafka
+// acknowledging), asks systemd for more time, a few seconds at a time, as long as events keep
+// moving or the workers' grace period runs: a stop that makes progress is not killed by
+// TimeoutStopSec=, one that is stuck still is.
+class stop_extender {
+public:
+    stop_extender(service_notifier& notifier, const service_status& status, uint64_t grace_ms)
+        : notifier_(notifier), status_(status), grace_ms_(grace_ms) {
+        if (notifier_.active()) thread_ = std::thread([this] { run(); });
+    }
+    ~stop_extender() {
+        done_.store(true, std::memory_order_release);
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    static constexpr uint64_t step_ms = 1000;
+    static constexpr uint64_t extend_us = 5'000'000;
+
+    void run() {
+        const uint64_t start = monotonic_ms();
+        uint64_t last = status_.drain_progress();
+        uint64_t next = start;
+        while (!done_.load(std::memory_order_acquire)) {
+            const uint64_t now = monotonic_ms();
+            if (now >= next) {
+                const uint64_t progress = status_.drain_progress();
+                if (progress != last || now - start < grace_ms_)
+                    notifier_.extend_timeout(extend_us);
+                last = progress;
+                next = now + step_ms;
+            }
+            timespec ts{0, 20'000'000};
+            nanosleep(&ts, nullptr);
+        }
+    }
+
+    service_notifier& notifier_;
+    const service_status& status_;
+    uint64_t grace_ms_;
+    std::atomic<bool> done_{false};
     std::thread thread_;
 };
 
@@ -165,6 +224,15 @@ int run_collector(const config& cfg, const std::string& version) {
     }
     warn_unimplemented(cfg);
     raise_descriptor_limit(cfg.server.max_connections);
+    // Socket activation (systemd/pixelring.socket): listening sockets that outlive this
+    // process, so that a restart refuses no connection.
+    inherited_sockets inherited;
+    if (std::string err = take_inherited_sockets(inherited); !err.empty()) {
+        fmt::print(stderr, "pixelring: {}\n", err);
+        return 1;
+    }
+    const bool activated = !inherited.public_fds.empty();
+    service_notifier notifier;
 
     std::string error;
     std::unique_ptr<sink> out;
@@ -232,15 +300,19 @@ int run_collector(const config& cfg, const std::string& version) {
 
     const unsigned workers = cfg.server.workers;
     public_listeners listeners;
-    if (std::string err = open_public_listeners(cfg.server.listen, workers, 4096, listeners);
+    if (std::string err = activated
+                              ? adopt_public_listeners(inherited.public_fds, workers, listeners)
+                              : open_public_listeners(cfg.server.listen, workers, 4096, listeners);
         !err.empty()) {
         fmt::print(stderr, "pixelring: {}\n", err);
         return 1;
     }
-    int admin_fd = -1;
+    int admin_fd = inherited.admin_fd;
     std::string admin_bound;
-    if (std::string err = open_admin_listener(cfg.admin.listen, admin_fd, admin_bound);
-        !err.empty()) {
+    if (admin_fd >= 0) {
+        admin_bound = local_address_text(admin_fd);
+    } else if (std::string err = open_admin_listener(cfg.admin.listen, admin_fd, admin_bound);
+               !err.empty()) {
         fmt::print(stderr, "pixelring: {}\n", err);
         return 1;
     }
@@ -278,6 +350,7 @@ int run_collector(const config& cfg, const std::string& version) {
         s.beacon_batch = cfg.tracking.beacon_batch;
         s.rate_limit = cfg.server.rate_limit;
         s.proxy_protocol = cfg.server.proxy_protocol;
+        s.shared_listeners = activated;
         pool.push_back(std::make_unique<worker>(std::move(s), *rings.back(), counters[i]));
     }
     for (unsigned i = 0; i < workers; ++i)
@@ -345,21 +418,63 @@ int run_collector(const config& cfg, const std::string& version) {
     admin_server admin(admin_fd, std::move(handlers));
     admin.start();
 
-    fmt::print(stderr, "pixelring {} listening on {} admin {} workers {} sink {}\n", version,
-               fmt::join(listeners.bound, ", "), admin_bound, workers, cfg.sink.type);
+    fmt::print(stderr, "pixelring {} listening on {} admin {} workers {} sink {}{}\n", version,
+               fmt::join(listeners.bound, ", "), admin_bound, workers, cfg.sink.type,
+               activated ? inherited.admin_fd >= 0 ? " (sockets from systemd)"
+                                                   : " (public sockets from systemd)"
+                         : "");
 
+    // Listeners, sink (and spool), workers and admin are up: READY=1. Then, until a stop
+    // signal: SIGHUP reopens the sink (RELOADING=1 ... READY=1), a STATUS= line every
+    // status_ms, and WATCHDOG=1 while every worker's loop and the sink thread turn.
+    service_status status(view, monotonic_ms());
+    notifier.ready(status.summary(monotonic_ms()));
+    constexpr uint64_t status_ms = 5000;
+    // Every worker's loop turns at least every 250 ms (its timer): checking at most every
+    // 500 ms sees each turn, and checking four times per WatchdogSec= leaves room for a late
+    // check.
+    const uint64_t watchdog_ms = notifier.watchdog_usec() / 1000;
+    const uint64_t check_ms = std::max<uint64_t>(500, watchdog_ms / 4);
+    uint64_t next_status = monotonic_ms() + status_ms;
+    uint64_t next_check = watchdog_ms ? monotonic_ms() + check_ms : UINT64_MAX;
+    std::string stuck_before;
     for (;;) {
         siginfo_t info;
-        int sig = sigwaitinfo(&signals, &info);
+        const uint64_t now = monotonic_ms(), next = std::min(next_status, next_check);
+        const uint64_t wait_ms = next > now ? next - now : 0;
+        timespec timeout{time_t(wait_ms / 1000), long(wait_ms % 1000) * 1'000'000};
+        int sig = sigtimedwait(&signals, &info, &timeout);
         if (sig == SIGHUP) {
-            drainer.request_reopen();
+            notifier.reloading();
+            drainer.reopen_and_wait(10'000);
+            notifier.ready(status.summary(monotonic_ms()));
             continue;
         }
         if (sig == SIGTERM || sig == SIGINT) break;
+        const uint64_t at = monotonic_ms();
+        if (at >= next_check) {
+            std::string stuck;
+            if (status.all_turned(stuck))
+                notifier.watchdog();
+            else if (stuck != stuck_before)
+                fmt::print(stderr,
+                           "pixelring: {} has not turned for {} ms; the watchdog is not fed\n",
+                           stuck, check_ms);
+            stuck_before = stuck;
+            next_check = at + check_ms;
+        }
+        if (at >= next_status) {
+            notifier.status(status.summary(at));
+            next_status = at + status_ms;
+        }
     }
     fmt::print(stderr, "pixelring: stopping: answering what was read, draining the rings\n");
-    stop_workers();
-    drainer.stop_and_join();
+    notifier.stopping("stopping: answering what was read, draining the rings");
+    {
+        stop_extender extend(notifier, status, worker_settings{}.stop_grace_ms);
+        stop_workers();
+        drainer.stop_and_join();
+    }
     admin.stop();
 
     uint64_t accepted = 0, ring_full = 0;

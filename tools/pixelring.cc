@@ -1,6 +1,9 @@
 // pixelring: the collector's command line (DESIGN.md §7).
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -27,6 +30,42 @@ constexpr const char* build_profile = ", instrumented for profiling: slow, not f
 constexpr const char* build_profile = "";
 #endif
 
+// --write-default-config FILE: 0 when written, 2 when FILE exists or cannot be written.
+int write_default_config(const std::string& path) {
+    const std::string text = pixelring::default_config_toml();
+    if (path == "-") {
+        std::fputs(text.c_str(), stdout);
+        return 0;
+    }
+    // O_EXCL: an operator's edited file is never overwritten.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        fmt::print(
+            stderr, "pixelring: --write-default-config {}: {}{}\n", path, std::strerror(errno),
+            errno == EEXIST ? " (not overwritten: remove it first, or give another FILE)" : "");
+        return 2;
+    }
+    size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            fmt::print(stderr, "pixelring: --write-default-config {}: {}\n", path,
+                       std::strerror(errno));
+            ::close(fd);
+            return 2;
+        }
+        done += size_t(n);
+    }
+    if (::close(fd) != 0) {
+        fmt::print(stderr, "pixelring: --write-default-config {}: {}\n", path,
+                   std::strerror(errno));
+        return 2;
+    }
+    fmt::print(stderr, "pixelring: wrote the default configuration to {}\n", path);
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -47,6 +86,12 @@ int main(int argc, char** argv) {
     app.add_flag("--print-config", print_config,
                  "print the effective configuration, defaults included, as TOML and exit");
     app.add_flag("--check-config", check_config, "validate the configuration and exit");
+    std::string default_config_path;
+    app.add_option("--write-default-config", default_config_path,
+                   "write a configuration file with every key, its default and a comment "
+                   "saying what it means (secrets empty) to FILE (- for standard output) and "
+                   "exit; an existing FILE is left alone")
+        ->type_name("FILE");
     std::string sign_target, sign_action = "click", sign_base;
     CLI::App* sign = app.add_subcommand(
         "sign-url", "print a signed /r/ click link to URL, signed with redirect.secret (taken "
@@ -66,8 +111,12 @@ int main(int argc, char** argv) {
         "are accepted too.\n"
         "Every key with its default and meaning: pixelring --print-config\n"
         "Signals: SIGTERM/SIGINT stop without losing accepted events; SIGHUP reopens the "
-        "event file.");
+        "event file.\n"
+        "Under systemd (systemd/pixelring.service): listening sockets passed by socket "
+        "activation (FileDescriptorName=public, admin) replace server.listen and admin.listen; "
+        "READY, STATUS, WATCHDOG and STOPPING are sent with sd_notify.");
     CLI11_PARSE(app, argc, argv);
+    if (!default_config_path.empty()) return write_default_config(default_config_path);
 
     sources.env = environ;
     pixelring::config cfg;
