@@ -162,13 +162,14 @@ private:
 };
 
 // While a stop drains (answers still being sent, the rings emptied into the sink, Kafka
-// acknowledging), asks systemd for more time, a few seconds at a time, as long as events keep
-// moving or the workers' grace period runs: a stop that makes progress is not killed by
-// TimeoutStopSec=, one that is stuck still is.
+// acknowledging, the spool written), asks systemd for more time, a few seconds at a time, for
+// as long as the stop may take by configuration (budget_ms: the workers' grace period plus the
+// Kafka sink's stop timeout) and after that while events still move: a stop that does what it
+// was configured to do is not killed by TimeoutStopSec=, one that is stuck still is.
 class stop_extender {
 public:
-    stop_extender(service_notifier& notifier, const service_status& status, uint64_t grace_ms)
-        : notifier_(notifier), status_(status), grace_ms_(grace_ms) {
+    stop_extender(service_notifier& notifier, const service_status& status, uint64_t budget_ms)
+        : notifier_(notifier), status_(status), budget_ms_(budget_ms) {
         if (notifier_.active()) thread_ = std::thread([this] { run(); });
     }
     ~stop_extender() {
@@ -188,7 +189,7 @@ private:
             const uint64_t now = monotonic_ms();
             if (now >= next) {
                 const uint64_t progress = status_.drain_progress();
-                if (progress != last || now - start < grace_ms_)
+                if (progress != last || now - start < budget_ms_)
                     notifier_.extend_timeout(extend_us);
                 last = progress;
                 next = now + step_ms;
@@ -200,7 +201,7 @@ private:
 
     service_notifier& notifier_;
     const service_status& status_;
-    uint64_t grace_ms_;
+    uint64_t budget_ms_;
     std::atomic<bool> done_{false};
     std::thread thread_;
 };
@@ -471,7 +472,8 @@ int run_collector(const config& cfg, const std::string& version) {
     fmt::print(stderr, "pixelring: stopping: answering what was read, draining the rings\n");
     notifier.stopping("stopping: answering what was read, draining the rings");
     {
-        stop_extender extend(notifier, status, worker_settings{}.stop_grace_ms);
+        const uint64_t kafka_ms = cfg.sink.type == "kafka" ? cfg.sink.kafka.stop_timeout_ms : 0;
+        stop_extender extend(notifier, status, worker_settings{}.stop_grace_ms + kafka_ms + 1000);
         stop_workers();
         drainer.stop_and_join();
     }

@@ -133,20 +133,43 @@ load_wait_start_line() { # log sink: waits for pixelring's start line; sets px_p
     done
 }
 
+# 1 (run.sh --activated): pixelring's listeners come from systemd-socket-activate, as from
+# pixelring.socket and pixelring-admin.socket under systemd (passed by name); it starts
+# pixelring on the first connection, which load_start_pixelring then makes.
+load_activated=0
+
+load_free_port() { # a loopback port nothing listens on now
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # load_start_pixelring bin sink dir log [pixelring args...]: one worker on CPU 0, ports 0 (the
-# kernel picks free ones), cwd dir; sets server_pid, px_port, px_admin_port, px_version.
+# kernel picks free ones; free ports given to systemd-socket-activate with load_activated),
+# cwd dir; sets server_pid, px_port, px_admin_port, px_version.
 load_start_pixelring() {
-    local bin=$1 sink=$2 dir=$3 log=$4
+    local bin=$1 sink=$2 dir=$3 log=$4 launcher=() public="" deadline
     shift 4
+    if ((load_activated)); then
+        public=$(load_free_port)
+        launcher=(systemd-socket-activate -l "127.0.0.1:$public" -l "127.0.0.1:$(load_free_port)"
+            --fdname=public:admin)
+    fi
     : >"$log"
     (
         cd "$dir" || exit 1
-        exec env "${load_env_clear[@]}" taskset -c 0 "$bin" \
+        exec env "${load_env_clear[@]}" taskset -c 0 "${launcher[@]}" "$bin" \
             --set server.listen=127.0.0.1:0 --set admin.listen=127.0.0.1:0 \
             --set server.workers=1 --set "sink.type=$sink" "$@"
     ) </dev/null >"$log.stdout" 2>"$log" &
     server_pid=$!
     server_name=pixelring-$sink
+    if ((load_activated)); then
+        deadline=$((SECONDS + load_start_timeout_s))
+        until (($(grep -c '^Listening on ' "$log") >= 2)); do
+            load_still_starting systemd-socket-activate "$log" "$deadline"
+            sleep 0.05
+        done
+        timeout 2 bash -c ": <>/dev/tcp/127.0.0.1/$public" 2>/dev/null || true
+    fi
     load_wait_start_line "$log" "$sink"
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: pixelring against nginx under wrk, on one machine: server CPU per request.
 #
-#   bench/load/run.sh [--rounds N] [--duration S] [--warmup S] [--quick]
+#   bench/load/run.sh [--rounds N] [--duration S] [--warmup S] [--quick] [--activated]
 #                     [--servers pixelring-file,pixelring-kafka,nginx,floor]
 #                     [--scenarios keepalive,close,pipelined] [--out DIR]
 #                     [--bin PATH] [--devkafka PATH] [--floor PATH] [--nginx-port N]
@@ -24,7 +24,8 @@
 # 10 s) with the server's CPU (utime+stime, all threads, /proc/<pid>/stat) read right before
 # and after. Rounds are interleaved: a round starts each server, runs every scenario on it and
 # stops it; the server order rotates by one each round. --quick: 1 round of 2 s runs after 1 s
-# warm-ups (options given win).
+# warm-ups (options given win). --activated: pixelring gets its listening sockets from
+# systemd-socket-activate, as from pixelring.socket under systemd, instead of binding its own.
 # After each pixelring, its stop line is checked: file sink: event file lines = accepted =
 # written; Kafka: delivered + spooled = accepted; none dropped. nginx: access log lines >=
 # responses. floor: exit status 0 and its stop line's answered requests >= responses. Every
@@ -84,6 +85,7 @@ while (($#)); do
     case $opt in
         -h | --help) usage; exit 0 ;;
         --quick) quick=1; shift; continue ;;
+        --activated) load_activated=1; shift; continue ;;
         --report-only) report_only=1; shift; continue ;;
         --*=*) val=${opt#*=}; opt=${opt%%=*} ;;
         --*) (($# >= 2)) || die "$opt needs a value"; val=$2; shift ;;
