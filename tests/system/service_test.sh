@@ -138,6 +138,12 @@ Environment=PIXELRING_SINK_KAFKA_BROKERS=127.0.0.1:1 PIXELRING_SINK_KAFKA_STOP_T
 UNIT
 systemctl daemon-reload
 check kafka_restart systemctl restart pixelring.service
+# A Kafka outage longer than WatchdogSec=10s: the sink thread keeps turning (it spools), so
+# the watchdog keeps being fed and systemd restarts nothing.
+restarts_before="$(systemctl show -p NRestarts --value pixelring.service)"
+kafka_pid="$(main_pid)"
+sleep 15
+check outage_no_watchdog test "$(main_pid)" = "$kafka_pid" -a "$(systemctl show -p NRestarts --value pixelring.service)" = "$restarts_before"
 for i in $(seq 1 20); do
   curl -s -o /dev/null 'http://127.0.0.1:8080/track/open.gif?campaignID=drain'
 done
