@@ -2,7 +2,7 @@
 # The Debian package under a real systemd 252 (tests/system/nspawn.sh boots this machine's tree
 # as a throwaway container). Builds the package (scripts/build-deb.sh) and a "newer" one (the
 # same files under a higher version), then in the container, as an operator would:
-#   dpkg -i: the sockets and the service enabled and started, the configuration a conffile
+#   apt-get install: the sockets and the service enabled and started, the configuration a conffile
 #     readable by root and the pixelring group only;
 #   READY (active only after it), the STATUS= line, a pixel's event in
 #     /var/lib/pixelring/events.ndjson owned by pixelring, the start line in the journal,
@@ -11,7 +11,7 @@
 #   `systemctl restart` and an upgrade (dpkg -i of the newer package) each under wrk
 #     keep-alive load: no socket error, every answer 2xx, every answered request's event;
 #   a stopped process (SIGSTOP) that the watchdog kills and systemd restarts;
-#   dpkg -r keeps the configuration and the events, dpkg -P removes them.
+#   apt-get remove keeps the configuration and the events, apt-get purge removes them.
 # Usage: service_test.sh BUILD_DIR (unused: the package is built from the tree). Exit 77 where
 # nspawn cannot boot.
 set -euo pipefail
@@ -79,8 +79,10 @@ under_load() {
 # "never start services on install") is not what a real machine has.
 for s in nginx varnish apache2; do systemctl stop "$s" 2>/dev/null; done
 rm -f /usr/sbin/policy-rc.d
-if ! dpkg -i /out/pixelring.deb; then
-  fail install "dpkg -i /out/pixelring.deb"
+# apt-get as the README says; every dependency is on this machine already (the container has
+# no network).
+if ! DEBIAN_FRONTEND=noninteractive apt-get install -y /out/pixelring.deb; then
+  fail install "apt-get install /out/pixelring.deb"
   echo done >>/out/results
   exit 0
 fi
@@ -158,10 +160,10 @@ check long_stop_spooled grep -q 'stopped: 20 events accepted, 0 delivered, 20 sp
 rm -rf /etc/systemd/system/pixelring.service.d
 systemctl daemon-reload
 
-check remove dpkg -r pixelring
+check remove apt-get remove -y pixelring
 check remove_keeps_config test -f /etc/pixelring/pixelring.toml
 check remove_keeps_events test -f /var/lib/pixelring/events.ndjson
-check purge dpkg -P pixelring
+check purge apt-get purge -y pixelring
 check purge_removes_config test ! -e /etc/pixelring
 check purge_removes_state test ! -e /var/lib/pixelring
 echo done >>/out/results
