@@ -80,6 +80,12 @@ struct connection {
         : parser(limits), chunks(limits.max_body_bytes) {}
 };
 
+// The connection's answer queue is full: no more of its requests are read until a send
+// completes.
+inline bool answers_full(const connection& c) noexcept {
+    return c.out_count >= max_pending_answers || c.owned_count >= max_owned_answers;
+}
+
 class connection_table {
 public:
     // Reserves address space for max_slots slots but constructs (and touches) a slot only

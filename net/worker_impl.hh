@@ -1,8 +1,8 @@
 #pragma once
 // Private to net/worker*.cc: the state of one worker. worker.cc holds the io_uring side
-// (accept, recv, send, timers, the loop); worker_input.cc turns received bytes into requests
-// (PROXY headers, heads, beacon bodies, the pause for ring room); worker_requests.cc what a
-// complete request does (routes, events, answers).
+// (accept, recv, send, the loop); worker_timers.cc the timeouts; worker_input.cc turns
+// received bytes into requests (PROXY headers, heads, beacon bodies, the pause for ring room);
+// worker_requests.cc what a complete request does (routes, events, answers).
 
 #include <optional>
 #include <vector>
@@ -61,7 +61,7 @@ struct worker::impl {
     impl(worker_settings s, spsc_byte_ring& r, worker_counters& c, int wake);
     ~impl();
 
-    // ---- worker.cc and worker_input.cc ---------------------------------------------------
+    // ---- worker.cc, worker_timers.cc and worker_input.cc ---------------------------------
     io_uring_sqe* sqe() noexcept;
     void arm_accept(uint32_t listener);
     void arm_recv(uint32_t index);

@@ -143,7 +143,7 @@ size_t worker::impl::consume(uint32_t index, char* data, size_t len) {
             c.body_left -= skip;
             continue;
         }
-        if (c.out_count >= max_pending_answers || c.owned_count >= max_owned_answers) break;
+        if (answers_full(c)) break;
         if (ring_short()) {
             wait_for_ring(index);
             break;

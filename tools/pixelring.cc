@@ -14,6 +14,7 @@
 #include "core/config.hh"
 #include "core/config_check.hh"
 #include "core/redirect.hh"
+#include "sinks/write_all.hh"
 #include "tools/allocator.hh"
 #include "tools/collector.hh"
 
@@ -45,17 +46,12 @@ int write_default_config(const std::string& path) {
             errno == EEXIST ? " (not overwritten: remove it first, or give another FILE)" : "");
         return 2;
     }
+    iovec part{const_cast<char*>(text.data()), text.size()};
     size_t done = 0;
-    while (done < text.size()) {
-        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            fmt::print(stderr, "pixelring: --write-default-config {}: {}\n", path,
-                       std::strerror(errno));
-            ::close(fd);
-            return 2;
-        }
-        done += size_t(n);
+    if (int err = pixelring::write_all(fd, &part, 1, done); err != 0) {
+        fmt::print(stderr, "pixelring: --write-default-config {}: {}\n", path, std::strerror(err));
+        ::close(fd);
+        return 2;
     }
     if (::close(fd) != 0) {
         fmt::print(stderr, "pixelring: --write-default-config {}: {}\n", path,
