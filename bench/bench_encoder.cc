@@ -60,7 +60,8 @@ void encode_loop(benchmark::State& state, const Hit& hit, Size size, Encode enco
     for (auto _ : state) {
         ++ms; // one hit per ms: the id takes its new-ms path, the date cache hits
         benchmark::DoNotOptimize(size(hit, opt));
-        const size_t n = encode(hit, opt, ids.next(ms), ms, slot.data());
+        encode_notes notes; // as the worker passes them
+        const size_t n = encode(hit, opt, ids.next(ms), ms, slot.data(), &notes);
         benchmark::DoNotOptimize(slot.data());
         bytes += n;
     }

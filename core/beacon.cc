@@ -186,6 +186,9 @@ public:
         const std::string_view tok = trim_json_whitespace(v.raw_json_token());
         if (!is_json_number(tok))
             return fail(beacon_body_error::invalid_json, "bad number", tok.data());
+        if (!json_number_in_double_range(tok))
+            return fail(beacon_body_error::invalid_json, "number beyond the range of a double",
+                        tok.data());
         *out = tok; // not consumed: the parent's iteration steps over it
         return true;
     }

@@ -42,7 +42,8 @@ constexpr std::string_view k_type = "\",\"type\":\"";
 constexpr std::string_view k_action = "\",\"action\":\"";
 constexpr std::string_view k_campaign = "\",\"campaign\":";
 constexpr std::string_view k_params = ",\"params\":{";
-constexpr std::string_view k_url = "},\"url\":";
+constexpr std::string_view k_params_truncated = "},\"params_truncated\":true"; // else "}"
+constexpr std::string_view k_url = ",\"url\":";
 constexpr std::string_view k_path = ",\"path\":";
 constexpr std::string_view k_page_host = ",\"page_host\":";
 constexpr std::string_view k_referrer = ",\"referrer\":";
@@ -78,10 +79,10 @@ constexpr size_t k_quote_pairs = 3; // ip, ua and collector close their quotes
 // members, with every optional field present.
 constexpr size_t k_skeleton_size =
     k_open_id.size() + k_uuid_len + k_ts.size() + k_timestamp_len + k_type.size() +
-    k_action.size() + k_campaign.size() + k_params.size() + k_url.size() + k_path.size() +
-    k_page_host.size() + k_referrer.size() + k_ip.size() + k_ip_text_max + k_ua.size() +
-    k_host.size() + k_collector.size() + k_close.size() + k_nullable_slots * k_null.size() +
-    k_quote_pairs;
+    k_action.size() + k_campaign.size() + k_params.size() + k_params_truncated.size() +
+    k_url.size() + k_path.size() + k_page_host.size() + k_referrer.size() + k_ip.size() +
+    k_ip_text_max + k_ua.size() + k_host.size() + k_collector.size() + k_close.size() +
+    k_nullable_slots * k_null.size() + k_quote_pairs;
 
 // The members of the utm object in output order, each with its opening quote, and their
 // source fields.
@@ -214,7 +215,7 @@ char* put_agent(char* o, const agent_info& agent) noexcept {
 // never holds a duplicate name (also not when two different invalid byte strings both became
 // U+FFFD). The dropped key's bytes are written first and then given back.
 template <params_format F>
-char* put_params(char* const out, char* o, const event_parts& parts) noexcept {
+char* put_params(char* const out, char* o, const event_parts& parts, bool& truncated) noexcept {
     struct written_key {
         uint32_t offset;
         uint32_t len;
@@ -245,12 +246,37 @@ char* put_params(char* const out, char* o, const event_parts& parts) noexcept {
         o = put(o, "\":");
         o = put_quoted(o, param.value, decode, plus);
     }
+    // Full: is anything left that would have been written? Its key is escaped as scratch
+    // after the members (inside the reserved bound, which counts every param) and compared.
+    truncated = false;
+    while (!truncated && count == max_event_params && params.next(param)) {
+        if (is_reserved_key<F>(parts, param.key)) continue;
+        char* const end = put_escaped(o, param.key, decode, plus);
+        const auto key_len = static_cast<uint32_t>(end - o);
+        bool repeated = false;
+        for (size_t i = 0; i < count && !repeated; ++i)
+            repeated = keys[i].len == key_len && same_bytes(out + keys[i].offset, o, key_len);
+        truncated = !repeated;
+    }
+    return o;
+}
+
+// A URL as given but without its user information (split_userinfo), escaped and quoted.
+char* put_url(char* o, std::string_view url, encode_notes& notes) noexcept {
+    std::string_view head, tail;
+    if (!split_userinfo(url, head, tail)) return put_quoted(o, url);
+    notes.userinfo_removed = true;
+    *o++ = '"';
+    o = put_escaped(o, head);
+    o = put_escaped(o, tail);
+    *o++ = '"';
     return o;
 }
 
 // url, path and page_host of the page URL; all three null when it is empty. page is
 // split_page_url's answer for it.
-char* put_page_fields(char* o, std::string_view url, const page_url_fields& page) noexcept {
+char* put_page_fields(char* o, std::string_view url, const page_url_fields& page,
+                      encode_notes& notes) noexcept {
     o = put(o, k_url);
     if (url.empty()) {
         o = put(o, k_null);
@@ -259,7 +285,7 @@ char* put_page_fields(char* o, std::string_view url, const page_url_fields& page
         o = put(o, k_page_host);
         return put(o, k_null);
     }
-    o = put_quoted(o, url);
+    o = put_url(o, url, notes);
     o = put(o, k_path);
     if (page.host.empty()) {
         o = put(o, k_null);
@@ -365,7 +391,7 @@ namespace {
 
 template <params_format F>
 size_t write_event_as(const event_parts& parts, const encode_options& opt, const event_id& id,
-                      uint64_t unix_ms, char* out) noexcept {
+                      uint64_t unix_ms, char* out, encode_notes& notes) noexcept {
     const pixel_enrichment* const enrichment = parts.enrichment;
     const bool refused = enrichment != nullptr && enrichment->dnt;
     constexpr bool decode = k_decodes<F>;
@@ -408,15 +434,16 @@ size_t write_event_as(const event_parts& parts, const encode_options& opt, const
     }
 
     o = put(o, k_params);
-    o = put_params<F>(out, o, parts);
+    o = put_params<F>(out, o, parts, notes.params_truncated);
+    o = notes.params_truncated ? put(o, k_params_truncated) : put(o, "}");
     // The page URL split once for page_host, path and utm.
     const bool with_utm = enrichment != nullptr && enrichment->utm;
     char host_buf[max_host_size];
     page_url_fields page;
     if (!parts.page_url.empty()) page = split_page_url(parts.page_url, host_buf, with_utm);
-    o = put_page_fields(o, parts.page_url, page);
+    o = put_page_fields(o, parts.page_url, page, notes);
     o = put(o, k_referrer);
-    o = parts.has_referrer ? put_quoted(o, parts.referrer) : put(o, k_null);
+    o = parts.has_referrer ? put_url(o, parts.referrer, notes) : put(o, k_null);
     if (parts.has_target) {
         o = put(o, k_target);
         o = parts.target.empty() ? put(o, k_null) : put_quoted(o, parts.target);
@@ -458,16 +485,17 @@ size_t write_event_as(const event_parts& parts, const encode_options& opt, const
 } // namespace
 
 size_t write_event(const event_parts& parts, const encode_options& opt, const event_id& id,
-                   uint64_t unix_ms, char* out) noexcept {
+                   uint64_t unix_ms, char* out, encode_notes& notes) noexcept {
+    notes = {};
     switch (parts.params) {
     case params_format::query:
-        return write_event_as<params_format::query>(parts, opt, id, unix_ms, out);
+        return write_event_as<params_format::query>(parts, opt, id, unix_ms, out, notes);
     case params_format::tuples:
-        return write_event_as<params_format::tuples>(parts, opt, id, unix_ms, out);
+        return write_event_as<params_format::tuples>(parts, opt, id, unix_ms, out, notes);
     case params_format::items:
         break;
     }
-    return write_event_as<params_format::items>(parts, opt, id, unix_ms, out);
+    return write_event_as<params_format::items>(parts, opt, id, unix_ms, out, notes);
 }
 
 } // namespace detail

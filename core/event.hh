@@ -121,6 +121,13 @@ std::string_view event_timestamp_text(std::string_view event) noexcept;
 // encoder's stack and its repeated-key check (which compares each key with the earlier ones).
 inline constexpr size_t max_event_params = 64;
 
+// What the encoder changed in an event on the way, for the caller's counters. Both are also
+// visible in the event itself (a url without "user@", "params_truncated":true).
+struct encode_notes {
+    bool userinfo_removed = false; // url or referrer had user information, not written
+    bool params_truncated = false; // more than max_event_params distinct params keys
+};
+
 // Upper bound of encode_pixel_event's output for this hit (with its enrichment), whatever its
 // type; reserve this much. Constant time: about 6 bytes per input byte (12 per Referer byte)
 // plus the fixed skeleton.
@@ -131,9 +138,11 @@ size_t max_pixel_event_size(const pixel_hit& hit, const encode_options& opt) noe
 // reserved space may have been used as scratch.
 // Fields, in this order: v, id, ts, type ("pixel", "rest" or "redirect"), action, campaign
 // (from campaignID), params (every other query parameter; a repeated key keeps its first
-// value; at most max_event_params of them), url/path/page_host (from Referer, null when
-// absent; path and page_host also null when the Referer is not an absolute http(s) URL with
-// a valid host: url_host and url_path of core/url_fields.hh), referrer (null), target
+// value; at most max_event_params of them), params_truncated (true, only when distinct keys
+// beyond max_event_params were dropped), url/path/page_host (from Referer, null when
+// absent; url without user information: split_userinfo of core/url_fields.hh; path and
+// page_host also null when the Referer is not an absolute http(s) URL with a valid host:
+// url_host and url_path of core/url_fields.hh), referrer (null), target
 // (redirect only), then with hit.enrichment: utm (object of the source, medium, campaign,
 // term and content that are set; absent when none is), visitor; ip (per opt.ip; absent when
 // none or the family is unknown); with hit.enrichment: country, region, city, asn (a
@@ -153,9 +162,10 @@ size_t max_pixel_event_size(const pixel_hit& hit, const encode_options& opt) noe
 // (first value of a repeated key, max_event_params, escaping). Keys are compared after
 // percent-decoding. Invalid tuples (see valid_rest_tuples) still give valid JSON: a last key
 // without a value gets "", an empty key is written as "".
+// notes, when not nullptr, is set to what was changed on the way.
 // Reentrant; the only shared state is format_timestamp's per-thread cache.
 size_t encode_pixel_event(const pixel_hit& hit, const encode_options& opt, const event_id& id,
-                          uint64_t unix_ms, char* out) noexcept;
+                          uint64_t unix_ms, char* out, encode_notes* notes = nullptr) noexcept;
 
 // A rest request may carry this many pairs: max_event_params params, an action and a
 // campaign.
@@ -199,7 +209,8 @@ size_t max_beacon_event_size(const beacon_hit& hit, const encode_options& opt) n
 // Members, in the pixel's order: v, id, ts, type ("beacon"), action, campaign (null when
 // absent), params (an object, as given: string values), url/path/page_host (from item->url
 // by the pixel's Referer rules; all three null when url is absent or empty), referrer
-// (item->referrer, null when absent or empty), then with hit.enrichment: utm (from
+// (item->referrer, null when absent or empty; url and referrer without user information),
+// then with hit.enrichment: utm (from
 // item->url); client_ts (only when the item has one: the number's source text as a JSON
 // number, or a JSON string; a "number" that is not a valid JSON number is written as a
 // string); visitor, ip, geo, ua, agent, device, browser, os, dnt, host, collector as for a
@@ -208,9 +219,10 @@ size_t max_beacon_event_size(const beacon_hit& hit, const encode_options& opt) n
 // written as given (json_escape, no percent-decoding). path and the utm values are parts of
 // a URL, and are percent-decoded as a pixel's are (path without '+' as a space, utm with it),
 // so that a page gets the same path from a pixel and from a beacon. A params key that escapes
-// like an earlier one is dropped; at most max_event_params are written.
+// like an earlier one is dropped; at most max_event_params are written (the beacon parser
+// refuses an item with more). notes as for encode_pixel_event.
 size_t encode_beacon_event(const beacon_hit& hit, const encode_options& opt, const event_id& id,
-                           uint64_t unix_ms, char* out) noexcept;
+                           uint64_t unix_ms, char* out, encode_notes* notes = nullptr) noexcept;
 
 // ---- internal ----------------------------------------------------------------------------
 
@@ -273,9 +285,9 @@ size_t event_size(const event_parts& parts, const encode_options& opt) noexcept;
 size_t hit_event_size(const pixel_hit& hit, std::string_view type, std::string_view action,
                       const encode_options& opt) noexcept;
 
-// Writes the event into out, which holds at least event_size(parts, opt) bytes.
+// Writes the event into out, which holds at least event_size(parts, opt) bytes; fills notes.
 size_t write_event(const event_parts& parts, const encode_options& opt, const event_id& id,
-                   uint64_t unix_ms, char* out) noexcept;
+                   uint64_t unix_ms, char* out, encode_notes& notes) noexcept;
 
 } // namespace detail
 

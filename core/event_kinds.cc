@@ -4,6 +4,7 @@
 #include "core/beacon.hh"
 #include "core/event.hh"
 #include "core/http_chars.hh"
+#include "core/json_scalars.hh"
 
 namespace pixelring {
 namespace {
@@ -59,35 +60,6 @@ event_parts pixel_parts(const pixel_hit& hit) noexcept {
     return p;
 }
 
-// RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-bool is_json_number(std::string_view s) noexcept {
-    size_t i = 0;
-    const auto digit = [&](size_t at) { return at < s.size() && s[at] >= '0' && s[at] <= '9'; };
-    const auto digits = [&] {
-        const size_t start = i;
-        while (digit(i))
-            ++i;
-        return i > start;
-    };
-    if (i < s.size() && s[i] == '-') ++i;
-    if (!digit(i)) return false;
-    if (s[i] == '0') {
-        ++i;
-    } else {
-        digits();
-    }
-    if (i < s.size() && s[i] == '.') {
-        ++i;
-        if (!digits()) return false;
-    }
-    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-        ++i;
-        if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-        if (!digits()) return false;
-    }
-    return i == s.size();
-}
-
 event_parts beacon_parts(const beacon_hit& hit) noexcept {
     const beacon_item& item = *hit.item;
     event_parts p;
@@ -105,8 +77,9 @@ event_parts beacon_parts(const beacon_hit& hit) noexcept {
     case client_ts_kind::absent:
         break;
     case client_ts_kind::number:
-        p.client_ts =
-            is_json_number(item.client_ts) ? client_ts_format::number : client_ts_format::string;
+        p.client_ts = is_json_number(item.client_ts) && json_number_in_double_range(item.client_ts)
+                          ? client_ts_format::number
+                          : client_ts_format::string;
         break;
     case client_ts_kind::string:
         p.client_ts = client_ts_format::string;
@@ -130,8 +103,9 @@ size_t max_pixel_event_size(const pixel_hit& hit, const encode_options& opt) noe
 }
 
 size_t encode_pixel_event(const pixel_hit& hit, const encode_options& opt, const event_id& id,
-                          uint64_t unix_ms, char* out) noexcept {
-    return detail::write_event(pixel_parts(hit), opt, id, unix_ms, out);
+                          uint64_t unix_ms, char* out, encode_notes* notes) noexcept {
+    encode_notes ignored;
+    return detail::write_event(pixel_parts(hit), opt, id, unix_ms, out, notes ? *notes : ignored);
 }
 
 bool valid_rest_tuples(std::string_view tuples) noexcept {
@@ -153,8 +127,9 @@ size_t max_beacon_event_size(const beacon_hit& hit, const encode_options& opt) n
 }
 
 size_t encode_beacon_event(const beacon_hit& hit, const encode_options& opt, const event_id& id,
-                           uint64_t unix_ms, char* out) noexcept {
-    return detail::write_event(beacon_parts(hit), opt, id, unix_ms, out);
+                           uint64_t unix_ms, char* out, encode_notes* notes) noexcept {
+    encode_notes ignored;
+    return detail::write_event(beacon_parts(hit), opt, id, unix_ms, out, notes ? *notes : ignored);
 }
 
 } // namespace pixelring

@@ -2,6 +2,7 @@
 
 #include "core/json_scalars.hh"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 
@@ -63,6 +64,40 @@ bool is_json_number(std::string_view s) noexcept {
         if (!digits()) return false;
     }
     return i == s.size();
+}
+
+bool json_number_in_double_range(std::string_view s) noexcept {
+    double value;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc::result_out_of_range) return true;
+    // Out of range: an overflow, or an underflow, told apart by the decimal exponent of the
+    // first significant digit (positive for anything of magnitude 1 or more).
+    size_t i = s[0] == '-' ? 1 : 0;
+    long magnitude = 0;
+    bool significant = false;
+    for (; i < s.size() && is_digit(s[i]); ++i) {
+        if (s[i] != '0') significant = true;
+        if (significant) ++magnitude;
+    }
+    if (i < s.size() && s[i] == '.') {
+        for (++i; i < s.size() && is_digit(s[i]); ++i) {
+            if (significant) continue;
+            if (s[i] != '0')
+                significant = true;
+            else
+                --magnitude;
+        }
+    }
+    long exponent = 0;
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        const bool negative = s[i] == '-';
+        if (s[i] == '+' || s[i] == '-') ++i;
+        for (; i < s.size(); ++i)
+            exponent = std::min(exponent * 10 + (s[i] - '0'), 100'000'000L);
+        if (negative) exponent = -exponent;
+    }
+    return magnitude + exponent <= 0;
 }
 
 std::string_view trim_json_whitespace(std::string_view s) noexcept {

@@ -100,6 +100,16 @@ void write_prometheus(const metrics_view& v, std::string& out) {
            "Accepted events whose DNT: 1 or Sec-GPC: 1 was honoured (no visitor, ip, ua).");
     fmt::format_to(it, "pixelring_events_dnt_total {}\n",
                    sum(v, [](auto& c) { return c.events_dnt.get(); }));
+    header(out, "pixelring_events_userinfo_removed_total", "counter",
+           "Accepted events whose url or referrer carried user information (user:password@ "
+           "before the host), removed before the event was written.");
+    fmt::format_to(it, "pixelring_events_userinfo_removed_total {}\n",
+                   sum(v, [](auto& c) { return c.events_userinfo_removed.get(); }));
+    header(out, "pixelring_events_params_truncated_total", "counter",
+           "Accepted events with more distinct params keys than the 64 written; the event "
+           "says \"params_truncated\":true.");
+    fmt::format_to(it, "pixelring_events_params_truncated_total {}\n",
+                   sum(v, [](auto& c) { return c.events_params_truncated.get(); }));
     header(out, "pixelring_beacon_items_rejected_total", "counter",
            "Beacon items refused (wrong type, missing action, action not allowed...); each is "
            "named in the ?receipts=1 answer and produces no event.");

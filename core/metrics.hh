@@ -58,6 +58,8 @@ struct alignas(64) worker_counters {
     counter proxy_header_errors;         // PROXY protocol header missing or malformed: closed
     counter proxy_header_untrusted;      // PROXY header from a peer not in trusted_proxies
     counter events_dnt;                  // accepted with DNT/Sec-GPC honoured: no visitor, ip, ua
+    counter events_userinfo_removed;     // url or referrer had "user:pw@", not written
+    counter events_params_truncated;     // params cut at max_event_params ("params_truncated")
     counter connections_accepted;
     counter connections_rejected; // over server.max_connections
     counter accept_errors;        // accept failed for want of descriptors or memory

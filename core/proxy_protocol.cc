@@ -76,12 +76,29 @@ parse_status parse_v1_line(std::string_view line, proxy_header& out) noexcept {
 
 parse_status parse_v1(const char* buf, size_t len, proxy_header& out) noexcept {
     if (!agrees(buf, len, v1_prefix)) return fail(out, "not a PROXY protocol header");
+    // Refuse an impossible protocol word first, whatever follows it: a line that cannot be
+    // valid never waits for more bytes.
+    if (len > v1_prefix.size()) {
+        const char* p = buf + v1_prefix.size();
+        const size_t n = len - v1_prefix.size();
+        if (!agrees(p, n, "TCP4 ") && !agrees(p, n, "TCP6 ") && !agrees(p, n, "UNKNOWN"))
+            return fail(out, "v1: protocol is not TCP4, TCP6 or UNKNOWN");
+    }
     const size_t scan = std::min(len, proxy_v1_max_bytes);
     for (size_t i = v1_prefix.size(); i < scan; ++i) {
         const char c = buf[i];
         if (c == '\r') {
             if (i + 2 > proxy_v1_max_bytes) break; // the LF would be byte 108
-            if (i + 1 == len) return parse_status::need_more;
+            if (i + 1 == len) {
+                // Only the LF is missing: a line that is wrong already is refused now.
+                proxy_header line_check;
+                const std::string_view line(buf + v1_prefix.size(), i - v1_prefix.size());
+                if (parse_v1_line(line, line_check) == parse_status::error) {
+                    out = line_check;
+                    return parse_status::error;
+                }
+                return parse_status::need_more;
+            }
             if (buf[i + 1] != '\n') return fail(out, "v1: CR without LF");
             out.version = 1;
             out.consumed = i + 2;
@@ -92,13 +109,6 @@ parse_status parse_v1(const char* buf, size_t len, proxy_header& out) noexcept {
         if (c < 0x20 || c > 0x7e) return fail(out, "v1: byte that is not printable US-ASCII");
     }
     if (len >= proxy_v1_max_bytes) return fail(out, "v1: no CRLF in the first 107 bytes");
-    // Refuse an impossible protocol word before the line is complete.
-    if (len > v1_prefix.size()) {
-        const char* p = buf + v1_prefix.size();
-        const size_t n = len - v1_prefix.size();
-        if (!agrees(p, n, "TCP4 ") && !agrees(p, n, "TCP6 ") && !agrees(p, n, "UNKNOWN"))
-            return fail(out, "v1: protocol is not TCP4, TCP6 or UNKNOWN");
-    }
     return parse_status::need_more;
 }
 

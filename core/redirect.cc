@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/event_params.hh"
 #include "core/percent_decode.hh"
 
 namespace pixelring {
@@ -194,6 +195,69 @@ bool parse_signature(std::string_view hex, unsigned char out[mac_size]) noexcept
     return true;
 }
 
+// ---- the signed message (redirect.hh, "What is signed") ----------------------------------
+
+constexpr std::string_view k_sign_version = {"pixelring-redirect-v2\0", 22};
+
+// raw percent-decoded ('+' as a space when plus): its size, then fed to the MAC in chunks.
+template <bool plus> size_t decoded_size(std::string_view raw) noexcept {
+    const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
+    const auto* end = p + raw.size();
+    size_t n = 0;
+    for (; p < end; ++n)
+        p += detail::read_byte<true, plus>(p, end).len;
+    return n;
+}
+
+void mac_bytes(crypto_auth_hmacsha256_state& st, std::string_view bytes) noexcept {
+    crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(bytes.data()),
+                                  bytes.size());
+}
+
+void mac_length(crypto_auth_hmacsha256_state& st, size_t n) noexcept {
+    const unsigned char be[4] = {static_cast<unsigned char>(n >> 24),
+                                 static_cast<unsigned char>(n >> 16),
+                                 static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
+    crypto_auth_hmacsha256_update(&st, be, sizeof be);
+}
+
+// The length and the bytes of a value; decoded first when decode.
+template <bool decode, bool plus>
+void mac_value(crypto_auth_hmacsha256_state& st, std::string_view raw) noexcept {
+    if constexpr (!decode) {
+        mac_length(st, raw.size());
+        mac_bytes(st, raw);
+    } else {
+        mac_length(st, decoded_size<plus>(raw));
+        unsigned char chunk[256];
+        size_t n = 0;
+        const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
+        const auto* end = p + raw.size();
+        while (p < end) {
+            const auto b = detail::read_byte<true, plus>(p, end);
+            chunk[n++] = b.value;
+            p += b.len;
+            if (n == sizeof chunk) {
+                crypto_auth_hmacsha256_update(&st, chunk, n);
+                n = 0;
+            }
+        }
+        crypto_auth_hmacsha256_update(&st, chunk, n);
+    }
+}
+
+// Everything before the target. decode: action and campaign are as received in a request
+// (percent-encoded), else as the event records them (sign_url).
+template <bool decode>
+void mac_subject(crypto_auth_hmacsha256_state& st, std::string_view action, bool has_campaign,
+                 std::string_view campaign) noexcept {
+    mac_bytes(st, k_sign_version);
+    mac_value<decode, false>(st, action);
+    const unsigned char present = has_campaign ? 1 : 0;
+    crypto_auth_hmacsha256_update(&st, &present, 1);
+    if (has_campaign) mac_value<decode, true>(st, campaign);
+}
+
 std::string secret_error(std::string_view secret) {
     if (secret.size() >= min_secret_size) return {};
     return fmt::format("redirect.secret: expected at least {} bytes (32 random bytes "
@@ -299,8 +363,24 @@ std::string_view redirect_status_text(redirect_status status) noexcept {
     return "unknown";
 }
 
+redirect_subject find_redirect_subject(std::string_view raw_action,
+                                       std::string_view query) noexcept {
+    redirect_subject subject;
+    subject.action = raw_action;
+    detail::param_pair param;
+    while (detail::next_param(query, param)) {
+        if (detail::decoded_equals<true>(param.key, "campaignID")) {
+            subject.campaign = param.value;
+            subject.has_campaign = true;
+            break;
+        }
+    }
+    return subject;
+}
+
 redirect_check check_redirect(const redirect_policy& policy, std::string_view raw_url,
-                              std::string_view raw_sig, char* out, size_t out_size) noexcept {
+                              std::string_view raw_sig, const redirect_subject& subject, char* out,
+                              size_t out_size) noexcept {
     if (!policy.enabled()) return {redirect_status::off, 0};
 
     // Exactly one percent-decoding, '+' kept: a '+' read as a space could only be refused.
@@ -326,6 +406,7 @@ redirect_check check_redirect(const redirect_policy& policy, std::string_view ra
     unsigned char expected[mac_size], given[mac_size];
     if (!parse_signature(raw_sig, given)) return {redirect_status::bad_signature, 0};
     crypto_auth_hmacsha256_state st = policy.keyed_mac;
+    mac_subject<true>(st, subject.action, subject.has_campaign, subject.campaign);
     crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(out), size);
     crypto_auth_hmacsha256_final(&st, expected);
     if (sodium_memcmp(expected, given, mac_size) != 0) return {redirect_status::bad_signature, 0};
@@ -333,7 +414,7 @@ redirect_check check_redirect(const redirect_policy& policy, std::string_view ra
 }
 
 signed_link sign_url(std::string_view secret, std::string_view url, std::string_view action,
-                     std::string_view base) {
+                     std::optional<std::string_view> campaign, std::string_view base) {
     if (sodium_init() < 0) return {{}, "libsodium could not be initialised (sodium_init failed)"};
     if (secret.empty())
         return {{}, "redirect.secret is not set; signing a link needs it (at least 16 bytes)"};
@@ -349,11 +430,19 @@ signed_link sign_url(std::string_view secret, std::string_view url, std::string_
                             url, redirect_status_text(parts.status))};
     std::string canonical(3 * url.size() + 8, '\0');
     canonical.resize(write_canonical(parts, canonical.data(), canonical.size()));
+    // The server decodes the link's url parameter back to the canonical form and refuses one
+    // longer than max_redirect_target, so that is the form to measure.
+    if (canonical.size() > max_redirect_target)
+        return {{},
+                fmt::format("URL {:?}…: too long: {} bytes once non-ASCII bytes are written "
+                            "as %XX, the server accepts at most {}",
+                            url.substr(0, 60), canonical.size(), max_redirect_target)};
 
     unsigned char mac[mac_size];
     crypto_auth_hmacsha256_state st;
     crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret.data()),
                                 secret.size());
+    mac_subject<false>(st, action, campaign.has_value(), campaign.value_or(std::string_view{}));
     crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(canonical.data()),
                                   canonical.size());
     crypto_auth_hmacsha256_final(&st, mac);
@@ -368,6 +457,10 @@ signed_link sign_url(std::string_view secret, std::string_view url, std::string_
     percent_encode(action, ":@", link);
     link += "?url=";
     percent_encode(canonical, "", link);
+    if (campaign) {
+        link += "&campaignID=";
+        percent_encode(*campaign, "", link);
+    }
     link += "&sig=";
     for (unsigned char b : mac) {
         link += detail::k_hex_digits[b >> 4];

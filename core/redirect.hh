@@ -1,9 +1,11 @@
 #pragma once
 // Click redirects, GET /r/<action>?url=<target>&sig=<hex>&campaignID=… (DESIGN.md §2, issue 4
 // item 3): which targets may be answered with a 302, and the signed links that admit them.
-// A target is admitted when sig is the HMAC-SHA256 (libsodium crypto_auth_hmacsha256) of the
-// canonical target under redirect.secret, or when its host is exactly one of
-// redirect.allow_hosts. Everything else is refused: no open redirect.
+// A target is admitted when sig is the HMAC-SHA256 (libsodium crypto_auth_hmacsha256) under
+// redirect.secret of everything the redirect event records from the link (the action, the
+// campaign and the canonical target; see "What is signed" below), or when its host is exactly
+// one of redirect.allow_hosts. Everything else is refused: no open redirect, and no signed
+// link turned into a different action or campaign.
 //
 // The target (what the url parameter holds after exactly one percent-decoding; '+' stays a
 // '+'; a second layer of escapes is never decoded) must be, byte by byte:
@@ -26,11 +28,21 @@
 // in lower case, the port digits as given, then the rest as given except that every byte
 // 0x80–0xFF is written as %XX (upper-case hex), so the Location header is printable ASCII.
 // canonical(canonical(t)) == canonical(t); sign_url and check_redirect share the function.
+//
+// What is signed (version 2; a version-1 signature, of the target alone, does not match):
+//   "pixelring-redirect-v2" NUL
+//   u32 big-endian length, then the action percent-decoded ('+' stays '+'), as the event's
+//     action
+//   one byte 1 and a u32 length and the value of the first campaignID parameter decoded
+//     ('+' as space), as the event's campaign; or one byte 0 when there is none (null)
+//   the canonical target
+// The lengths make the message unambiguous whatever bytes the action or campaign hold.
 
 #include <sodium/crypto_auth_hmacsha256.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +93,19 @@ enum class redirect_status : uint8_t {
 // https URL"). Static storage.
 std::string_view redirect_status_text(redirect_status status) noexcept;
 
+// The parts of a /r/ link besides the target that its event records, as received (still
+// percent-encoded): views into the request.
+struct redirect_subject {
+    std::string_view action{};   // <action> of /r/<action>
+    std::string_view campaign{}; // value of the first campaignID parameter
+    bool has_campaign = false;   // a campaignID parameter is present (perhaps empty)
+};
+
+// The subject of a request: raw_action as given, the campaign found in query the way the
+// event encoder finds it (the first parameter whose decoded name is campaignID).
+redirect_subject find_redirect_subject(std::string_view raw_action,
+                                       std::string_view query) noexcept;
+
 struct redirect_check {
     redirect_status status;
     size_t location_size; // bytes of out when status is ok, else 0
@@ -90,20 +115,27 @@ struct redirect_check {
 // max_redirect_target stack buffer). raw_url and raw_sig are the url and sig query values
 // as received (still percent-encoded; "" when absent). On ok, out[0..location_size) is the
 // canonical target to send as Location; out_size = 3 * raw_url.size() always suffices. The
-// host is admitted by allow_hosts first; otherwise the sig is checked, in constant time.
+// host is admitted by allow_hosts first; otherwise the sig is checked against the subject
+// and the target, in constant time.
 redirect_check check_redirect(const redirect_policy& policy, std::string_view raw_url,
-                              std::string_view raw_sig, char* out, size_t out_size) noexcept;
+                              std::string_view raw_sig, const redirect_subject& subject, char* out,
+                              size_t out_size) noexcept;
 
 // For `pixelring sign-url URL` (start-up code, allocates). url is the target as a user
-// writes it (not percent-encoded as a parameter; it is canonicalised, not decoded). link is
-// base (e.g. "https://px.example.com", "" for a path only) + "/r/" + action + "?url=" +
-// the canonical target percent-encoded + "&sig=" + 64 lower-case hex digits. Exactly one of
-// link and error is non-empty; error names the URL and the reason, or the secret's problem.
+// writes it (not percent-encoded as a parameter; it is canonicalised, not decoded); action
+// and campaign as the event is to record them (campaign null: no campaignID parameter). link
+// is base (e.g. "https://px.example.com", "" for a path only) + "/r/" + action encoded +
+// "?url=" + the canonical target encoded [+ "&campaignID=" + campaign encoded] + "&sig=" +
+// 64 lower-case hex digits. Exactly one of link and error is non-empty; error names the URL
+// and the reason (a canonical target longer than max_redirect_target too), or the secret's
+// problem.
 struct signed_link {
     std::string link;
     std::string error;
 };
 signed_link sign_url(std::string_view secret, std::string_view url,
-                     std::string_view action = "click", std::string_view base = "");
+                     std::string_view action = "click",
+                     std::optional<std::string_view> campaign = std::nullopt,
+                     std::string_view base = "");
 
 } // namespace pixelring

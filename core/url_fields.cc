@@ -139,8 +139,13 @@ std::string_view ipv6_host(std::string_view authority, char* out) noexcept {
     if (!after.empty() && (after.front() != ':' || !is_port(after.substr(1)))) return {};
     // INET6_ADDRSTRLEN (46) with the NUL; longer text is no address.
     if (literal.empty() || literal.size() >= 46) return {};
-    for (size_t i = 0; i < literal.size(); ++i)
-        out[i] = to_lower(literal[i]);
+    // Only what an IPv6 address is written with: inet_pton stops at a NUL, so "::1\0<x>"
+    // would pass it and be returned whole.
+    for (size_t i = 0; i < literal.size(); ++i) {
+        const char c = to_lower(literal[i]);
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == ':' || c == '.')) return {};
+        out[i] = c;
+    }
     out[literal.size()] = '\0';
     in6_addr ignored;
     if (inet_pton(AF_INET6, out, &ignored) != 1) return {};
@@ -277,6 +282,31 @@ std::string_view url_host(std::string_view url, char* out) noexcept {
     std::string_view after;
     if (!split_http_url(url, authority, after)) return {};
     return host_of_authority(authority, out);
+}
+
+bool split_userinfo(std::string_view url, std::string_view& head, std::string_view& tail) noexcept {
+    head = url;
+    tail = {};
+    size_t start = 0;
+    if (url.starts_with("//")) {
+        start = 2;
+    } else {
+        const auto is_alpha = [](char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; };
+        if (url.empty() || !is_alpha(url[0])) return false;
+        size_t i = 1;
+        while (i < url.size() && (is_alpha(url[i]) || (url[i] >= '0' && url[i] <= '9') ||
+                                  url[i] == '+' || url[i] == '-' || url[i] == '.'))
+            ++i;
+        if (url.substr(i, 3) != "://") return false;
+        start = i + 3;
+    }
+    const std::string_view rest = url.substr(start);
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?#\\"));
+    const size_t at = authority.rfind('@');
+    if (at == std::string_view::npos) return false;
+    head = url.substr(0, start);
+    tail = rest.substr(at + 1);
+    return true;
 }
 
 std::string_view url_path(std::string_view url) noexcept {

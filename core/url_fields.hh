@@ -50,6 +50,15 @@ inline constexpr size_t max_host_size = 256;
 // browsers treat as '/' in http(s) URLs. Other bytes (UTF-8 of an IDN) are kept as they are.
 std::string_view url_host(std::string_view url, char* out) noexcept;
 
+// A URL without its user information, as two views into url: head + tail is what is kept.
+// For "scheme://user:pw@host/..." (any scheme: a letter, then letters, digits, '+', '-' or
+// '.') or a scheme-relative "//user@host/...": head is up to and including "//", tail starts
+// after the last '@' of the authority (which ends at the first '/', '?', '#' or ''), and
+// the result is true. For any other URL, or one without '@' in its authority, head is url,
+// tail is empty and the result is false. "https://alice:s3cret@shop.example/cart" gives
+// "https://" and "shop.example/cart": the credentials never reach an event.
+bool split_userinfo(std::string_view url, std::string_view& head, std::string_view& tail) noexcept;
+
 // The path of an absolute http or https URL, split where url_host splits it: from the end of
 // the authority ('/' or '\') to the first '?' or '#', raw as in url (still percent-encoded,
 // a '\' kept as it is), a view into url. Empty when the URL has no path ("http://a.example?q")

@@ -114,6 +114,11 @@ struct worker::impl {
     uint16_t queue_text(uint32_t index, uint16_t status, std::string_view text, bool keep_alive,
                         bool head, std::string_view allow = {});
     void record_hit(connection& c, const http_request& r, pixel_hit& hit, std::string_view action);
+    // What the encoder changed in an accepted event, into the counters.
+    void count_notes(const encode_notes& notes) noexcept {
+        if (notes.userinfo_removed) counters.events_userinfo_removed.add();
+        if (notes.params_truncated) counters.events_params_truncated.add();
+    }
     uint16_t answer_beacon(uint32_t index, const http_request& r, const char* body, size_t body_len,
                            size_t body_cap, bool keep_alive);
     uint16_t answer_preflight(uint32_t index, const http_request& r, bool keep_alive);

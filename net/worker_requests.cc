@@ -237,10 +237,12 @@ void worker::impl::record_hit(connection& c, const http_request& r, pixel_hit& h
         return;
     }
     event_id id = ids.next(now_ms);
-    size_t n = encode_pixel_event(hit, cfg.encode, id, now_ms, slot);
+    encode_notes notes;
+    size_t n = encode_pixel_event(hit, cfg.encode, id, now_ms, slot, &notes);
     events.commit(n);
     counters.events_accepted.add();
     if (hit.enrichment && extra.fields.dnt) counters.events_dnt.add();
+    count_notes(notes);
 }
 
 uint16_t worker::impl::answer_rest(uint32_t index, const http_request& r, const routed& how,
@@ -266,8 +268,9 @@ uint16_t worker::impl::answer_redirect(uint32_t index, const http_request& r, co
         return 404;
     }
     char location[3 * max_redirect_target];
-    redirect_check check = check_redirect(*cfg.redirect, query_param(r.query, "url"),
-                                          query_param(r.query, "sig"), location, sizeof location);
+    redirect_check check =
+        check_redirect(*cfg.redirect, query_param(r.query, "url"), query_param(r.query, "sig"),
+                       find_redirect_subject(how.action, r.query), location, sizeof location);
     if (check.status != redirect_status::ok) {
         char text[256];
         std::string_view why = redirect_status_text(check.status);
@@ -360,10 +363,12 @@ uint16_t worker::impl::answer_beacon(uint32_t index, const http_request& r, cons
             counters.events_dropped_ring_full.add();
             continue;
         }
-        size_t n = encode_beacon_event(hit, cfg.encode, ids.next(now_ms), now_ms, slot);
+        encode_notes notes;
+        size_t n = encode_beacon_event(hit, cfg.encode, ids.next(now_ms), now_ms, slot, &notes);
         events.commit(n);
         counters.events_accepted.add();
         if (enrich && extra.fields.dnt) counters.events_dnt.add();
+        count_notes(notes);
     }
     const bool receipts = receipts_asked(r.query);
     char* buf = take_answer(receipts);

@@ -235,8 +235,8 @@ std::string rest_request() {
 std::string redirect_request(size_t pad = 0) {
     signed_link link =
         sign_url(redirect_secret, "https://example.com/landing?from=mail" + std::string(pad, 'p'),
-                 "click", "");
-    return "GET " + link.link + "&campaignID=example.com HTTP/1.1\r\nHost: px.example.com\r\n" +
+                 "click", "example.com");
+    return "GET " + link.link + " HTTP/1.1\r\nHost: px.example.com\r\n" +
            "User-Agent: " + user_agent + "\r\nX-Forwarded-For: " + client_address + "\r\n\r\n";
 }
 

@@ -336,6 +336,30 @@ TEST_F(beacon_test, numbers_keep_their_source_text) {
     }
 }
 
+// Found by fuzzing: numbers the grammar allows but a double cannot hold were copied into the
+// event, and simdjson (and other strict readers) refuse the whole event line for them.
+TEST_F(beacon_test, numbers_beyond_a_double_are_refused) {
+    for (const char* number : {"1e400", "-2.5e308", "1.8e308", "0.00000000000000001e326"}) {
+        for (const std::string& body :
+             {std::string(R"({"action":"a","ts":)") + number + "}",
+              std::string(R"({"action":"a","params":{"n":)") + number + "}}"}) {
+            const beacon_result r = parse(body);
+            EXPECT_EQ(r.error(), beacon_body_error::invalid_json) << body;
+            EXPECT_NE(r.error_body().find("beyond the range of a double"), std::string::npos)
+                << r.error_body();
+        }
+    }
+    // The largest double, numbers that round to it, underflows (read as 0 or a subnormal)
+    // and zeros with any exponent are numbers every reader takes.
+    for (const char* number : {"1.7976931348623157e308", "-1.7976931348623158e308", "1e-400",
+                               "-2.5e-330", "0e999999999999", "0.0E+400", "5e-324"}) {
+        const std::string body = std::string(R"({"action":"a","ts":)") + number + "}";
+        const beacon_result r = parse(body);
+        ASSERT_EQ(r.error(), beacon_body_error::none) << body << " " << r.error_body();
+        EXPECT_EQ(r.items()[0].client_ts, number);
+    }
+}
+
 TEST_F(beacon_test, escaped_strings_are_unescaped) {
     const beacon_result r =
         parse(R"({"action":"caf\u00e9","url":"a\nb\t\"q\"\\\/","campaign":"\ud83d\ude00",)"

@@ -60,14 +60,14 @@ TEST(cli, sign_url_prints_a_link_the_collector_accepts) {
     pixelring::redirect_policy policy;
     ASSERT_EQ(pixelring::make_redirect_policy("0123456789abcdef0123456789abcdef", {}, policy), "");
     char location[8192];
-    auto ok = pixelring::check_redirect(policy, param(link, "url"), param(link, "sig"), location,
-                                        sizeof location);
+    auto ok = pixelring::check_redirect(policy, param(link, "url"), param(link, "sig"),
+                                        {.action = "newsletter"}, location, sizeof location);
     EXPECT_EQ(ok.status, pixelring::redirect_status::ok);
     EXPECT_EQ(std::string(location, ok.location_size), "https://shop.example.com/sale?x=1&y=2");
     // Another secret does not accept it.
     ASSERT_EQ(pixelring::make_redirect_policy("another secret of enough bytes", {}, policy), "");
-    EXPECT_EQ(pixelring::check_redirect(policy, param(link, "url"), param(link, "sig"), location,
-                                        sizeof location)
+    EXPECT_EQ(pixelring::check_redirect(policy, param(link, "url"), param(link, "sig"),
+                                        {.action = "newsletter"}, location, sizeof location)
                   .status,
               pixelring::redirect_status::bad_signature);
 }

@@ -376,6 +376,26 @@ TEST(beacon_event, absent_fields) {
     EXPECT_EQ(app.str("page_host"), "<null>");
 }
 
+TEST(beacon_event, userinfo_is_removed_from_url_and_referrer) {
+    beacon_fixture f;
+    f.item.url = "https://ann:pw@Example.com/blog?x=1";
+    f.item.referrer = "https://bob@search.example/?q=a@b";
+    encode_notes notes;
+    std::vector<char> out(max_beacon_event_size(f.hit, edge_1()));
+    const std::string json(out.data(),
+                           encode_beacon_event(f.hit, edge_1(), event_id{}, 0, out.data(), &notes));
+    const test::json_value v = parse(json);
+    EXPECT_EQ(v.str("url"), "https://Example.com/blog?x=1");
+    EXPECT_EQ(v.str("page_host"), "example.com");
+    EXPECT_EQ(v.str("referrer"), "https://search.example/?q=a@b");
+    EXPECT_TRUE(notes.userinfo_removed);
+    EXPECT_FALSE(notes.params_truncated);
+    f.item.url = "https://Example.com/a@b";
+    f.item.referrer = "https://search.example/";
+    encode_beacon_event(f.hit, edge_1(), event_id{}, 0, out.data(), &notes);
+    EXPECT_FALSE(notes.userinfo_removed);
+}
+
 TEST(beacon_event, client_ts) {
     beacon_fixture f;
     auto client_ts = [&] {

@@ -405,14 +405,19 @@ std::vector<std::string> expected_members(const pixel_hit& hit, const encode_opt
 std::string encode(const pixel_hit& hit, const encode_options& opt, json_members* out = nullptr) {
     const size_t cap = max_pixel_event_size(hit, opt);
     std::unique_ptr<char[]> buf(new char[cap]);
-    const size_t n = encode_pixel_event(hit, opt, k_id, k_ms, buf.get());
+    encode_notes notes;
+    const size_t n = encode_pixel_event(hit, opt, k_id, k_ms, buf.get(), &notes);
     EXPECT_LE(n, cap);
     std::string json(buf.get(), n);
     EXPECT_TRUE(is_valid_utf8(json)) << json;
     json_members members;
     EXPECT_TRUE(json_checker(json).parse_document(&members)) << json;
     EXPECT_EQ(json.find('\n'), std::string::npos);
-    const std::vector<std::string> expected_order = expected_members(hit, opt);
+    std::vector<std::string> expected_order = expected_members(hit, opt);
+    // The encoder's note and the member agree; whether it is right, params_are_capped and
+    // fast_paths_test check.
+    if (notes.params_truncated)
+        expected_order.insert(expected_order.begin() + 7, "params_truncated");
     std::vector<std::string> order;
     for (const auto& m : members)
         order.push_back(m.first);
@@ -581,6 +586,68 @@ TEST(encode_pixel_event, params_are_capped) {
     for (size_t at = 0; (at = params.find("\":\"", at)) != std::string::npos; ++at)
         ++count;
     EXPECT_EQ(count, max_event_params);
+    EXPECT_EQ(members[7].first, "params_truncated");
+    EXPECT_EQ(members[7].second, "true");
+
+    // Exactly 64 distinct keys, with repeats and reserved keys past them: nothing was cut.
+    const auto truncated = [](const std::string& q) {
+        encode_notes notes;
+        const pixel_hit h = query_hit(q);
+        std::vector<char> out(max_pixel_event_size(h, {}));
+        const std::string json(out.data(),
+                               encode_pixel_event(h, {}, k_id, k_ms, out.data(), &notes));
+        EXPECT_EQ(json.find("\"params_truncated\":true") != std::string::npos,
+                  notes.params_truncated)
+            << json;
+        return notes.params_truncated;
+    };
+    std::string full;
+    for (int i = 0; i < 64; ++i)
+        full += "k" + std::to_string(i) + "=v&";
+    EXPECT_FALSE(truncated(full));
+    EXPECT_FALSE(truncated(full + "k0=again&k%363=again&campaignID=c&k63"));
+    EXPECT_TRUE(truncated(full + "k0=again&k64=new"));
+    EXPECT_TRUE(truncated(full + "k64"));
+    EXPECT_FALSE(truncated("a=1&b=2"));
+    // A redirect's url and sig are not params: 64 params plus them are not cut either.
+    pixel_hit redirect = query_hit(full + "url=x&sig=y");
+    redirect.type = event_type::redirect;
+    encode_notes notes;
+    std::vector<char> out(max_pixel_event_size(redirect, {}));
+    encode_pixel_event(redirect, {}, k_id, k_ms, out.data(), &notes);
+    EXPECT_FALSE(notes.params_truncated);
+}
+
+TEST(encode_pixel_event, userinfo_is_never_written) {
+    struct userinfo_case {
+        std::string_view referer, url;
+        bool removed;
+    };
+    const userinfo_case cases[] = {
+        {"https://alice:s3cret@shop.example/cart", R"("https://shop.example/cart")", true},
+        {"https://alice@shop.example", R"("https://shop.example")", true},
+        {"HTTP://a:b@c@Shop.example:8080/x?y=@z#@", R"("HTTP://Shop.example:8080/x?y=@z#@")", true},
+        {"ftp://u:p@files.example/f", R"("ftp://files.example/f")", true},
+        {"android-app://u@com.example.app/", R"("android-app://com.example.app/")", true},
+        {"//u:p@cdn.example/x", R"("//cdn.example/x")", true},
+        {"https://shop.example/path@x", R"("https://shop.example/path@x")", false},
+        {"https://shop.example?q=a@b", R"("https://shop.example?q=a@b")", false},
+        {"https://shop.example\\u@x", R"("https://shop.example\\u@x")", false},
+        {"mailto:ann@example.com", R"("mailto:ann@example.com")", false},
+        {"1http://u@x/", R"("1http://u@x/")", false},
+    };
+    for (const auto& c : cases) {
+        const pixel_hit hit = referer_hit(c.referer);
+        EXPECT_EQ(field(hit, "url"), c.url) << c.referer;
+        encode_notes notes;
+        std::vector<char> out(max_pixel_event_size(hit, {}));
+        encode_pixel_event(hit, {}, k_id, k_ms, out.data(), &notes);
+        EXPECT_EQ(notes.userinfo_removed, c.removed) << c.referer;
+    }
+    // page_host and path are those of the whole URL, as before.
+    const pixel_hit hit = referer_hit("https://alice:s3cret@Shop.example/cart");
+    EXPECT_EQ(field(hit, "page_host"), R"("shop.example")");
+    EXPECT_EQ(field(hit, "path"), R"("/cart")");
 }
 
 TEST(encode_pixel_event, campaign) {
@@ -611,11 +678,11 @@ TEST(encode_pixel_event, referer_fields) {
          R"("www.example.com")"},
         {"http://example.com#frag", R"("http://example.com#frag")", R"("/")", R"("example.com")"},
         {"https://user:pw@Host.example:8443/a%20b/c+d/%E2%82%AC?q",
-         R"("https://user:pw@Host.example:8443/a%20b/c+d/%E2%82%AC?q")", R"("/a b/c+d/€")",
+         R"("https://Host.example:8443/a%20b/c+d/%E2%82%AC?q")", R"("/a b/c+d/€")",
          R"("host.example")"},
         {"http://[::1]:8080/x", R"("http://[::1]:8080/x")", R"("/x")", R"("::1")"},
         {"http://[2001:DB8::1]/", R"("http://[2001:DB8::1]/")", R"("/")", R"("2001:db8::1")"},
-        {"http://a@b@c.example/", R"("http://a@b@c.example/")", R"("/")", R"("c.example")"},
+        {"http://a@b@c.example/", R"("http://c.example/")", R"("/")", R"("c.example")"},
         {"https://example.com/%22q%22%0A", R"("https://example.com/%22q%22%0A")", R"("/\"q\"\n")",
          R"("example.com")"},
         {"android-app://com.google.android.gm/", R"("android-app://com.google.android.gm/")",
@@ -625,7 +692,7 @@ TEST(encode_pixel_event, referer_fields) {
         {"example.com/x", R"("example.com/x")", "null", "null"},
         {"http://", R"("http://")", "null", "null"},
         {"http:///x", R"("http:///x")", "null", "null"},
-        {"http://user@:80/", R"("http://user@:80/")", "null", "null"},
+        {"http://user@:80/", R"("http://:80/")", "null", "null"},
         {"http://[::1/x", R"("http://[::1/x")", "null", "null"},
         {"https:example.com", R"("https:example.com")", "null", "null"},
     };
@@ -635,6 +702,16 @@ TEST(encode_pixel_event, referer_fields) {
         EXPECT_EQ(field(hit, "path"), c.path) << c.referer;
         EXPECT_EQ(field(hit, "page_host"), c.page_host) << c.referer;
         EXPECT_EQ(field(hit, "referrer"), "null") << c.referer;
+    }
+    // Found by fuzzing: inet_pton stops at a NUL, so a bracketed literal with a NUL in it
+    // passed and was returned whole as page_host (and fed the visitor hash).
+    for (const std::string& referer :
+         {std::string("http://[::1\0<script>x]/p", 24), std::string("http://[::1 x]/p"),
+          std::string("http://[::1%00]/p"), std::string("http://[fe80::1%eth0]/p"),
+          std::string("http://[::1\n]/p")}) {
+        const pixel_hit hit = referer_hit(referer);
+        EXPECT_EQ(field(hit, "page_host"), "null") << referer;
+        EXPECT_EQ(field(hit, "path"), "null") << referer;
     }
     const pixel_hit none = referer_hit("");
     EXPECT_EQ(field(none, "url"), "null");
@@ -1055,7 +1132,8 @@ TEST(encode_pixel_event, bound_is_tight_for_control_byte_keys) {
     const std::string json = encode(hit, opt);
     const size_t bound = max_pixel_event_size(hit, opt);
     EXPECT_LE(json.size(), bound);
-    EXPECT_LE(bound - json.size(), 32u) << json.size() << " of " << bound;
+    // The bound also pays for ",\"params_truncated\":true" (24 bytes), not written here.
+    EXPECT_LE(bound - json.size(), 32u + 24u) << json.size() << " of " << bound;
 }
 
 // ---- Referer host and path (url_host, url_path) ------------------------------------------

@@ -225,6 +225,21 @@ TEST(proxy, garbage_fails_fast) {
     EXPECT_EQ(parse("").status, parse_status::need_more);
 }
 
+// Found by fuzzing: a line that waits only for its LF is judged before the LF comes. A wrong
+// protocol word or a wrong address is refused at once instead of holding the connection
+// until the header timeout.
+TEST(proxy_v1, a_wrong_line_ending_in_cr_is_refused_before_the_lf) {
+    EXPECT_EQ(parse("PROXY TCP*6 2001:db8.0.2.1 2.1 1 65\r").reason,
+              "v1: protocol is not TCP4, TCP6 or UNKNOWN");
+    EXPECT_EQ(parse("PROXY TCP6 2001:db8.0.2.1 2.1 1 65\r").reason, "v1: bad source address");
+    EXPECT_EQ(parse("PROXY TCP4 192.0.2.1 198.51.100.1 56324 99999\r").reason,
+              "v1: bad destination port");
+    // A right line still waits for its LF.
+    EXPECT_EQ(parse("PROXY TCP4 192.0.2.1 198.51.100.1 56324 443\r").status,
+              parse_status::need_more);
+    EXPECT_EQ(parse("PROXY UNKNOWN\r").status, parse_status::need_more);
+}
+
 // ---------------------------------------------------------------- version 2
 
 TEST(proxy_v2, tcp4) {

@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -35,9 +36,11 @@ struct outcome {
     std::string location;
 };
 
-outcome check(const redirect_policy& p, std::string_view raw_url, std::string_view raw_sig = "") {
+// A /r/click link without a campaignID unless subject says otherwise.
+outcome check(const redirect_policy& p, std::string_view raw_url, std::string_view raw_sig = "",
+              const redirect_subject& subject = {.action = "click"}) {
     std::string out(3 * raw_url.size() + 1, '\0');
-    const auto r = check_redirect(p, raw_url, raw_sig, out.data(), out.size());
+    const auto r = check_redirect(p, raw_url, raw_sig, subject, out.data(), out.size());
     if (r.status != redirect_status::ok) {
         EXPECT_EQ(r.location_size, 0u);
     }
@@ -74,6 +77,25 @@ std::string hmac_hex(std::string_view key, std::string_view message) {
     return hex;
 }
 
+// The signed message of redirect.hh ("What is signed"), built here byte by byte.
+std::string message_v2(std::string_view action, std::optional<std::string_view> campaign,
+                       std::string_view target) {
+    const auto length = [](size_t n) {
+        return std::string{static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                           static_cast<char>(n >> 8), static_cast<char>(n)};
+    };
+    std::string m("pixelring-redirect-v2\0", 22);
+    m += length(action.size()) + std::string(action);
+    m += campaign ? "\1" + length(campaign->size()) + std::string(*campaign) : std::string(1, '\0');
+    return m + std::string(target);
+}
+
+// The sig of a link to target for action and campaign (as the event records them).
+std::string sig_of(std::string_view key, std::string_view target, std::string_view action = "click",
+                   std::optional<std::string_view> campaign = std::nullopt) {
+    return hmac_hex(key, message_v2(action, campaign, target));
+}
+
 // The value of one parameter of a link made by sign_url.
 std::string param(std::string_view link, std::string_view name) {
     const std::string key = "&"s.append(name) + "=";
@@ -89,7 +111,7 @@ TEST(RedirectTest, OffWhenNeitherSecretNorHostsAreSet) {
     const auto p = policy_of("", {});
     EXPECT_FALSE(p.enabled());
     EXPECT_EQ(check(p, "https://good.example/").status, redirect_status::off);
-    EXPECT_EQ(check(p, "https://good.example/", hmac_hex(secret, "https://good.example/")).status,
+    EXPECT_EQ(check(p, "https://good.example/", sig_of(secret, "https://good.example/")).status,
               redirect_status::off);
     EXPECT_TRUE(policy_of(secret, {}).enabled());
     EXPECT_TRUE(policy_of("", {"good.example"}).enabled());
@@ -225,8 +247,8 @@ TEST(RedirectTest, OpenRedirectBypassesAreRefused) {
         const auto r1 = check(allow, b.raw);
         EXPECT_EQ(r1.status, b.status) << b.raw << ": got " << redirect_status_text(r1.status)
                                        << ", expected " << redirect_status_text(b.status);
-        EXPECT_EQ(check(signing, b.raw, hmac_hex(secret, decoded)).status, b.status) << b.raw;
-        EXPECT_EQ(check(signing, b.raw, hmac_hex(secret, b.raw)).status, b.status) << b.raw;
+        EXPECT_EQ(check(signing, b.raw, sig_of(secret, decoded)).status, b.status) << b.raw;
+        EXPECT_EQ(check(signing, b.raw, sig_of(secret, b.raw)).status, b.status) << b.raw;
         // And a careful client's encoding of the same text fares no better.
         if (b.status != s::missing_url) {
             EXPECT_EQ(check(allow, encode(decoded)).status, b.status) << b.raw;
@@ -237,7 +259,7 @@ TEST(RedirectTest, OpenRedirectBypassesAreRefused) {
 TEST(RedirectTest, SignedTargetIsAdmitted) {
     const auto p = policy_of(secret, {});
     const std::string target = "https://shop.example/cart?item=42&coupon=A%2BB#summary";
-    const std::string sig = hmac_hex(secret, target);
+    const std::string sig = sig_of(secret, target);
     auto r = check(p, encode(target), sig);
     EXPECT_EQ(r.status, redirect_status::ok) << redirect_status_text(r.status);
     EXPECT_EQ(r.location, target);
@@ -250,7 +272,7 @@ TEST(RedirectTest, SignedTargetIsAdmitted) {
         target);
     // Non-ASCII bytes in the rest: canonical form escapes them, whichever way they came.
     const std::string cafe = "https://shop.example/caf%C3%A9?q=%C3%BC";
-    const std::string cafe_sig = hmac_hex(secret, cafe);
+    const std::string cafe_sig = sig_of(secret, cafe);
     EXPECT_EQ(check(p, encode("https://shop.example/café?q=ü"), cafe_sig).location, cafe);
     EXPECT_EQ(check(p, encode(cafe), cafe_sig).location, cafe);
 }
@@ -258,7 +280,7 @@ TEST(RedirectTest, SignedTargetIsAdmitted) {
 TEST(RedirectTest, TamperedTargetOrSignatureIsRefused) {
     const auto p = policy_of(secret, {"good.example"});
     const std::string target = "https://shop.example/offer?id=7";
-    const std::string sig = hmac_hex(secret, target);
+    const std::string sig = sig_of(secret, target);
     ASSERT_EQ(check(p, encode(target), sig).status, redirect_status::ok);
     using s = redirect_status;
     EXPECT_EQ(check(p, encode("https://shop.example/offer?id=8"), sig).status, s::bad_signature);
@@ -279,7 +301,7 @@ TEST(RedirectTest, TamperedTargetOrSignatureIsRefused) {
     EXPECT_EQ(check(p, encode(target), "g" + sig.substr(1)).status, s::bad_signature);
     EXPECT_EQ(check(p, encode(target), std::string(64, '0')).status, s::bad_signature);
     EXPECT_EQ(check(p, encode(target), "").status, s::not_signed);
-    EXPECT_EQ(check(p, encode(target), hmac_hex("another secret of 32 bytes......", target)).status,
+    EXPECT_EQ(check(p, encode(target), sig_of("another secret of 32 bytes......", target)).status,
               s::bad_signature);
     // The allowlist needs no signature, and a wrong one does not spoil it.
     EXPECT_EQ(check(p, "https://good.example/x", "").status, s::ok);
@@ -305,12 +327,13 @@ TEST(RedirectTest, SignUrlRoundTripsThroughCheckRedirect) {
          "https://shop.example/?q=\"<>'`{}|^&e=@:;,!$()*"},
     };
     for (const auto& [url, canonical] : targets) {
-        const auto signed_ = sign_url(secret, url, "click", "https://px.example.com/");
+        const auto signed_ =
+            sign_url(secret, url, "click", std::nullopt, "https://px.example.com/");
         ASSERT_EQ(signed_.error, "") << url;
         const std::string& link = signed_.link;
         EXPECT_EQ(link.rfind("https://px.example.com/r/click?url=", 0), 0u) << link;
         const std::string raw_url = param(link, "url"), sig = param(link, "sig");
-        EXPECT_EQ(sig, hmac_hex(secret, canonical)) << link;
+        EXPECT_EQ(sig, sig_of(secret, canonical)) << link;
         EXPECT_EQ(link.find_first_of("#\\ \"<>"), std::string::npos) << link;
         const auto r = check(p, raw_url, sig);
         EXPECT_EQ(r.status, redirect_status::ok) << link << ": " << redirect_status_text(r.status);
@@ -324,6 +347,101 @@ TEST(RedirectTest, SignUrlRoundTripsThroughCheckRedirect) {
         << email.link;
     EXPECT_EQ(sign_url(secret, "https://shop.example/", "a b/c").link.rfind("/r/a%20b%2Fc?", 0),
               0u);
+}
+
+// A signature covers the action and the campaign the event records, not only the target.
+TEST(RedirectTest, SignatureCoversActionAndCampaign) {
+    const auto p = policy_of(secret, {});
+    using st = redirect_status;
+    const std::string target = "https://shop.example/sale";
+    const std::string raw = encode(target);
+    const std::string sig = sig_of(secret, target, "click", "spring 24");
+    const redirect_subject signed_for{
+        .action = "click", .campaign = "spring+24", .has_campaign = true};
+    EXPECT_EQ(check(p, raw, sig, signed_for).status, st::ok);
+    // The same decoded values in other spellings are the same event: still admitted.
+    EXPECT_EQ(
+        check(p, raw, sig, {.action = "cl%69ck", .campaign = "spring%2024", .has_campaign = true})
+            .status,
+        st::ok);
+    // Another action, another campaign, an empty one, none: refused.
+    for (const redirect_subject& other :
+         {redirect_subject{.action = "anything", .campaign = "spring+24", .has_campaign = true},
+          redirect_subject{.action = "click", .campaign = "spring+25", .has_campaign = true},
+          redirect_subject{.action = "click", .campaign = "", .has_campaign = true},
+          redirect_subject{.action = "click"},
+          redirect_subject{.action = "click%2B", .campaign = "spring+24", .has_campaign = true}}) {
+        EXPECT_EQ(check(p, raw, sig, other).status, st::bad_signature)
+            << other.action << " " << other.campaign << " " << other.has_campaign;
+    }
+    // No campaign and an empty campaign are different events (null and ""), signed apart.
+    EXPECT_EQ(check(p, raw, sig_of(secret, target), {.action = "click"}).status, st::ok);
+    EXPECT_EQ(
+        check(p, raw, sig_of(secret, target), {.action = "click", .has_campaign = true}).status,
+        st::bad_signature);
+    EXPECT_EQ(check(p, raw, sig_of(secret, target, "click", ""),
+                    {.action = "click", .has_campaign = true})
+                  .status,
+              st::ok);
+    // Length prefixes: bytes cannot move between the action and the campaign.
+    EXPECT_EQ(check(p, raw, sig_of(secret, target, "ab", "c"),
+                    {.action = "a", .campaign = "bc", .has_campaign = true})
+                  .status,
+              st::bad_signature);
+    // An old-style signature (the HMAC of the target alone) is refused.
+    EXPECT_EQ(check(p, raw, hmac_hex(secret, target)).status, st::bad_signature);
+}
+
+TEST(RedirectTest, FindRedirectSubjectReadsTheCampaignAsTheEventDoes) {
+    auto subject = find_redirect_subject("click", "url=x&c%61mpaignID=a+b&campaignID=second");
+    EXPECT_EQ(subject.action, "click");
+    EXPECT_TRUE(subject.has_campaign);
+    EXPECT_EQ(subject.campaign, "a+b");
+    subject = find_redirect_subject("click", "url=x&campaignID&sig=1");
+    EXPECT_TRUE(subject.has_campaign);
+    EXPECT_EQ(subject.campaign, "");
+    subject = find_redirect_subject("click", "url=x&campaign=y&sig=1");
+    EXPECT_FALSE(subject.has_campaign);
+}
+
+TEST(RedirectTest, SignUrlSignsActionAndCampaign) {
+    const auto p = policy_of(secret, {});
+    const auto link = sign_url(secret, "https://shop.example/", "open:ann@example.com",
+                               std::string_view("spring sale/24+"), "https://px.example.com");
+    ASSERT_EQ(link.error, "");
+    EXPECT_EQ(link.link.rfind("https://px.example.com/r/open:ann@example.com?url=", 0), 0u)
+        << link.link;
+    const std::string campaign = param(link.link, "campaignID");
+    EXPECT_EQ(campaign, "spring%20sale%2F24%2B");
+    const std::string sig = param(link.link, "sig");
+    EXPECT_EQ(sig,
+              sig_of(secret, "https://shop.example/", "open:ann@example.com", "spring sale/24+"));
+    const std::string raw_url = param(link.link, "url");
+    EXPECT_EQ(check(p, raw_url, sig,
+                    {.action = "open:ann@example.com", .campaign = campaign, .has_campaign = true})
+                  .status,
+              redirect_status::ok);
+    EXPECT_EQ(check(p, raw_url, sig, {.action = "open:ann@example.com"}).status,
+              redirect_status::bad_signature);
+}
+
+// sign_url measures the target the server will decode (the canonical form), not the URL as
+// written: a link it prints is never refused as too long.
+TEST(RedirectTest, SignUrlMeasuresTheCanonicalTarget) {
+    const auto p = policy_of(secret, {});
+    std::string fits = "https://good.example/";
+    const size_t n = (max_redirect_target - fits.size()) / 6;
+    for (size_t k = 0; k < n; ++k)
+        fits += "é"; // 2 bytes written, 6 canonical ("%C3%A9")
+    std::string over = fits + "é";
+    ASSERT_LE(over.size(), max_redirect_target); // short as written
+    const auto refused = sign_url(secret, over);
+    EXPECT_EQ(refused.link, "");
+    EXPECT_NE(refused.error.find("too long"), std::string::npos) << refused.error;
+    const auto link = sign_url(secret, fits);
+    ASSERT_EQ(link.error, "");
+    EXPECT_EQ(check(p, param(link.link, "url"), param(link.link, "sig")).status,
+              redirect_status::ok);
 }
 
 TEST(RedirectTest, SignUrlRefusesWhatCheckRedirectWould) {
@@ -382,10 +500,10 @@ TEST(RedirectTest, LocationMustFitTheBuffer) {
     const auto p = policy_of("", {"good.example"});
     const std::string target = "https://good.example/" + std::string(100, '\xC3');
     std::string out(3 * target.size(), '\0');
-    auto r = check_redirect(p, target, "", out.data(), out.size());
+    auto r = check_redirect(p, target, "", {.action = "click"}, out.data(), out.size());
     EXPECT_EQ(r.status, redirect_status::ok);
     EXPECT_EQ(r.location_size, 21u + 300u);
-    r = check_redirect(p, target, "", out.data(), 21 + 299);
+    r = check_redirect(p, target, "", {.action = "click"}, out.data(), 21 + 299);
     EXPECT_EQ(r.status, redirect_status::too_long);
     const std::string longest =
         "https://good.example/" + std::string(max_redirect_target - 21, 'a');
@@ -475,17 +593,19 @@ TEST(RedirectTest, CostPerCall) {
     const auto p = policy_of(secret, {"good.example"});
     const std::string allowed = encode("https://good.example/landing/page?utm_source=news&id=42");
     const std::string target = "https://shop.example/landing/page?utm_source=news&id=42";
-    const std::string raw = encode(target), sig = hmac_hex(secret, target);
+    const std::string raw = encode(target), sig = sig_of(secret, target);
     char out[512];
     constexpr int rounds = 5, n = 20'000;
     double best_allowed = 1e9, best_signed = 1e9;
     for (int r = 0; r < rounds; ++r) {
         double start = thread_cpu_ns();
         for (int i = 0; i < n; ++i)
-            ASSERT_EQ(check_redirect(p, allowed, "", out, sizeof out).status, redirect_status::ok);
+            ASSERT_EQ(check_redirect(p, allowed, "", {.action = "click"}, out, sizeof out).status,
+                      redirect_status::ok);
         double mid = thread_cpu_ns();
         for (int i = 0; i < n; ++i)
-            ASSERT_EQ(check_redirect(p, raw, sig, out, sizeof out).status, redirect_status::ok);
+            ASSERT_EQ(check_redirect(p, raw, sig, {.action = "click"}, out, sizeof out).status,
+                      redirect_status::ok);
         double end = thread_cpu_ns();
         best_allowed = std::min(best_allowed, (mid - start) / n);
         best_signed = std::min(best_signed, (end - mid) / n);

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,7 +84,7 @@ std::vector<std::pair<std::string, std::string>> params_of(const json_value& e) 
 
 using pairs = std::vector<std::pair<std::string, std::string>>;
 
-// Lower-case hex HMAC-SHA256 of text under the test secret, as sign-url computes it.
+// Lower-case hex HMAC-SHA256 of text under the test secret.
 std::string hmac_hex(const std::string& text) {
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_state st;
@@ -95,6 +96,20 @@ std::string hmac_hex(const std::string& text) {
     char hex[2 * sizeof mac + 1];
     sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
     return hex;
+}
+
+// The sig of a /r/<action> link to target with that campaign, as core/redirect.hh defines
+// the signed message ("What is signed"), built here byte by byte.
+std::string link_sig(const std::string& action, std::optional<std::string> campaign,
+                     const std::string& target) {
+    const auto length = [](size_t n) {
+        return std::string{static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                           static_cast<char>(n >> 8), static_cast<char>(n)};
+    };
+    std::string m("pixelring-redirect-v2\0", 22);
+    m += length(action.size()) + action;
+    m += campaign ? "\1" + length(campaign->size()) + *campaign : std::string(1, '\0');
+    return hmac_hex(m + target);
 }
 
 // Percent-encodes every byte outside the unreserved set (a query value).
@@ -171,6 +186,42 @@ TEST(beacons, one_object_by_send_beacon_becomes_one_event) {
     EXPECT_FALSE(e.has("future"));
     EXPECT_EQ(requests(p, "beacon", 204), 1);
     EXPECT_EQ(metric(p, "pixelring_beacon_items_rejected_total"), 0);
+}
+
+// Credentials in a page URL never reach an event; params cut at 64 say so. Both are counted.
+TEST(privacy, userinfo_is_removed_and_truncated_params_are_flagged) {
+    collector_process p({"server.workers=1"});
+    ASSERT_TRUE(p.started()) << p.stderr_text();
+    http_response r = round_trip(p, get("/track/open.gif?campaignID=c",
+                                        "Referer: https://alice:s3cret@shop.example/cart\r\n"));
+    EXPECT_EQ(r.status, 200);
+    r = round_trip(p, beacon(R"({"action":"view","url":"https://bob:pw@shop.example/p",)"
+                             R"("referrer":"http://carol@search.example/?q=x"})"));
+    EXPECT_EQ(r.status, 204);
+    std::string many;
+    for (int i = 0; i < 70; ++i)
+        many += "k" + std::to_string(i) + "=v&";
+    r = round_trip(p, get("/track/open.gif?" + many + "campaignID=c"));
+    EXPECT_EQ(r.status, 200);
+    auto ev = wait_events(p, 3);
+    ASSERT_EQ(ev.size(), 3u);
+    EXPECT_EQ(ev[0].str("url"), "https://shop.example/cart");
+    EXPECT_EQ(ev[0].str("page_host"), "shop.example");
+    EXPECT_FALSE(ev[0].has("params_truncated"));
+    EXPECT_EQ(ev[1].str("url"), "https://shop.example/p");
+    EXPECT_EQ(ev[1].str("referrer"), "http://search.example/?q=x");
+    ASSERT_TRUE(ev[2].has("params_truncated"));
+    EXPECT_EQ(ev[2].get("params_truncated")->kind, json_value::bool_t);
+    EXPECT_TRUE(ev[2].get("params_truncated")->b);
+    EXPECT_EQ(ev[2].get("params")->members.size(), 64u);
+    EXPECT_EQ(ev[2].str("campaign"), "c");
+    for (const auto& e : ev) {
+        std::string text = e.str("url") + e.str("referrer");
+        EXPECT_EQ(text.find("s3cret"), std::string::npos);
+        EXPECT_EQ(text.find('@'), std::string::npos) << text;
+    }
+    EXPECT_EQ(metric(p, "pixelring_events_userinfo_removed_total"), 2);
+    EXPECT_EQ(metric(p, "pixelring_events_params_truncated_total"), 1);
 }
 
 TEST(beacons, fetch_json_array_with_receipts) {
@@ -763,25 +814,36 @@ TEST(redirects, sign_url_link_is_followed) {
     EXPECT_EQ(bad.exit_code, 2);
     EXPECT_EQ(bad.out, "");
 
-    run_result s =
-        run_binary({"--set", std::string("redirect.secret=") + secret, "sign-url", "--action",
-                    "promo", "https://Shop.Example.com/sale/caf\xc3\xa9?x=1&y=a%20b#top"});
+    EXPECT_NE(help.out.find("--campaign"), std::string::npos) << help.out;
+    run_result s = run_binary({"--set", std::string("redirect.secret=") + secret, "sign-url",
+                               "--action", "promo", "--campaign", "spring",
+                               "https://Shop.Example.com/sale/caf\xc3\xa9?x=1&y=a%20b#top"});
     ASSERT_EQ(s.exit_code, 0) << s.err;
     ASSERT_FALSE(s.out.empty());
     std::string link = s.out.substr(0, s.out.find('\n'));
     ASSERT_EQ(link.rfind("/r/promo?url=", 0), 0u) << link;
     std::string canonical = "https://shop.example.com/sale/caf%C3%A9?x=1&y=a%20b#top";
-    EXPECT_EQ(link, "/r/promo?url=" + encode_component(canonical) + "&sig=" + hmac_hex(canonical));
+    EXPECT_EQ(link, "/r/promo?url=" + encode_component(canonical) +
+                        "&campaignID=spring&sig=" + link_sig("promo", "spring", canonical));
     // The same key from the environment gives the same link.
-    run_result env = run_binary({"sign-url", "--action", "promo",
+    run_result env = run_binary({"sign-url", "--action", "promo", "--campaign", "spring",
                                  "https://Shop.Example.com/sale/caf\xc3\xa9?x=1&y=a%20b#top"},
                                 {std::string("PIXELRING_REDIRECT_SECRET=") + secret});
     EXPECT_EQ(env.out, s.out);
+    // A URL that only grows past the limit when written canonically is refused, not printed.
+    std::string wide = "https://shop.example.com/";
+    for (int i = 0; i < 700; ++i)
+        wide += "\xc3\xa9";
+    run_result too_long =
+        run_binary({"sign-url", wide}, {std::string("PIXELRING_REDIRECT_SECRET=") + secret});
+    EXPECT_EQ(too_long.exit_code, 2);
+    EXPECT_EQ(too_long.out, "");
+    EXPECT_NE(too_long.err.find("too long"), std::string::npos) << too_long.err;
 
     collector_process p({std::string("redirect.secret=") + secret, "server.workers=1"});
     ASSERT_TRUE(p.started()) << p.stderr_text();
-    http_response r = round_trip(p, get(link + "&campaignID=spring&utm_source=mail&k=v",
-                                        "Referer: https://mail.example.net/inbox\r\n"));
+    http_response r = round_trip(
+        p, get(link + "&utm_source=mail&k=v", "Referer: https://mail.example.net/inbox\r\n"));
     EXPECT_EQ(r.status, 302);
     EXPECT_EQ(r.headers["location"], canonical);
     EXPECT_EQ(r.headers["cache-control"],
@@ -799,7 +861,7 @@ TEST(redirects, sign_url_link_is_followed) {
     r = round_trip(
         p, get("/r/promo?url=" +
                encode_component("HTTPS://SHOP.example.COM/sale/caf\xc3\xa9?x=1&y=a%20b#top") +
-               "&sig=" + hmac_hex(canonical)));
+               "&sig=" + link_sig("promo", std::nullopt, canonical)));
     EXPECT_EQ(r.status, 302) << r.body;
     EXPECT_EQ(r.headers["location"], canonical);
 
@@ -809,18 +871,41 @@ TEST(redirects, sign_url_link_is_followed) {
     EXPECT_EQ(r.headers["location"], canonical);
     EXPECT_EQ(r.body, "");
 
-    // A signature for another URL, a truncated one, one in upper case, none.
-    std::string url_param = link.substr(link.find("url="), link.find("&sig=") - link.find("url="));
-    std::string other = hmac_hex("https://shop.example.com/other");
+    // A signature for another URL, a truncated one, none, an old-style one (of the target
+    // alone).
+    std::string url_param =
+        link.substr(link.find("url="), link.find("&campaignID=") - link.find("url="));
+    std::string good = link_sig("promo", std::nullopt, canonical);
     for (const std::string& sig :
-         {"&sig=" + other, "&sig=" + hmac_hex(canonical).substr(0, 63),
-          "&sig=" + hmac_hex(canonical).substr(0, 62), std::string("&sig="), std::string()}) {
+         {"&sig=" + link_sig("promo", std::nullopt, "https://shop.example.com/other"),
+          "&sig=" + good.substr(0, 63), "&sig=" + good.substr(0, 62), std::string("&sig="),
+          std::string(), "&sig=" + hmac_hex(canonical)}) {
         http_response no = round_trip(p, get("/r/promo?" + url_param + sig));
         EXPECT_EQ(no.status, 400) << sig;
         EXPECT_FALSE(has_header(no, "location")) << sig;
     }
-    EXPECT_EQ(requests(p, "redirect", 400), 5);
-    EXPECT_EQ(requests(p, "redirect", 302), 3);
+    // The signed link with its action or campaign changed records nothing and goes nowhere.
+    const std::string query = link.substr(link.find('?'));
+    const std::string sig_part = link.substr(link.find("&sig="));
+    for (const std::string& edited :
+         {"/r/anything" + query, "/r/click" + query, "/r/promo?" + url_param + sig_part,
+          "/r/promo?" + url_param + "&campaignID=autumn" + sig_part,
+          "/r/promo?" + url_param + "&campaignID=" + sig_part,
+          "/r/promo?" + url_param + "&campaignID=autumn&campaignID=spring" + sig_part}) {
+        http_response no = round_trip(p, get(edited));
+        EXPECT_EQ(no.status, 400) << edited;
+        EXPECT_NE(no.body.find("sig does not match"), std::string::npos) << edited << no.body;
+    }
+    // The campaign may come after the sig: the parameters' order is not signed.
+    r = round_trip(p, get("/r/promo?" + url_param + sig_part + "&campaignID=spring"));
+    EXPECT_EQ(r.status, 302) << r.body;
+    EXPECT_EQ(requests(p, "redirect", 400), 12);
+    EXPECT_EQ(requests(p, "redirect", 302), 4);
+    auto all = wait_events(p, 3);
+    for (const auto& e : all) {
+        EXPECT_EQ(e.str("action"), "promo");
+        EXPECT_EQ(e.str("target"), canonical);
+    }
 }
 
 TEST(redirects, allow_hosts_admit_exact_hosts) {
@@ -929,8 +1014,8 @@ TEST(redirects, open_redirect_bypasses_are_refused) {
     for (const bypass& b : cases) {
         // Where one percent-decoding of the parameter gives back the decoded form, check it.
         c.send_all(get("/r/click?url=" + b.param + "&campaignID=x"));
-        c.send_all(
-            get("/r/click?url=" + b.param + "&sig=" + hmac_hex(b.decoded) + "&campaignID=x"));
+        c.send_all(get("/r/click?url=" + b.param + "&sig=" + link_sig("click", "x", b.decoded) +
+                       "&campaignID=x"));
         sent += 2;
     }
     c.send_all(marker_pixel);

@@ -91,11 +91,16 @@ int main(int argc, char** argv) {
     std::string sign_target, sign_action = "click", sign_base;
     CLI::App* sign = app.add_subcommand(
         "sign-url", "print a signed /r/ click link to URL, signed with redirect.secret (taken "
-                    "from the configuration, like every key) and exit");
+                    "from the configuration, like every key) and exit. The signature covers the "
+                    "URL, the action and the campaign: a link edited in any of them is refused");
     sign->fallthrough(); // --set and --config may follow the subcommand too
     sign->add_option("URL", sign_target, "absolute http(s) URL the link redirects to")->required();
     sign->add_option("--action", sign_action, "the action in the link (/r/<action>)")
         ->capture_default_str();
+    std::optional<std::string> sign_campaign;
+    sign->add_option("--campaign", sign_campaign,
+                     "the campaign the click event records (campaignID in the link, signed "
+                     "with it); without it the event's campaign is null");
     sign->add_option("--base", sign_base,
                      "prefix such as https://px.example.com; without it only the path and query "
                      "are printed");
@@ -128,8 +133,10 @@ int main(int argc, char** argv) {
                                "--set redirect.secret=...\n");
             return 2;
         }
-        pixelring::signed_link link =
-            pixelring::sign_url(cfg.redirect.secret, sign_target, sign_action, sign_base);
+        pixelring::signed_link link = pixelring::sign_url(
+            cfg.redirect.secret, sign_target, sign_action,
+            sign_campaign ? std::optional<std::string_view>(*sign_campaign) : std::nullopt,
+            sign_base);
         if (!link.error.empty()) {
             fmt::print(stderr, "pixelring: sign-url: {}\n", link.error);
             return 2;
