@@ -109,8 +109,13 @@ TEST(FileSinkDirect, ManyBlockWritesAreByteExact) {
     const std::string path = dir.file("events.ndjson");
     const auto events = make_events(12'000); // about 5.5 MiB: several full buffers
     auto out = open_sink(direct_config(path));
+    const auto started = std::chrono::steady_clock::now();
     write_passes(*out, events, 97);
     const uint64_t before_close = out->counters().written;
+    // Past the 10 ms hold (a slow or busy machine, a sanitizer build), poll() rightly wrote
+    // the partial last block too: only a faster run shows that the rest waited for close.
+    const bool within_hold =
+        std::chrono::steady_clock::now() - started < std::chrono::milliseconds(10);
     out->close();
     const std::string expected = as_ndjson(events);
     EXPECT_EQ(read_all(path), expected);
@@ -121,7 +126,7 @@ TEST(FileSinkDirect, ManyBlockWritesAreByteExact) {
     EXPECT_TRUE(out->healthy());
     // Whole buffers went out before close; the rest waited for it.
     EXPECT_GT(before_close, events.size() / 2);
-    EXPECT_LT(before_close, events.size());
+    if (within_hold) EXPECT_LT(before_close, events.size());
 }
 
 TEST(FileSinkDirect, EventsWaitForTheHoldTimeThenPollWritesThem) {
