@@ -126,7 +126,9 @@ TEST(FileSinkDirect, ManyBlockWritesAreByteExact) {
     EXPECT_TRUE(out->healthy());
     // Whole buffers went out before close; the rest waited for it.
     EXPECT_GT(before_close, events.size() / 2);
-    if (within_hold) EXPECT_LT(before_close, events.size());
+    if (within_hold) {
+        EXPECT_LT(before_close, events.size());
+    }
 }
 
 TEST(FileSinkDirect, EventsWaitForTheHoldTimeThenPollWritesThem) {
