@@ -10,6 +10,7 @@
 #include "sinks/file_sink.hh"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -24,6 +25,7 @@
 
 #include <fmt/format.h>
 
+#include "core/metrics.hh"
 #include "sinks/direct_writer.hh"
 #include "sinks/file_syncer.hh"
 #include "sinks/line_writer.hh"
@@ -215,6 +217,15 @@ public:
                 return error;
             }
         }
+        // The first open after a start: a line cut short by a crash (kill -9 in the middle of
+        // a write) is cut off, so that the file holds whole lines only.
+        if (regular && !opened_once_ && st.st_size > 0) {
+            if (const int error = cut_torn_tail(fd, st)) {
+                if (syncer_fd >= 0) ::close(syncer_fd);
+                ::close(fd);
+                return error;
+            }
+        }
         const bool same_file = opened_once_ && st.st_dev == dev_ && st.st_ino == ino_;
         if (!same_file) age_start_ms_.reset(); // the age is the file's, not the descriptor's
         opened_once_ = true;
@@ -232,7 +243,64 @@ public:
         return 0;
     }
 
+    // Bytes after the file's last newline, cut at the first open (a torn last line).
+    void write_metrics(std::string& out) const override {
+        prometheus_header(out, "pixelring_sink_torn_bytes_cut_total", "counter",
+                          "Bytes of a line cut short by a crash, removed from the end of the "
+                          "event file when pixelring started again.");
+        out += fmt::format("pixelring_sink_torn_bytes_cut_total {}\n",
+                           torn_bytes_cut_.load(std::memory_order_relaxed));
+    }
+
 private:
+    // st: fd's. Truncates the file after its last '\n' when it does not end with one (the
+    // whole file when it has none), logs what was cut and updates st.st_size. 0 or errno.
+    int cut_torn_tail(int fd, struct stat& st) {
+        // fd is write-only: the same file opened again for reading.
+        const int rfd = ::open(fmt::format("/proc/self/fd/{}", fd).c_str(), O_RDONLY | O_CLOEXEC);
+        if (rfd < 0) return errno;
+        const int error = cut_torn_tail(fd, rfd, st);
+        ::close(rfd);
+        return error;
+    }
+    int cut_torn_tail(int fd, int rfd, struct stat& st) {
+        const auto size = uint64_t(st.st_size);
+        char chunk[64 * 1024];
+        uint64_t end = size; // bytes before end were not looked at yet
+        uint64_t keep = 0;   // bytes up to and including the last '\n'
+        bool found = false;
+        while (end > 0 && !found) {
+            const uint64_t from = end > sizeof chunk ? end - sizeof chunk : 0;
+            const auto want = std::size_t(end - from);
+            ssize_t n;
+            do {
+                n = ::pread(rfd, chunk, want, off_t(from));
+            } while (n < 0 && errno == EINTR);
+            if (n < 0) return errno;
+            if (std::size_t(n) != want) return EIO; // the file changed size while we looked
+            if (end == size && chunk[want - 1] == '\n') return 0; // ends with a whole line
+            for (std::size_t i = want; i > 0; --i) {
+                if (chunk[i - 1] == '\n') {
+                    keep = from + i;
+                    found = true;
+                    break;
+                }
+            }
+            end = from;
+        }
+        if (::ftruncate(fd, off_t(keep)) != 0) return errno;
+        const uint64_t cut = size - keep;
+        torn_bytes_cut_.fetch_add(cut, std::memory_order_relaxed);
+        std::fputs(fmt::format("pixelring: file sink: {} ended with a line cut short ({} bytes "
+                               "after the last newline, left by a crash); cut back to the last "
+                               "whole line\n",
+                               cfg_.path, cut)
+                       .c_str(),
+                   stderr);
+        st.st_size = off_t(keep);
+        return 0;
+    }
+
     // Bytes this sink put in the current file since it opened it.
     uint64_t fd_bytes() const { return direct_on_ ? direct_->fd_bytes() : writer_.fd_bytes(); }
     uint64_t file_size() const { return size_at_open_ + fd_bytes(); }
@@ -447,6 +515,7 @@ private:
     sink_counters counters_; // updated by the syncer thread too
     line_writer writer_;
     int fd_ = -1;
+    std::atomic<uint64_t> torn_bytes_cut_{0}; // cut_torn_tail; read by the admin thread
     bool opened_once_ = false;
     dev_t dev_ = 0; // identity of the last file opened: is a reopened path the same file?
     ino_t ino_ = 0;

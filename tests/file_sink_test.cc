@@ -132,6 +132,45 @@ TEST(FileSink, AppendsToExistingFile) {
     EXPECT_EQ(out->counters().written, 10u);
 }
 
+// A crash in the middle of a write leaves a line cut short at the end of the file: the next
+// start cuts it off (and counts it), with and without sink.file.direct, so that the file
+// holds whole lines only. A file that ends with its newline is left as it is.
+TEST(FileSink, ATornLastLineIsCutAtStart) {
+    const std::string whole = "{\"a\":1}\n{\"b\":2}\n";
+    const std::string big_line = "{\"c\":\"" + std::string(100'000, 'x') + "\"}\n";
+    struct torn_case {
+        std::string before, after;
+    };
+    const torn_case cases[] = {
+        {whole + "{\"torn\":", whole},
+        {whole, whole},
+        {"{\"only a torn line\"", ""},
+        {big_line + std::string(70'000, 'y'), big_line}, // the newline lies chunks back
+        {big_line + "{\"t", big_line},
+    };
+    for (const bool direct : {false, true}) {
+        for (const auto& c : cases) {
+            temp_dir dir;
+            const std::string path = dir.file("events.ndjson");
+            write_all(path, c.before);
+            file_sink_config cfg = config_for(path);
+            cfg.direct = direct;
+            auto out = open_sink(cfg);
+            ASSERT_NE(out, nullptr);
+            EXPECT_EQ(read_all(path), c.after) << "direct " << direct;
+            std::string metrics;
+            out->write_metrics(metrics);
+            EXPECT_NE(metrics.find("pixelring_sink_torn_bytes_cut_total " +
+                                   std::to_string(c.before.size() - c.after.size()) + "\n"),
+                      std::string::npos)
+                << metrics;
+            out->write("{\"new\":1}");
+            out->close();
+            EXPECT_EQ(read_all(path), c.after + "{\"new\":1}\n") << "direct " << direct;
+        }
+    }
+}
+
 // Rotated files in the order they were written: by stamp, then by the ".n" suffix.
 std::vector<fs::path> rotated_files(const temp_dir& dir, const std::string& base) {
     const std::regex name(std::regex_replace(base, std::regex(R"(\.)"), R"(\.)") +
