@@ -549,14 +549,23 @@ beacon_result beacon_parser::parse(const char* body, size_t len, size_t capacity
     return result;
 }
 
-size_t write_receipts(const beacon_result& result, char* out, size_t cap) noexcept {
+size_t write_receipts(const beacon_result& result, char* out, size_t cap, size_t kept,
+                      std::string_view dropped_reason) noexcept {
     if (cap < max_receipts_size(result.size())) return 0;
+    dropped_reason = dropped_reason.substr(0, max_dropped_reason_size);
     char* p = out;
     *p++ = '[';
     for (const beacon_item& item : result) {
         if (p != out + 1) *p++ = ',';
-        if (item.accepted()) {
+        if (item.accepted() && kept > 0) {
+            --kept;
             p = put_text(p, "{\"status\":\"accepted\"}");
+            continue;
+        }
+        if (item.accepted()) {
+            p = put_text(p, "{\"status\":\"dropped\",\"reason\":\"");
+            p = put_text(p, dropped_reason);
+            p = put_text(p, "\"}");
             continue;
         }
         const reject_spec& spec = spec_of(item.reason);

@@ -182,15 +182,22 @@ private:
 
 // Upper bound of write_receipts' output for a result of this many items.
 inline constexpr size_t max_receipt_item_bytes = 56 + 6 * max_beacon_param_key;
+static_assert(max_receipt_item_bytes >= 40 + 128, "a dropped item's receipt fits");
 inline constexpr size_t max_receipts_size(size_t items) noexcept {
     return 2 + items * max_receipt_item_bytes + 16;
 }
 
 // Writes the `?receipts=1` body, one entry per item in body order:
 //   [{"status":"accepted"},{"status":"rejected","reason":"params.x is an object"}]
+// Of the accepted items only the first `kept` were kept (became events); the others were
+// dropped by the server (no room left, the sink cannot keep events) and are written
+//   {"status":"dropped","reason":"<dropped_reason>"}
+// dropped_reason is JSON-safe text of at most max_dropped_reason_size bytes.
 // Needs cap >= max_receipts_size(result.size()); returns the bytes written, or 0 when cap
 // is smaller (nothing useful written). For a result with a body error it writes "[]"; the
 // caller answers with error_body() instead. No allocation.
-size_t write_receipts(const beacon_result& result, char* out, size_t cap) noexcept;
+inline constexpr size_t max_dropped_reason_size = 128;
+size_t write_receipts(const beacon_result& result, char* out, size_t cap, size_t kept = SIZE_MAX,
+                      std::string_view dropped_reason = {}) noexcept;
 
 } // namespace pixelring

@@ -89,6 +89,8 @@ void write_prometheus(const metrics_view& v, std::string& out) {
                    sum(v, [](auto& c) { return c.events_dropped_rate_limited.get(); }));
     fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"not_allowed\"}} {}\n",
                    sum(v, [](auto& c) { return c.events_dropped_not_allowed.get(); }));
+    fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"sink_unavailable\"}} {}\n",
+                   sum(v, [](auto& c) { return c.events_dropped_sink_unavailable.get(); }));
     if (v.delivery_outcomes) {
         fmt::format_to(it, "pixelring_events_dropped_total{{reason=\"spool_full\"}} {}\n",
                        load(v.dropped_spool_full));

@@ -54,12 +54,13 @@ struct alignas(64) worker_counters {
     counter events_dropped_ring_full;
     counter events_dropped_rate_limited; // over server.rate_limit (pixels answered, beacons 429)
     counter events_dropped_not_allowed;  // action not in tracking.allowed_events
-    counter beacon_items_rejected;       // items refused by the beacon parser (in the receipts)
-    counter proxy_header_errors;         // PROXY protocol header missing or malformed: closed
-    counter proxy_header_untrusted;      // PROXY header from a peer not in trusted_proxies
-    counter events_dnt;                  // accepted with DNT/Sec-GPC honoured: no visitor, ip, ua
-    counter events_userinfo_removed;     // url or referrer had "user:pw@", not written
-    counter events_params_truncated;     // params cut at max_event_params ("params_truncated")
+    counter events_dropped_sink_unavailable; // the sink gate was closed (core/sink_gate.hh)
+    counter beacon_items_rejected;           // items refused by the beacon parser (in the receipts)
+    counter proxy_header_errors;             // PROXY protocol header missing or malformed: closed
+    counter proxy_header_untrusted;          // PROXY header from a peer not in trusted_proxies
+    counter events_dnt;              // accepted with DNT/Sec-GPC honoured: no visitor, ip, ua
+    counter events_userinfo_removed; // url or referrer had "user:pw@", not written
+    counter events_params_truncated; // params cut at max_event_params ("params_truncated")
     counter connections_accepted;
     counter connections_rejected; // over server.max_connections
     counter accept_errors;        // accept failed for want of descriptors or memory

@@ -17,6 +17,7 @@
 #include "core/http_parser.hh"
 #include "core/metrics.hh"
 #include "core/redirect.hh"
+#include "core/sink_gate.hh"
 #include "core/spsc_ring.hh"
 #include "core/tracking_image.hh"
 
@@ -30,6 +31,8 @@ struct worker_settings {
     // activation, adopt_public_listeners): a stop ends this worker's accepts without shutting
     // the sockets down, so that connections not yet accepted wait for the next process.
     bool shared_listeners = false;
+    // Closed while the sink cannot keep events (core/sink_gate.hh); nullptr: always open.
+    const sink_gate* gate = nullptr;
     http_limits limits;
     encode_options encode;             // collector name must outlive the worker
     uint32_t max_connections = 100000; // this worker's share

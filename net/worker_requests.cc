@@ -225,6 +225,12 @@ void worker::impl::record_hit(connection& c, const http_request& r, pixel_hit& h
         counters.events_dropped_rate_limited.add();
         return;
     }
+    // The sink could not keep it: the image is still sent (a mail client cannot retry), the
+    // event is counted, never accepted and lost later.
+    if (cfg.gate && !cfg.gate->is_open()) {
+        counters.events_dropped_sink_unavailable.add();
+        return;
+    }
     if (cfg.enrichment && cfg.enrichment->enabled) {
         enrich_visitor(*cfg.enrichment, r, now_ms, *visitors, hit.client, raw_campaign(hit),
                        r.referer, extra);
@@ -348,8 +354,16 @@ uint16_t worker::impl::answer_beacon(uint32_t index, const http_request& r, cons
         counters.events_dropped_rate_limited.add(accepted);
         return beacon_error(index, r, 429, R"({"error":"rate limited: retry later"})", keep_alive);
     }
+    // Items become events in order until one cannot be kept; that one and the rest are
+    // dropped and the answer is 503 (receipts say which).
+    std::string_view dropped_reason;
+    if (accepted > 0 && cfg.gate && !cfg.gate->is_open()) {
+        dropped_reason = sink_unavailable_text;
+        counters.events_dropped_sink_unavailable.add(accepted);
+    }
+    size_t kept = 0;
     for (const beacon_item& item : result) {
-        if (!item.accepted()) continue;
+        if (!item.accepted() || !dropped_reason.empty()) continue;
         beacon_hit hit{.item = &item, .user_agent = r.user_agent, .host = r.host, .client = client};
         if (enrich) {
             enrich_visitor(*cfg.enrichment, r, now_ms, *visitors, client,
@@ -360,28 +374,37 @@ uint16_t worker::impl::answer_beacon(uint32_t index, const http_request& r, cons
         size_t bound = max_beacon_event_size(hit, cfg.encode);
         char* slot = bound <= events.max_record() ? events.reserve(bound) : nullptr;
         if (!slot) {
-            counters.events_dropped_ring_full.add();
+            dropped_reason = "no room for the event in the server's queue; retry later";
+            counters.events_dropped_ring_full.add(accepted - kept);
             continue;
         }
         encode_notes notes;
         size_t n = encode_beacon_event(hit, cfg.encode, ids.next(now_ms), now_ms, slot, &notes);
         events.commit(n);
+        ++kept;
         counters.events_accepted.add();
         if (enrich && extra.fields.dnt) counters.events_dnt.add();
         count_notes(notes);
     }
     const bool receipts = receipts_asked(r.query);
+    if (!dropped_reason.empty() && !receipts) {
+        char json[max_dropped_reason_size + 16];
+        auto res = fmt::format_to_n(json, sizeof json, R"({{"error":"{}"}})", dropped_reason);
+        return beacon_error(index, r, 503, {json, res.size}, keep_alive);
+    }
     char* buf = take_answer(receipts);
     dynamic_answer a{.content_type = "application/json",
                      .cors_origin = how == cors::echo ? origin : std::string_view{},
                      .vary_origin = true,
+                     .retry_after = !dropped_reason.empty(),
                      .keep_alive = keep_alive,
                      .unix_s = now_ms / 1000};
     if (receipts) {
-        size_t n = write_receipts(result, buf + answer_headroom, answers.size() - answer_headroom);
-        a.status = 200;
+        size_t n = write_receipts(result, buf + answer_headroom, answers.size() - answer_headroom,
+                                  kept, dropped_reason);
+        a.status = dropped_reason.empty() ? 200 : 503;
         queue_owned(index, finish_answer(a, buf, n), buf, true);
-        return 200;
+        return a.status;
     }
     a.status = 204;
     a.content_type = {};

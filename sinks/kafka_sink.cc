@@ -50,6 +50,9 @@ constexpr char schema_version[] = "1";
 // A replayed segment some of whose records failed again and could not be spooled again (the
 // budget was spent) is replayed again after this long, not only at the next start.
 constexpr uint64_t kept_segment_retry_ms = 5000;
+// can_keep: room the spool must have beyond what the rings and the producer hold, for what
+// arrives before every worker has seen the gate close (one drain pass, about a millisecond).
+constexpr uint64_t gate_margin_bytes = 256u << 10;
 
 // A spool segment being replayed. Its delivery reports find it through the message opaque.
 struct replay_segment {
@@ -138,6 +141,7 @@ public:
             rd_kafka_resp_err_t err = produce(event, nullptr);
             if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 queue_full_ = false;
+                outstanding_bytes_ += event.size();
                 return;
             }
             if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !queue_full_ &&
@@ -202,6 +206,17 @@ public:
         rk_ = nullptr;
         if (spool_) spool_->close();
         publish_counters();
+    }
+
+    // Everything not yet acknowledged may yet have to go to the spool: the events in the rings
+    // and the fresh ones the producer holds, each with its record header (at most 12 bytes,
+    // counted as an eighth of the bytes: events are longer than 96 bytes).
+    bool can_keep(uint64_t incoming_bytes) const override {
+        if (!spool_)
+            return !fatal_.load(std::memory_order_relaxed) &&
+                   brokers_up_.load(std::memory_order_relaxed) != 0;
+        const uint64_t held = incoming_bytes + outstanding_bytes_;
+        return spool_->writable() && spool_->free_bytes() >= held + held / 8 + gate_margin_bytes;
     }
 
     bool healthy() const override {
@@ -310,6 +325,7 @@ private:
         if (send_at_current_time(m)) return;
         replay_segment* segment = segment_of(m);
         if (segment) --segment->outstanding;
+        if (!segment) outstanding_bytes_ -= std::min<uint64_t>(outstanding_bytes_, m.len);
         if (m.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             if (segment) {
                 replay_delivered_.add();
@@ -424,6 +440,7 @@ private:
     };
     std::vector<kept_segment> kept_; // segments to replay again later (retire_settled_segments)
     bool queue_full_ = false;
+    uint64_t outstanding_bytes_ = 0; // fresh events produced, no delivery report yet
 
     std::deque<std::unique_ptr<replay_segment>> replays_; // oldest first
     replay_segment* reading_ = nullptr;                   // the one being read, in replays_

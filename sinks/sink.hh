@@ -53,6 +53,14 @@ public:
     virtual void close() = 0;
     // False while the sink cannot write (for /readyz). Any thread.
     virtual bool healthy() const = 0;
+    // Whether the sink can keep what it holds and incoming_bytes more of events (those still
+    // in the rings): write them, or be sure to deliver or spool them. False before the sink
+    // would have to drop an event, so that workers refuse events instead of accepting them
+    // and dropping them later (core/sink_gate.hh). Sink thread, once per drain pass.
+    virtual bool can_keep(uint64_t incoming_bytes) const {
+        (void)incoming_bytes;
+        return healthy();
+    }
     virtual const sink_counters& counters() const = 0;
     // Appends series of its own to the Prometheus text of /metrics. Any thread.
     virtual void write_metrics(std::string& out) const { (void)out; }

@@ -189,6 +189,10 @@ public:
     }
 
     bool writable() const override { return writable_.load(std::memory_order_relaxed); }
+    uint64_t free_bytes() const override {
+        const uint64_t bytes = counters_.bytes.load(std::memory_order_relaxed);
+        return bytes < settings_.max_bytes ? settings_.max_bytes - bytes : 0;
+    }
 
     // Segments handed out by open_next_segment are the caller's until it removes them, so
     // they do not count as waiting: empty() is true while the last of them is being replayed.

@@ -94,6 +94,8 @@ public:
     // True while appends can succeed: the directory is usable, the last write succeeded and
     // the budget is not spent. Any thread.
     virtual bool writable() const = 0;
+    // What is left of spool.max_bytes. Sink thread.
+    virtual uint64_t free_bytes() const = 0;
     // True when no record waits: no sealed segment and an empty active segment.
     virtual bool empty() const = 0;
     // The oldest sealed segment not handed out yet. When there is none and the active segment

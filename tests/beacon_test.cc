@@ -611,6 +611,19 @@ TEST_F(beacon_test, receipts_exact_json) {
     EXPECT_LE(rc.size(), max_receipts_size(2));
     EXPECT_TRUE(test::json_reader::parse(rc, v, why)) << why;
 
+    // Accepted items past the first `kept` were dropped by the server, with its reason.
+    const beacon_result three = parse(R"([{"action":"a"},{"x":1},{"action":"b"},{"action":"c"}])");
+    std::string buf(max_receipts_size(three.size()), '\0');
+    const std::string reason(max_dropped_reason_size + 10, 'r'); // cut to the bound
+    const size_t n = write_receipts(three, buf.data(), buf.size(), 1, reason);
+    EXPECT_EQ(buf.substr(0, n),
+              R"([{"status":"accepted"},{"status":"rejected","reason":"action missing"},)"
+              R"({"status":"dropped","reason":")" +
+                  reason.substr(0, max_dropped_reason_size) +
+                  R"("},{"status":"dropped","reason":")" +
+                  reason.substr(0, max_dropped_reason_size) + R"("}])");
+    EXPECT_TRUE(test::json_reader::parse(buf.substr(0, n), v, why)) << why;
+
     const beacon_result bad = parse("[");
     std::string small(max_receipts_size(0), '\0');
     EXPECT_EQ(std::string_view(small.data(), write_receipts(bad, small.data(), small.size())),

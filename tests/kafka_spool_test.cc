@@ -370,7 +370,26 @@ TEST(kafka_spool, an_earlier_spool_is_replayed_at_start_and_corrupt_bytes_are_co
 // All brokers down, message.timeout.ms 500 and a 1 MiB spool: the spool fills, further events
 // are counted as dropped{spool_full}, /readyz says 503 (no broker, spool not writable), nothing
 // crashes; when the brokers return the spool is replayed and /readyz says 200 again.
-TEST(kafka_spool, a_spent_spool_budget_counts_drops_and_readyz_fails_until_a_broker_returns) {
+// One request on a fresh connection; the parsed answer.
+http_response ask(const collector_process& p, const std::string& request) {
+    connection c(p.port());
+    c.send_all(request);
+    auto raw = c.read_responses(1);
+    return raw.empty() ? http_response{} : parse_response(raw[0]);
+}
+
+std::string beacon_post(const std::string& query, const std::string& body) {
+    return fmt::format("POST /e{} HTTP/1.1\r\nHost: px.example.com\r\n"
+                       "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+                       query, body.size(), body);
+}
+
+// Brokers down and a 1 MiB spool: before the spool could overflow, the collector stops taking
+// events instead of taking them and dropping them later. A beacon then gets 503 with
+// Retry-After (its receipts say dropped, and why), a pixel still gets its image and its event
+// is counted refused, /readyz says 503, and the spool never drops one it was handed. When a
+// broker returns, the spool drains and everything is taken again.
+TEST(kafka_spool, a_spent_spool_budget_refuses_events_truthfully_until_a_broker_returns) {
     constexpr int partitions = 4;
     devkafka broker(fmt::format("{}:{}", topic, partitions));
     ASSERT_FALSE(broker.bootstrap().empty()) << broker.stderr_text();
@@ -378,33 +397,63 @@ TEST(kafka_spool, a_spent_spool_budget_counts_drops_and_readyz_fails_until_a_bro
     collector_process p({"sink.kafka.brokers=" + broker.bootstrap(), "spool.max_bytes=1MiB",
                          "sink.kafka.properties.message.timeout.ms=500"});
     ASSERT_TRUE(p.started()) << p.stderr_text();
-    {
-        pixel_load load(p.port(), "b", 50, 5ms); // 10,000 events/s: about 3 MiB a second
-        std::this_thread::sleep_for(1s);
-        load.stop();
+    EXPECT_EQ(readyz_status(p), 200);
+    // Load in rounds until, with nothing left in the producer's queue, the spool has less room
+    // than the gate's margin: from then on the gate stays closed.
+    const std::string refused = "pixelring_events_dropped_total{reason=\"sink_unavailable\"}";
+    bool closed = false;
+    for (int round = 0; round < 20 && !closed; ++round) {
+        {
+            pixel_load load(p.port(), "b" + std::to_string(round) + "-", 50, 5ms); // 10,000/s
+            std::this_thread::sleep_for(1s);
+            load.stop();
+        }
+        EXPECT_TRUE(eventually([&] { return metric(p, "pixelring_sink_queued_events") == 0; }, 30s))
+            << p.stderr_text();
+        closed = readyz_status(p) == 503;
     }
-    EXPECT_TRUE(eventually(
-        [&] {
-            return metric(p, "pixelring_events_dropped_total{reason=\"spool_full\"}") > 0 &&
-                   metric(p, "pixelring_sink_queued_events") == 0;
-        },
-        30s))
-        << p.stderr_text();
+    ASSERT_TRUE(closed) << admin_get(p.admin_port(), "/metrics");
+    EXPECT_GT(metric(p, refused), 0);
+    // Everything that was taken is in the spool; nothing it was handed was dropped.
     EXPECT_LE(metric(p, "pixelring_spool_bytes"), double(1 << 20));
-    EXPECT_EQ(metric(p, "pixelring_spool_writable"), 0);
+    EXPECT_EQ(metric(p, "pixelring_events_dropped_total{reason=\"spool_full\"}"), 0);
+    EXPECT_EQ(metric(p, "pixelring_events_dropped_total{reason=\"spool_error\"}"), 0);
+
+    // The answer, the counts and the readiness, at once.
+    const double refused_before = metric(p, refused);
+    const double accepted_before = metric(p, "pixelring_events_total{outcome=\"accepted\"}");
+    http_response r =
+        ask(p, beacon_post("?receipts=1", R"([{"action":"a"},{"x":1},{"action":"b"}])"));
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(r.headers["retry-after"], "1");
+    EXPECT_EQ(r.body, R"([{"status":"dropped","reason":"the server cannot keep events now (its )"
+                      R"(spool is full or failing); retry later"},{"status":"rejected","reason":)"
+                      R"("action missing"},{"status":"dropped","reason":"the server cannot keep )"
+                      R"(events now (its spool is full or failing); retry later"}])");
+    r = ask(p, beacon_post("", R"({"action":"a"})"));
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(r.headers["retry-after"], "1");
+    EXPECT_NE(r.body.find("cannot keep events"), std::string::npos) << r.body;
+    r = ask(p, "GET /track/open.gif?campaignID=c HTTP/1.1\r\nHost: px.example.com\r\n\r\n");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.headers["content-type"], "image/gif");
+    EXPECT_EQ(metric(p, refused), refused_before + 4);
+    EXPECT_EQ(metric(p, "pixelring_events_total{outcome=\"accepted\"}"), accepted_before);
     EXPECT_EQ(readyz_status(p), 503);
-    std::string log = p.stderr_text();
-    EXPECT_NE(log.find("spool.max_bytes"), std::string::npos) << log;
+    EXPECT_EQ(metric(p, "pixelring_events_dropped_total{reason=\"spool_full\"}"), 0);
 
     broker.command("up all");
     EXPECT_TRUE(eventually([&] { return settled_and_spool_empty(p); }, 60s))
         << p.stderr_text() << admin_get(p.admin_port(), "/metrics");
-    EXPECT_EQ(readyz_status(p), 200);
+    EXPECT_TRUE(eventually([&] { return readyz_status(p) == 200; }, 5s));
+    r = ask(p, beacon_post("?receipts=1", R"({"action":"back"})"));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, R"([{"status":"accepted"}])");
     EXPECT_EQ(p.stop(30000), 0);
     final_counts f = parse_final_line(p.stderr_text());
-    EXPECT_GT(f.dropped, 0);
+    EXPECT_EQ(f.dropped, 0) << p.stderr_text();
     EXPECT_GT(f.spooled, 0);
-    EXPECT_EQ(f.delivered + f.spooled + f.dropped, f.accepted) << p.stderr_text();
+    EXPECT_EQ(f.delivered + f.spooled, f.accepted) << p.stderr_text();
     topic_census t = read_topic(broker, partitions);
-    EXPECT_EQ(long(t.by_id.size()), f.delivered + f.spooled);
+    EXPECT_EQ(long(t.by_id.size()), f.accepted);
 }

@@ -18,6 +18,7 @@
 #include "core/action_allowlist.hh"
 #include "core/clock.hh"
 #include "core/metrics.hh"
+#include "core/sink_gate.hh"
 #include "core/spsc_ring.hh"
 #include "net/admin_server.hh"
 #include "net/listener.hh"
@@ -82,8 +83,8 @@ void raise_descriptor_limit(uint32_t max_connections) {
 class sink_thread {
 public:
     sink_thread(std::vector<std::unique_ptr<spsc_byte_ring>>& rings, sink& out,
-                drain_counters& counters)
-        : rings_(rings), sink_(out), counters_(counters) {}
+                drain_counters& counters, sink_gate& gate)
+        : rings_(rings), sink_(out), counters_(counters), gate_(gate) {}
 
     void start() {
         thread_ = std::thread([this] {
@@ -135,6 +136,12 @@ private:
                 sink_.reopen();
                 reopened_.fetch_add(1, std::memory_order_release);
             }
+            // After the pass: what the rings hold now is what the sink must still be able to
+            // keep, beyond what it holds itself.
+            uint64_t incoming = 0;
+            for (auto& ring : rings_)
+                incoming += ring->used_bytes();
+            gate_.set(sink_.can_keep(incoming));
             uint64_t now = realtime_ms();
             if (now - last_tick >= 100) {
                 sink_.tick(now);
@@ -155,6 +162,7 @@ private:
     std::vector<std::unique_ptr<spsc_byte_ring>>& rings_;
     sink& sink_;
     drain_counters& counters_;
+    sink_gate& gate_;
     std::atomic<bool> stop_{false};
     std::atomic<bool> reopen_{false};
     std::atomic<uint64_t> reopened_{0};
@@ -321,6 +329,7 @@ int run_collector(const config& cfg, const std::string& version) {
     std::vector<std::unique_ptr<spsc_byte_ring>> rings;
     std::unique_ptr<worker_counters[]> counters(new worker_counters[workers]);
     drain_counters drain;
+    sink_gate gate;
     std::vector<std::unique_ptr<worker>> pool;
     std::vector<std::thread> threads;
     std::vector<std::string> worker_errors(workers);
@@ -352,6 +361,7 @@ int run_collector(const config& cfg, const std::string& version) {
         s.rate_limit = cfg.server.rate_limit;
         s.proxy_protocol = cfg.server.proxy_protocol;
         s.shared_listeners = activated;
+        s.gate = &gate;
         pool.push_back(std::make_unique<worker>(std::move(s), *rings.back(), counters[i]));
     }
     for (unsigned i = 0; i < workers; ++i)
@@ -362,7 +372,7 @@ int run_collector(const config& cfg, const std::string& version) {
             worker_errors[i] = pool[i]->run();
         });
 
-    sink_thread drainer(rings, *out, drain);
+    sink_thread drainer(rings, *out, drain, gate);
     drainer.start();
 
     auto stop_workers = [&] {
@@ -415,7 +425,7 @@ int run_collector(const config& cfg, const std::string& version) {
     };
     admin_handlers handlers;
     handlers.metrics = [&view](std::string& body) { write_prometheus(view, body); };
-    handlers.ready = [sink_ptr] { return sink_ptr->healthy(); };
+    handlers.ready = [sink_ptr, &gate] { return sink_ptr->healthy() && gate.is_open(); };
     admin_server admin(admin_fd, std::move(handlers));
     admin.start();
 
@@ -479,10 +489,11 @@ int run_collector(const config& cfg, const std::string& version) {
     }
     admin.stop();
 
-    uint64_t accepted = 0, ring_full = 0;
+    uint64_t accepted = 0, ring_full = 0, unavailable = 0;
     for (unsigned i = 0; i < workers; ++i) {
         accepted += counters[i].events_accepted.get();
         ring_full += counters[i].events_dropped_ring_full.get();
+        unavailable += counters[i].events_dropped_sink_unavailable.get();
     }
     const sink_counters& sc = out->counters();
     uint64_t failed = sc.failed.load(), spool_full = sc.dropped_spool_full.load(),
@@ -490,15 +501,16 @@ int run_collector(const config& cfg, const std::string& version) {
     if (cfg.sink.type == "kafka") {
         fmt::print(stderr,
                    "pixelring: stopped: {} events accepted, {} delivered, {} spooled, {} dropped "
-                   "(ring_full {}, sink_error {}, spool_full {}, spool_error {})\n",
+                   "(ring_full {}, sink_error {}, spool_full {}, spool_error {}); {} refused "
+                   "(sink_unavailable)\n",
                    accepted, sc.written.load(), sc.spooled.load(),
                    ring_full + failed + spool_full + spool_error, ring_full, failed, spool_full,
-                   spool_error);
+                   spool_error, unavailable);
     } else {
         fmt::print(stderr,
                    "pixelring: stopped: {} events accepted, {} written, {} dropped (ring_full {}, "
-                   "sink_error {})\n",
-                   accepted, sc.written.load(), ring_full + failed, ring_full, failed);
+                   "sink_error {}); {} refused (sink_unavailable)\n",
+                   accepted, sc.written.load(), ring_full + failed, ring_full, failed, unavailable);
     }
     return 0;
 }
