@@ -73,6 +73,7 @@ struct spool_config {
     std::string dir = "./spool";
     uint64_t max_bytes = 10ull << 30;
     uint32_t fsync_ms = 100;
+    uint32_t max_memory_ms = 1000; // an unacknowledged event goes to the spool after this
 
     bool operator==(const spool_config&) const = default;
 };

@@ -198,6 +198,12 @@ constexpr key_descriptor key_table[] = {
      .help = "batched fsync period of the spool",
      .min = 1,
      .max = max_timeout_ms},
+    {.name = "spool.max_memory_ms",
+     .target = field<&config::spool, &spool_config::max_memory_ms>(),
+     .help = "longest an event waits in memory for Kafka's acknowledgement before it and every "
+             "new event go to the spool: what a crash can lose during a broker outage",
+     .min = 100,
+     .max = 600000},
     {.name = "privacy.ip",
      .target = field<&config::privacy, &privacy_config::ip>(),
      .help = "client address in events: truncate (/24, /48), full or none",

@@ -53,6 +53,12 @@ constexpr uint64_t kept_segment_retry_ms = 5000;
 // can_keep: room the spool must have beyond what the rings and the producer hold, for what
 // arrives before every worker has seen the gate close (one drain pass, about a millisecond).
 constexpr uint64_t gate_margin_bytes = 256u << 10;
+// Fresh events are counted per produce time in buckets of this many milliseconds (a
+// message's opaque carries its bucket), so that the age of the oldest unacknowledged one is
+// known without a per-message record. age_buckets covers the longest spool.max_memory_ms
+// with room to spare: a bucket's slot is reused only after that many buckets.
+constexpr uint64_t age_bucket_ms = 100;
+constexpr size_t age_buckets = 8192;
 
 // A spool segment being replayed. Its delivery reports find it through the message opaque.
 struct replay_segment {
@@ -67,9 +73,14 @@ struct replay_segment {
 
 class kafka_sink final : public sink {
 public:
-    kafka_sink(std::string topic, uint32_t stop_timeout_ms, std::unique_ptr<spool> spool)
+    kafka_sink(std::string topic, uint32_t stop_timeout_ms, std::unique_ptr<spool> spool,
+               uint32_t max_memory_ms)
         : topic_(std::move(topic)), stop_timeout_ms_(int(stop_timeout_ms)),
-          spool_(std::move(spool)) {}
+          spool_(std::move(spool)), max_memory_ms_(max_memory_ms), age_counts_(age_buckets, 0) {
+        oldest_bucket_ = newest_bucket_ = monotonic_ms() / age_bucket_ms;
+        // Records left by an earlier run go first: new events queue up behind them.
+        spooling_ = spool_ && !spool_->empty();
+    }
     ~kafka_sink() override { close(); }
 
     // The producer is created after the sink, whose address its callbacks carry.
@@ -78,6 +89,7 @@ public:
         rkt_ = rd_kafka_topic_new(rk_, topic_.c_str(), nullptr);
         // Without statistics broker state is unknown: replay is then not held back.
         if (!statistics) brokers_up_.store(broker_state_unknown, std::memory_order_relaxed);
+        statistics_ = statistics;
         watcher_ = std::thread([this] {
             pthread_setname_np(pthread_self(), "pixelring-kafka");
             watch_brokers();
@@ -137,11 +149,17 @@ public:
 
     void write(std::string_view event) override {
         if (closed_) return;
+        if (spooling_) { // behind the spooled events, in order; replay brings it to Kafka
+            spool_->append(event, spool_origin::event); // full and error: counted by the spool
+            return;
+        }
+        const uint64_t bucket = monotonic_ms() / age_bucket_ms;
         for (int waited = 0;; waited += 10) {
-            rd_kafka_resp_err_t err = produce(event, nullptr);
+            rd_kafka_resp_err_t err = produce(event, nullptr, true, bucket);
             if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 queue_full_ = false;
                 outstanding_bytes_ += event.size();
+                count_fresh(bucket);
                 return;
             }
             if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !queue_full_ &&
@@ -164,8 +182,10 @@ public:
     bool poll() override {
         if (closed_) return false;
         rd_kafka_poll(rk_, 0);
+        spool_if_stalled();
         return_kept_segments();
         bool more = replay();
+        end_spooling_when_replayed();
         retire_settled_segments();
         if (spool_) spool_->flush();
         publish_counters();
@@ -174,6 +194,7 @@ public:
 
     void tick(uint64_t) override {
         if (closed_) return;
+        spool_if_stalled();
         if (spool_) spool_->tick(monotonic_ms());
         publish_counters();
     }
@@ -230,6 +251,14 @@ public:
 private:
     static constexpr int broker_state_unknown = -1;
 
+    // A broker is known to be up; without statistics, always assumed (replay and the end of
+    // spooling are then not held back). Before the first statistics arrive it is not known:
+    // a spool replayed into brokers that are down would only be written again.
+    bool broker_up() const {
+        const int up = brokers_up_.load(std::memory_order_relaxed);
+        return up > 0 || (!statistics_ && up == broker_state_unknown);
+    }
+
     // librdkafka connects only when it has something to send (sparse connections), so after
     // an outage with no fresh events it would never find out that a broker is back, and the
     // spool would wait. While no broker is up, this thread asks for metadata once a second,
@@ -260,25 +289,81 @@ private:
         if (watcher_.joinable()) watcher_.join();
     }
 
-    // A message's opaque: the spool segment of a replayed record (nullptr for a fresh event),
-    // with its lowest bit set when the message carries the current time rather than the
-    // event's (send_at_current_time). A failed message's timestamp cannot be read back.
-    static void* opaque_of(replay_segment* segment, bool at_current_time) {
-        return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(segment) |
-                                       (at_current_time ? 1 : 0));
+    // A message's opaque: the spool segment of a replayed record, or for a fresh event its
+    // age bucket shifted left by 2 with bit 1 set (a segment's address has it clear); bit 0
+    // set when the message carries the current time rather than the event's
+    // (send_at_current_time). A failed message's timestamp cannot be read back.
+    static void* opaque_of(replay_segment* segment, bool at_current_time, uint64_t bucket) {
+        const uintptr_t what = segment ? reinterpret_cast<uintptr_t>(segment)
+                                       : (uintptr_t(bucket) << 2 | uintptr_t{2});
+        return reinterpret_cast<void*>(what | (at_current_time ? 1 : 0));
+    }
+    static bool is_fresh(const rd_kafka_message_t& m) {
+        return (reinterpret_cast<uintptr_t>(m._private) & 2) != 0;
     }
     static replay_segment* segment_of(const rd_kafka_message_t& m) {
+        if (is_fresh(m)) return nullptr;
         return reinterpret_cast<replay_segment*>(reinterpret_cast<uintptr_t>(m._private) &
-                                                 ~uintptr_t{1});
+                                                 ~uintptr_t{3});
+    }
+    static uint64_t bucket_of(const rd_kafka_message_t& m) {
+        return reinterpret_cast<uintptr_t>(m._private) >> 2;
     }
     static bool sent_at_current_time(const rd_kafka_message_t& m) {
         return (reinterpret_cast<uintptr_t>(m._private) & 1) != 0;
     }
 
+    // ---- the age of fresh events, and spooling ----------------------------------------------
+
+    void count_fresh(uint64_t bucket) {
+        if (fresh_outstanding_++ == 0) oldest_bucket_ = bucket;
+        newest_bucket_ = std::max(newest_bucket_, bucket);
+        ++age_counts_[bucket % age_buckets];
+    }
+
+    void settle_fresh(uint64_t bucket) {
+        uint32_t& n = age_counts_[bucket % age_buckets];
+        if (n > 0) --n;
+        if (fresh_outstanding_ > 0) --fresh_outstanding_;
+        if (fresh_outstanding_ == 0) {
+            oldest_bucket_ = newest_bucket_;
+            return;
+        }
+        while (oldest_bucket_ < newest_bucket_ && age_counts_[oldest_bucket_ % age_buckets] == 0)
+            ++oldest_bucket_;
+    }
+
+    // Fresh events have waited for Kafka longer than spool.max_memory_ms (counted from the
+    // start of the oldest one's bucket): everything the producer holds goes to the spool, and
+    // new events go there too until the spool is replayed.
+    void spool_if_stalled() {
+        if (spooling_ || !spool_ || closed_ || fresh_outstanding_ == 0) return;
+        const uint64_t now = monotonic_ms();
+        if (now < oldest_bucket_ * age_bucket_ms + max_memory_ms_) return;
+        spooling_ = true;
+        spooling_episodes_.add();
+        report(fmt::format("kafka: {} events waited more than spool.max_memory_ms ({} ms) for "
+                           "Kafka; they and every new event go to the spool until Kafka takes "
+                           "events again",
+                           fresh_outstanding_, max_memory_ms_));
+        rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(rk_, 0); // the purged messages' reports: settle spools them
+        spool_->flush();
+    }
+
+    // Spooling ends when a broker is up and replay has handed every spooled record to the
+    // producer: new events then follow them into Kafka.
+    void end_spooling_when_replayed() {
+        if (!spooling_ || reading_ != nullptr || !spool_->empty()) return;
+        if (!broker_up() || fatal_.load(std::memory_order_relaxed)) return;
+        spooling_ = false;
+        report("kafka: the spool is replayed; new events go to Kafka again");
+    }
+
     // event_time: the message timestamp is the event's ts (kafka_message_timestamp); else
     // librdkafka's clock, for an event a broker refused at its own time (settle).
     rd_kafka_resp_err_t produce(std::string_view event, replay_segment* segment,
-                                bool event_time = true) {
+                                bool event_time = true, uint64_t bucket = 0) {
         std::string_view key = kafka_message_key(event);
         return rd_kafka_producev(
             rk_, RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -286,7 +371,7 @@ private:
             RD_KAFKA_V_VALUE(const_cast<char*>(event.data()), event.size()),
             RD_KAFKA_V_TIMESTAMP(event_time ? kafka_message_timestamp(event) : 0),
             RD_KAFKA_V_HEADER("schema", schema_version, sizeof schema_version - 1),
-            RD_KAFKA_V_OPAQUE(opaque_of(segment, !event_time)), RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE(opaque_of(segment, !event_time, bucket)), RD_KAFKA_V_END);
     }
 
     // A fresh event Kafka did not take: into the spool, or counted failed when there is none.
@@ -313,7 +398,8 @@ private:
             return false;
         std::string_view event(static_cast<const char*>(m.payload), m.len);
         if (kafka_message_timestamp(event) == 0) return false; // it was librdkafka's time
-        if (produce(event, segment_of(m), false) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+        if (produce(event, segment_of(m), false, bucket_of(m)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            return false;
         timestamp_refused_.add();
         report(fmt::format("kafka: the broker refused an event's own time as its message "
                            "timestamp ({}); sent again with the current time",
@@ -325,7 +411,10 @@ private:
         if (send_at_current_time(m)) return;
         replay_segment* segment = segment_of(m);
         if (segment) --segment->outstanding;
-        if (!segment) outstanding_bytes_ -= std::min<uint64_t>(outstanding_bytes_, m.len);
+        if (!segment) {
+            outstanding_bytes_ -= std::min<uint64_t>(outstanding_bytes_, m.len);
+            settle_fresh(bucket_of(m));
+        }
         if (m.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             if (segment) {
                 replay_delivered_.add();
@@ -353,7 +442,7 @@ private:
     // Returns true when it stopped for the batch limit only (more is ready at once).
     bool replay() {
         if (!spool_ || fatal_.load(std::memory_order_relaxed)) return false;
-        if (brokers_up_.load(std::memory_order_relaxed) == 0) return false;
+        if (!broker_up()) return false;
         for (int n = 0; n < replay_batch; ++n) {
             if (rd_kafka_outq_len(rk_) >= replay_queue_limit) return false;
             if (!reading_) {
@@ -415,6 +504,7 @@ private:
     void publish_counters() {
         counters_.queued.store(rk_ ? uint64_t(rd_kafka_outq_len(rk_)) : 0,
                                std::memory_order_relaxed);
+        spooling_flag_.store(spooling_, std::memory_order_relaxed);
         if (!spool_) return;
         const spool_counters& c = spool_->counters();
         auto ev = size_t(spool_origin::event);
@@ -440,7 +530,15 @@ private:
     };
     std::vector<kept_segment> kept_; // segments to replay again later (retire_settled_segments)
     bool queue_full_ = false;
-    uint64_t outstanding_bytes_ = 0; // fresh events produced, no delivery report yet
+    uint64_t outstanding_bytes_ = 0;   // fresh events produced, no delivery report yet
+    uint32_t max_memory_ms_;           // spool.max_memory_ms
+    bool spooling_ = false;            // new events go to the spool (spool_if_stalled)
+    std::vector<uint32_t> age_counts_; // fresh events without a report, by age bucket
+    uint64_t fresh_outstanding_ = 0;
+    uint64_t oldest_bucket_ = 0; // no fresh event outstanding is older than this bucket
+    uint64_t newest_bucket_ = 0;
+    counter spooling_episodes_;
+    std::atomic<bool> spooling_flag_{false}; // spooling_, for the admin thread
 
     std::deque<std::unique_ptr<replay_segment>> replays_; // oldest first
     replay_segment* reading_ = nullptr;                   // the one being read, in replays_
@@ -450,6 +548,7 @@ private:
 
     // -1 until the first statistics arrive (or always, without statistics): not known.
     std::atomic<int> brokers_up_{broker_state_unknown};
+    bool statistics_ = true; // librdkafka statistics are on (attach)
     std::atomic<bool> fatal_{false};
     std::mutex watch_mutex_; // watch_stop_; the watcher sleeps on watch_wake_
     std::condition_variable watch_wake_;
@@ -489,6 +588,15 @@ void kafka_sink::write_metrics(std::string& out) const {
                       "Events a broker refused for their own time as message timestamp "
                       "(INVALID_TIMESTAMP), sent again with the current time.");
     fmt::format_to(it, "pixelring_kafka_timestamp_refused_total {}\n", timestamp_refused_.get());
+    prometheus_header(out, "pixelring_kafka_spooling", "gauge",
+                      "1 while new events go straight to the spool: Kafka left events "
+                      "unacknowledged for longer than spool.max_memory_ms, and the spool is not "
+                      "replayed yet.");
+    fmt::format_to(it, "pixelring_kafka_spooling {}\n",
+                   spooling_flag_.load(std::memory_order_relaxed) ? 1 : 0);
+    prometheus_header(out, "pixelring_kafka_spooling_episodes_total", "counter",
+                      "Times the sink began spooling new events (see pixelring_kafka_spooling).");
+    fmt::format_to(it, "pixelring_kafka_spooling_episodes_total {}\n", spooling_episodes_.get());
     if (!spool_) return;
     const spool_counters& c = spool_->counters();
     auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
@@ -533,7 +641,7 @@ void kafka_sink::write_metrics(std::string& out) const {
 } // namespace
 
 std::unique_ptr<sink> make_kafka_sink(const kafka_sink_config& cfg, std::unique_ptr<spool> spool,
-                                      std::string& error) {
+                                      std::string& error, uint32_t max_memory_ms) {
     char errstr[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     auto set = [&](const std::string& name, const std::string& value) {
@@ -561,7 +669,8 @@ std::unique_ptr<sink> make_kafka_sink(const kafka_sink_config& cfg, std::unique_
     rd_kafka_conf_set_stats_cb(conf, &kafka_sink::on_statistics);
     // The sink must exist before the producer so that callbacks can reach it; it takes the
     // handle right after.
-    auto out = std::make_unique<kafka_sink>(cfg.topic, cfg.stop_timeout_ms, std::move(spool));
+    auto out = std::make_unique<kafka_sink>(cfg.topic, cfg.stop_timeout_ms, std::move(spool),
+                                            max_memory_ms);
     rd_kafka_conf_set_opaque(conf, out.get());
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!rk) {

@@ -370,6 +370,65 @@ TEST(kafka_spool, an_earlier_spool_is_replayed_at_start_and_corrupt_bytes_are_co
 // All brokers down, message.timeout.ms 500 and a 1 MiB spool: the spool fills, further events
 // are counted as dropped{spool_full}, /readyz says 503 (no broker, spool not writable), nothing
 // crashes; when the brokers return the spool is replayed and /readyz says 200 again.
+// kill -9 at any moment loses at most spool.max_memory_ms of answered events (plus what the
+// rings held): with the brokers up, during an outage longer than that (before, events sat in
+// librdkafka's queue for message.timeout.ms, 5 minutes, and a kill lost the whole outage),
+// and while the spool is being replayed. After each kill the collector starts again on the
+// same spool with the brokers up; every answered event but the last window's is on the topic.
+TEST(kafka_spool, kill_9_in_every_state_loses_at_most_the_memory_window) {
+    constexpr int partitions = 8;
+    constexpr long rate = 1000; // pixels a second
+    constexpr long window_ms = 1000;
+    // The window, half a second more for the sink's pass and the load's own timing.
+    constexpr long allowed = rate * (window_ms + 500) / 1000;
+    devkafka broker(fmt::format("{}:{}", topic, partitions));
+    ASSERT_FALSE(broker.bootstrap().empty()) << broker.stderr_text();
+    temp_dir spool_dir("pixelring-spool-kill");
+    const std::vector<std::string> sets = {"sink.kafka.brokers=" + broker.bootstrap(),
+                                           "spool.dir=" + spool_dir.str(),
+                                           "spool.max_memory_ms=" + std::to_string(window_ms)};
+    struct state_result {
+        std::string name;
+        long answered = 0;
+        std::vector<long> missing;
+    };
+    std::vector<state_result> results;
+    for (const std::string state : {"up", "down", "replay"}) {
+        state_result r;
+        r.name = state;
+        {
+            collector_process p(sets);
+            ASSERT_TRUE(p.started()) << p.stderr_text();
+            if (state != "up") broker.command("down all");
+            pixel_load load(p.port(), state + "-", 5, 5ms);
+            std::this_thread::sleep_for(state == "up" ? 3s : 4s);
+            if (state == "replay") {
+                broker.command("up all");
+                EXPECT_TRUE(
+                    eventually([&] { return metric(p, "pixelring_kafka_brokers_up") > 0; }, 10s));
+            }
+            p.signal(SIGKILL);
+            r.answered = load.answered();
+            load.stop();
+            p.stop(10000); // reaps it
+        }
+        broker.command("up all");
+        collector_process again(sets);
+        ASSERT_TRUE(again.started()) << again.stderr_text();
+        EXPECT_TRUE(eventually([&] { return settled_and_spool_empty(again); }, 60s))
+            << again.stderr_text();
+        EXPECT_EQ(again.stop(30000), 0);
+        r.missing = missing_requests(read_topic(broker, partitions), state + "-", r.answered);
+        EXPECT_LE(long(r.missing.size()), allowed) << state;
+        for (long k : r.missing)
+            EXPECT_GE(k, r.answered - allowed) << state << ": an early event is missing";
+        results.push_back(r);
+    }
+    for (const auto& r : results)
+        std::cout << fmt::format("kill -9, brokers {}: answered {}, lost {} (at most {} allowed)\n",
+                                 r.name, r.answered, r.missing.size(), allowed);
+}
+
 // One request on a fresh connection; the parsed answer.
 http_response ask(const collector_process& p, const std::string& request) {
     connection c(p.port());

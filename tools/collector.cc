@@ -261,7 +261,8 @@ int run_collector(const config& cfg, const std::string& version) {
         ss.max_bytes = cfg.spool.max_bytes;
         ss.fsync_ms = cfg.spool.fsync_ms;
         std::unique_ptr<spool> sp = spool::open(ss, error);
-        if (sp) out = make_kafka_sink(cfg.sink.kafka, std::move(sp), error);
+        if (sp)
+            out = make_kafka_sink(cfg.sink.kafka, std::move(sp), error, cfg.spool.max_memory_ms);
         if (out) {
             std::error_code ec;
             auto abs = std::filesystem::absolute(cfg.spool.dir, ec);
