@@ -261,11 +261,64 @@ head_error parse_request_line(const char* p, const char* line_cr, const char* he
 struct framing {
     unsigned host_count = 0;
     unsigned te_count = 0;
-    bool te_chunked = false;
+    bool te_chunked = false;      // one Transfer-Encoding field, exactly "chunked"
+    bool te_last_chunked = false; // the last coding of the last Transfer-Encoding is chunked
     bool content_length_too_large = false;
     bool close = false;
     bool keep_alive = false;
 };
+
+// The last element of a comma-separated field value, without the optional whitespace around
+// it; empty elements at the end ("chunked, ,") are skipped, as RFC 9110 §5.6.1 lets a
+// recipient do.
+std::string_view last_list_element(std::string_view v) noexcept {
+    const auto ows = [](char c) { return c == ' ' || c == '\t'; };
+    while (!v.empty() && (ows(v.back()) || v.back() == ','))
+        v.remove_suffix(1);
+    const size_t comma = v.rfind(',');
+    if (comma != std::string_view::npos) v.remove_prefix(comma + 1);
+    while (!v.empty() && ows(v.front()))
+        v.remove_prefix(1);
+    return v;
+}
+
+// RFC 9112 §3.2: Host is uri-host [":" port] (RFC 3986): a bracketed IP literal or a
+// reg-name of unreserved, pct-encoded and sub-delims bytes, then digits after the last ':'.
+// An empty value is valid (a target without authority).
+bool valid_host(std::string_view v) noexcept {
+    const auto digits = [](std::string_view s) {
+        for (char c : s)
+            if (c < '0' || c > '9') return false;
+        return true;
+    };
+    std::string_view port;
+    if (!v.empty() && v.front() == '[') {
+        const size_t close = v.find(']');
+        if (close == std::string_view::npos) return false;
+        for (char c : v.substr(1, close - 1)) {
+            const bool ok = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+                            c == ':' || c == '.' || c == '-' || c == '_' || c == '~' ||
+                            std::string_view("!$&'()*+,;=").find(c) != std::string_view::npos;
+            if (!ok) return false;
+        }
+        v.remove_prefix(close + 1);
+        if (v.empty()) return true;
+        if (v.front() != ':') return false;
+        return digits(v.substr(1));
+    }
+    const size_t colon = v.rfind(':');
+    if (colon != std::string_view::npos) {
+        if (!digits(v.substr(colon + 1))) return false;
+        v = v.substr(0, colon);
+    }
+    for (char c : v) {
+        const bool ok = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+                        c == '-' || c == '.' || c == '_' || c == '~' || c == '%' ||
+                        std::string_view("!$&'()*+,;=").find(c) != std::string_view::npos;
+        if (!ok) return false;
+    }
+    return true;
+}
 
 head_error parse_content_length(std::string_view v, uint64_t max_body, http_request& out,
                                 framing& f) {
@@ -334,6 +387,7 @@ head_error note_field(std::string_view n, std::string_view value, const http_lim
             // A second Transfer-Encoding field extends the list: "chunked" is no longer
             // the only coding.
             f.te_chunked = ++f.te_count == 1 && equals_lower(value, "chunked");
+            f.te_last_chunked = equals_lower(last_list_element(value), "chunked");
         }
         break;
     default:
@@ -398,10 +452,14 @@ head_error parse_head_bytes(const char* buf, size_t start, size_t line_end, size
 
     if (f.host_count > 1) return {400, "duplicate Host"};
     if (f.host_count == 0 && out.version_minor == 1) return {400, "missing Host"};
+    if (f.host_count == 1 && !valid_host(out.host)) return {400, "invalid Host"};
     if (!authority.empty()) out.host = authority;
     if (f.te_count > 0) {
         if (out.version_minor == 0) return {400, "Transfer-Encoding in HTTP/1.0"};
         if (out.has_content_length) return {400, "Content-Length with Transfer-Encoding"};
+        // RFC 9112 §6.3: chunked not last leaves the length unknown (400); chunked last
+        // after another coding is one this server does not implement (501).
+        if (!f.te_last_chunked) return {400, "chunked is not the last Transfer-Encoding"};
         if (!f.te_chunked) return {501, "unsupported Transfer-Encoding"};
         out.chunked = true;
     }

@@ -271,7 +271,10 @@ TEST(e2e, malformed_requests_get_their_status_and_close) {
         {"missing host", "GET / HTTP/1.1\r\nUser-Agent: x\r\n\r\n", 400},
         {"repeated host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
         {"transfer-encoding gzip",
-         "POST /track/a.gif HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+         "POST /track/a.gif HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+        {"transfer-encoding gzip, chunked",
+         "POST /track/a.gif HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+        {"invalid host", "GET /track/a.gif HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
         {"unknown method", "BREW /track/a.gif HTTP/1.1\r\nHost: a\r\n\r\n", 501},
         {"invalid method", "G(T /track/a.gif HTTP/1.1\r\nHost: a\r\n\r\n", 400},
         {"http/2.0 version", "GET /track/a.gif HTTP/2.0\r\nHost: a\r\n\r\n", 505},
@@ -307,7 +310,7 @@ TEST(e2e, malformed_requests_get_their_status_and_close) {
     EXPECT_EQ(wait_lines(p, 1).size(), 1u); // no malformed request made an event
     std::string metrics = admin_get(p.admin_port(), "/metrics");
     EXPECT_EQ(metric(metrics, "pixelring_http_requests_total{route=\"invalid\",status=\"400\"}"),
-              16u);
+              18u);
     EXPECT_EQ(p.stop(), 0);
 }
 

@@ -159,7 +159,7 @@ std::vector<request> malformed_mix() {
         {"GET /track/a.gif HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400},
         {"GET /track/a.gif HTTP/1.1\nHost: x\r\n\r\n", 400},
         {"POST /e HTTP/1.1\r\nHost: x\r\n\r\n", 411},
-        {"POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+        {"POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
         {"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
          400},
         {"GET /track/a.gif HTTP/2.0\r\nHost: x\r\n\r\n", 505},
