@@ -186,9 +186,6 @@ public:
         const std::string_view tok = trim_json_whitespace(v.raw_json_token());
         if (!is_json_number(tok))
             return fail(beacon_body_error::invalid_json, "bad number", tok.data());
-        if (!json_number_in_double_range(tok))
-            return fail(beacon_body_error::invalid_json, "number beyond the range of a double",
-                        tok.data());
         *out = tok; // not consumed: the parent's iteration steps over it
         return true;
     }
@@ -335,6 +332,13 @@ public:
             if (type == jt::null) return read_null(v);
             if (type == jt::number) {
                 if (!read_number(v, &item.client_ts)) return false;
+                // Written into the event as a number (params values become strings): one
+                // that strict readers cannot hold would make them refuse the event line.
+                if (item.client_ts.size() <= max_beacon_client_ts &&
+                    !json_number_fits(item.client_ts))
+                    return fail(beacon_body_error::invalid_json,
+                                "ts too large for JSON readers (64-bit integers, doubles)",
+                                item.client_ts.data());
                 item.client_ts_type = client_ts_kind::number;
             } else if (type == jt::string) {
                 if (!read_string(v, &item.client_ts)) return false;

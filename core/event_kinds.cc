@@ -77,7 +77,7 @@ event_parts beacon_parts(const beacon_hit& hit) noexcept {
     case client_ts_kind::absent:
         break;
     case client_ts_kind::number:
-        p.client_ts = is_json_number(item.client_ts) && json_number_in_double_range(item.client_ts)
+        p.client_ts = is_json_number(item.client_ts) && json_number_fits(item.client_ts)
                           ? client_ts_format::number
                           : client_ts_format::string;
         break;

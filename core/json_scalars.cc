@@ -66,7 +66,15 @@ bool is_json_number(std::string_view s) noexcept {
     return i == s.size();
 }
 
-bool json_number_in_double_range(std::string_view s) noexcept {
+bool json_number_fits(std::string_view s) noexcept {
+    if (s.find_first_of(".eE") == std::string_view::npos) {
+        // An integer: at most the digits of 2^64 - 1 or of -2^63, compared as text (no
+        // leading zeros in the grammar, so more digits is a larger number).
+        const bool negative = s[0] == '-';
+        const std::string_view digits = s.substr(negative ? 1 : 0);
+        const std::string_view limit = negative ? "9223372036854775808" : "18446744073709551615";
+        return digits.size() < limit.size() || (digits.size() == limit.size() && digits <= limit);
+    }
     double value;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (ec != std::errc::result_out_of_range) return true;

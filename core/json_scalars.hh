@@ -12,11 +12,12 @@ namespace pixelring {
 // No whitespace, no leading '+', no "NaN" or "Infinity".
 bool is_json_number(std::string_view s) noexcept;
 
-// For s with is_json_number(s): whether its value does not overflow a double (|v| below
-// about 1.8e308). The grammar has no limit, but simdjson and other strict readers refuse a
-// document holding "1e400", so such a number may never be copied into an event. A value too
-// small for a double ("1e-400") is read as 0 or a subnormal and is in range.
-bool json_number_in_double_range(std::string_view s) noexcept;
+// For s with is_json_number(s): whether strict readers can hold its value: an integer (no
+// fraction, no exponent) from -2^63 to 2^64 - 1, any other number without overflowing a
+// double (|v| below about 1.8e308; "1e-400" is read as 0 or a subnormal and is fine). The
+// grammar has no limit, but simdjson and other strict readers refuse a document holding
+// "1e400" or "18446744073709551616", so such a number may never be copied into an event.
+bool json_number_fits(std::string_view s) noexcept;
 
 // s without the JSON whitespace (space, tab, LF, CR) at its end: simdjson's raw token runs up
 // to the next token, trailing whitespace included.
