@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/event_params.hh"
+#include "core/http_parser.hh"
 #include "core/percent_decode.hh"
 
 namespace pixelring {
@@ -453,6 +454,7 @@ signed_link sign_url(std::string_view secret, std::string_view url, std::string_
     link = base;
     while (!link.empty() && link.back() == '/')
         link.pop_back();
+    const size_t path_at = link.size();
     link += "/r/";
     percent_encode(action, ":@", link);
     link += "?url=";
@@ -465,6 +467,16 @@ signed_link sign_url(std::string_view secret, std::string_view url, std::string_
     for (unsigned char b : mac) {
         link += detail::k_hex_digits[b >> 4];
         link += detail::k_hex_digits[b & 0xf];
+    }
+    // The request line "GET " + path and query + " HTTP/1.1" must fit the parser's limit, or
+    // the link would be answered 414 (found by fuzzing: a 4096-byte target of '/' encodes to
+    // 12 KiB).
+    const size_t request_line = 4 + (link.size() - path_at) + 9;
+    if (request_line > http_limits{}.max_request_line) {
+        result.link.clear();
+        result.error = fmt::format("URL {:?}…: the signed link would make a request line of {} "
+                                   "bytes, the server accepts at most {}; use a shorter URL",
+                                   url.substr(0, 60), request_line, http_limits{}.max_request_line);
     }
     return result;
 }

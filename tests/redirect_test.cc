@@ -5,6 +5,8 @@
 
 #include "core/redirect.hh"
 
+#include "core/http_parser.hh"
+
 #include <gtest/gtest.h>
 
 #include <sodium.h>
@@ -442,6 +444,26 @@ TEST(RedirectTest, SignUrlMeasuresTheCanonicalTarget) {
     ASSERT_EQ(link.error, "");
     EXPECT_EQ(check(p, param(link.link, "url"), param(link.link, "sig")).status,
               redirect_status::ok);
+}
+
+// Found by fuzzing: a target within the 4096-byte limit whose every byte is written %XX in
+// the link made a request line longer than the parser's 8192 bytes (a 414).
+TEST(RedirectTest, SignUrlRefusesALinkLongerThanARequestLine) {
+    const std::string slashes = "https://a.example/" + std::string(3000, '/');
+    const auto r = sign_url(secret, slashes, "click", std::nullopt, "https://px.example.com");
+    EXPECT_EQ(r.link, "");
+    EXPECT_NE(r.error.find("request line of"), std::string::npos) << r.error;
+    // Just within: the link's path and query plus "GET " and " HTTP/1.1" are 8192 bytes.
+    std::string fits = "https://a.example/";
+    std::string link;
+    for (;;) {
+        const auto next = sign_url(secret, fits + "/", "click");
+        if (next.link.empty()) break;
+        fits += "/";
+        link = next.link;
+    }
+    EXPECT_LE(4 + link.size() + 9, http_limits{}.max_request_line);
+    EXPECT_GT(4 + link.size() + 9 + 3, http_limits{}.max_request_line);
 }
 
 TEST(RedirectTest, SignUrlRefusesWhatCheckRedirectWould) {
