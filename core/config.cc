@@ -27,6 +27,7 @@
 #include <variant>
 
 #include <fmt/format.h>
+#include <simdjson.h>
 #include <toml++/toml.h>
 
 #include "core/config_keys.hh"
@@ -310,6 +311,8 @@ std::string config_loader::apply_environment(const char* const* env) {
     for (auto [var, key] : renames) {
         auto it = vars.find(var);
         if (it == vars.end()) continue;
+        if (!simdjson::validate_utf8(it->second.data(), it->second.size()))
+            return fmt::format("{}: the value is not valid UTF-8", var);
         if (error = alias(var, key, toml::value<std::string>(it->second)); !error.empty())
             return error;
     }
@@ -325,6 +328,10 @@ std::string config_loader::apply_environment(const char* const* env) {
             for (char ch : std::string_view(var).substr(env_properties_prefix.size()))
                 key += ch == '_' ? '.' : static_cast<char>(std::tolower((unsigned char)ch));
         }
+        if (!simdjson::validate_utf8(value.data(), value.size()))
+            return fmt::format("{}: the value is not valid UTF-8 (configuration text is UTF-8, "
+                               "as a TOML file is)",
+                               var);
         toml::table parsed = parse_text_value(value);
         if (!apply(key, *parsed.get("x"), {fmt::format("{}={}", var, value), true, value}, error))
             return fmt::format("unknown environment variable {}{}", var, suggestion(var, env_name));
@@ -340,6 +347,10 @@ std::string config_loader::apply_set(const std::string& argument) {
     std::string key = argument.substr(0, eq);
     std::string value = argument.substr(eq + 1);
     origin o{fmt::format("--set {}", argument), true, value};
+    if (!simdjson::validate_utf8(value.data(), value.size()))
+        return fmt::format("--set {}: the value is not valid UTF-8 (configuration text is UTF-8, "
+                           "as a TOML file is)",
+                           key);
     toml::table parsed = parse_text_value(value);
     std::string error;
     if (!apply(key, *parsed.get("x"), o, error))

@@ -355,6 +355,20 @@ TEST_F(config_test, sink_type_resolution) {
     EXPECT_EQ(cfg.sink.type, "kafka");
 }
 
+// Found by fuzzing: a --set value that is not UTF-8 was taken, and --print-config then wrote a
+// file no TOML reader (pixelring included) loads.
+TEST_F(config_test, values_that_are_not_utf8_are_refused) {
+    EXPECT_EQ(set({"collector.name=edge\xff"}),
+              "--set collector.name: the value is not valid UTF-8 (configuration text is UTF-8, "
+              "as a TOML file is)");
+    EXPECT_EQ(set({"collector.name=caf\xc3\xa9"}), "");
+    EXPECT_EQ(cfg.collector.name, "caf\xc3\xa9");
+    EXPECT_EQ(load("", {"PIXELRING_COLLECTOR_NAME=edge\xc0\xaf"}),
+              "PIXELRING_COLLECTOR_NAME: the value is not valid UTF-8 (configuration text is "
+              "UTF-8, as a TOML file is)");
+    EXPECT_EQ(load("", {"DASHBOARD_USER=\xff"}), "DASHBOARD_USER: the value is not valid UTF-8");
+}
+
 TEST_F(config_test, set_value_errors) {
     const std::pair<std::string, std::string> cases[] = {
         {"server.workers=abc", "expected an integer from 1 to 1024"},
