@@ -610,7 +610,8 @@ TEST(encode_pixel_event, params_are_capped) {
     EXPECT_TRUE(truncated(full + "k64"));
     EXPECT_FALSE(truncated("a=1&b=2"));
     // A redirect's url and sig are not params: 64 params plus them are not cut either.
-    pixel_hit redirect = query_hit(full + "url=x&sig=y");
+    const std::string with_url_and_sig = full + "url=x&sig=y"; // outlives the hit's views
+    pixel_hit redirect = query_hit(with_url_and_sig);
     redirect.type = event_type::redirect;
     encode_notes notes;
     std::vector<char> out(max_pixel_event_size(redirect, {}));
