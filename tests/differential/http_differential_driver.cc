@@ -335,7 +335,8 @@ int run(int argc, char** argv) {
     size_t largest = 1;
     for (const auto& c : cases)
         largest = std::max(largest, c.size());
-    const http_limits limits; // the server's defaults (core/config.hh, DESIGN.md §7)
+    // The server's defaults: http_limits{} holds core/config.hh's server.* defaults.
+    const http_limits limits;
     test::guarded_buffer head_mem(largest);
     test::guarded_buffer body_mem(largest);
     server_model model(limits, head_mem, body_mem);
