@@ -128,6 +128,13 @@ void write_prometheus(const metrics_view& v, std::string& out) {
     header(out, "pixelring_connections_open", "gauge", "Open client connections.");
     fmt::format_to(it, "pixelring_connections_open {}\n",
                    sum(v, [](auto& c) { return c.connections_open.get(); }));
+    header(
+        out, "pixelring_body_buffers_held", "gauge",
+        "Beacons still arriving whose bytes outgrew a staging buffer and hold a buffer of "
+        "their worker's body pool (16 MiB a worker, 16 buffers at least); when it is spent such a "
+        "beacon gets 503. A beacon smaller than a staging buffer never takes from it.");
+    fmt::format_to(it, "pixelring_body_buffers_held {}\n",
+                   sum(v, [](auto& c) { return c.body_buffers_held.get(); }));
     header(out, "pixelring_connections_accepted_total", "counter", "Connections accepted.");
     fmt::format_to(it, "pixelring_connections_accepted_total {}\n",
                    sum(v, [](auto& c) { return c.connections_accepted.get(); }));

@@ -65,6 +65,7 @@ struct alignas(64) worker_counters {
     counter connections_rejected; // over server.max_connections
     counter accept_errors;        // accept failed for want of descriptors or memory
     counter connections_open;     // gauge
+    counter body_buffers_held;    // gauge: beacons in the worker's bounded body pool
     counter header_timeouts;
     counter idle_timeouts;
     counter cq_overflows;    // completions the kernel could not post

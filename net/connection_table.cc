@@ -7,14 +7,16 @@ connection_table::connection_table(const http_limits& limits, uint32_t max_slots
     : limits_(limits), stage_capacity_(stage_capacity) {
     // reserve() keeps slot addresses stable; untouched pages stay unallocated by the kernel.
     slots_.reserve(max_slots);
-    stage_pool_.reserve(max_slots);
+    stage_pool_.reserve(2 * size_t(max_slots)); // a stage and a beacon being read per slot
 }
 
 connection_table::~connection_table() {
     for (char* p : stage_pool_)
         delete[] p;
-    for (connection& c : slots_)
+    for (connection& c : slots_) {
         delete[] c.stage;
+        if (!c.body_big) delete[] c.body_buf;
+    }
 }
 
 uint32_t connection_table::alloc() {
@@ -45,9 +47,13 @@ char* connection_table::take_stage() {
 
 void connection_table::give_stage(connection& c) noexcept {
     if (!c.stage) return;
-    stage_pool_.push_back(c.stage); // never reallocates: reserved for every slot
+    give_stage_buffer(c.stage);
     c.stage = nullptr;
     c.stage_len = 0;
+}
+
+void connection_table::give_stage_buffer(char* buffer) noexcept {
+    stage_pool_.push_back(buffer); // never reallocates: reserved for two per slot
 }
 
 void connection_table::link_tail(uint32_t index, timer_list list, uint64_t deadline_ms) noexcept {

@@ -47,11 +47,14 @@ struct connection {
     uint32_t stage_len = 0;
     uint64_t body_left = 0; // Content-Length body bytes still to skip
     request_parser parser;
-    // A request whose body is read (POST /e): its head, then its body (chunks decoded), in a
-    // buffer of the worker's body pool, until the body is complete.
+    // A request whose body is read (POST /e): its head, then its body (chunks decoded), until
+    // the body is complete. In a staging buffer of the table's pool while what arrived fits in
+    // one (body_big false), else in a buffer of the worker's bounded body pool.
     char* body_buf = nullptr;
     uint32_t body_head = 0; // head bytes at body_buf[0..)
     uint32_t body_len = 0;  // bytes in body_buf: head and body so far
+    uint32_t body_cap = 0;  // size of body_buf
+    bool body_big = false;  // body_buf is from the worker's body pool
     uint64_t body_need = 0; // Content-Length bytes still to read (not chunked)
     bool body_chunked = false;
     bool proxy_pending = false; // server.proxy_protocol: the PROXY header is still to come
@@ -104,9 +107,11 @@ public:
     void free(uint32_t index) noexcept;
 
     // Staging buffers of stage_capacity() bytes, pooled: allocated the first time the pool is
-    // empty and reused for the life of the worker.
+    // empty and reused for the life of the worker. A connection holds at most two: its staged
+    // bytes and the beacon being read from them.
     char* take_stage();
     void give_stage(connection& c) noexcept;
+    void give_stage_buffer(char* buffer) noexcept;
     size_t stage_capacity() const noexcept { return stage_capacity_; }
 
     // Timeout lists. Every member of one list has the same timeout, so appending at the tail

@@ -38,9 +38,11 @@ constexpr long tick_ns = 250'000'000;
 // Clients tracked by one worker's rate limiter (server.rate_limit).
 constexpr uint32_t rate_limit_clients = 65536;
 
-// Memory one worker may hold in body buffers of beacons still arriving (at least 16 buffers).
-// A beacon usually arrives in one piece and gives its buffer back at once; this bounds what
-// clients that send a head and then trickle (or never send) the body can pin. Beyond it a
+// Memory one worker may hold in body buffers (at least 16 of them): the pool that beacons
+// move to when what arrived of them outgrows a staging buffer (worker_input.cc). A beacon
+// still arriving holds a staging buffer first, as a request head does, so clients that send
+// a head and then trickle (or never send) the body pin only their own connection's memory;
+// only one that sent more than a staging buffer holds takes from this. Beyond it such a
 // beacon is answered 503 and its connection closed.
 constexpr size_t body_memory_per_worker = 16u << 20;
 
@@ -191,6 +193,7 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
     c.stage_len = 0;
     c.body_left = 0;
     c.body_buf = nullptr;
+    c.body_big = false;
     c.proxy_pending = cfg.proxy_protocol;
     c.ring_wait = false;
     c.out_count = 0;
@@ -209,8 +212,7 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
 // flight).
 void worker::impl::release_buffers(connection& c) noexcept {
     conns.give_stage(c);
-    give_body(c.body_buf);
-    c.body_buf = nullptr;
+    drop_body(c);
     for (uint32_t i = 0; i < c.out_count; ++i)
         give_owned(c, i);
     c.out_count = 0;

@@ -35,7 +35,7 @@ struct worker::impl {
     connection_table conns;
     beacon_parser beacons;
     std::optional<rate_limiter> limiter; // server.rate_limit
-    buffer_pool bodies;                  // connection::body_buf
+    buffer_pool bodies;                  // connection::body_buf once it outgrew a stage
     buffer_pool answers;                 // dynamic answers (owned): receipts, long Locations
     buffer_pool small_answers;           // every other dynamic answer
     uint32_t max_bodies_out;             // beyond: 503 (body_memory_per_worker)
@@ -81,8 +81,9 @@ struct worker::impl {
     void on_send(const io_uring_cqe* cqe);
     size_t consume(uint32_t index, char* data, size_t len);
     bool take_proxy_header(uint32_t index, const char* data, size_t len, size_t& used);
-    char* take_body();
-    void give_body(char* buf) noexcept;
+    bool grow_body(uint32_t index);
+    void give_body(char* buf, bool big) noexcept;
+    void drop_body(connection& c) noexcept; // gives body_buf back
     size_t feed_body(uint32_t index, const char* data, size_t len);
     void finish_body(uint32_t index);
     void consume_stage(uint32_t index);

@@ -1,6 +1,7 @@
 // A worker's reading side: the bytes a connection received become requests. The PROXY
 // header first when server.proxy_protocol is on, then request heads, beacon bodies (read into
-// a pooled buffer, chunks decoded in place) and the pause while the events ring lacks room.
+// a staging buffer, or a body buffer once they outgrow it; chunks decoded in place) and the
+// pause while the events ring lacks room.
 // The io_uring side is net/worker.cc; what a complete request does, net/worker_requests.cc.
 
 #include <algorithm>
@@ -18,15 +19,56 @@ constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
 
 } // namespace
 
-char* worker::impl::take_body() {
-    ++bodies_out;
-    return bodies.take();
+// Memory for a beacon goes by what has arrived of it. It starts in a staging buffer, which
+// every connection with a request still arriving may hold (a slow head holds one too), so a
+// client trickling a body pins its own connection's memory and no one else's. Only when what
+// arrived no longer fits does it move to a buffer of the worker's body pool, which is shared
+// and bounded (body_memory_per_worker): to take from it a client must have sent that much.
+// Returns false when the pool is spent: the beacon is answered 503 and the connection closed.
+bool worker::impl::grow_body(uint32_t index) {
+    connection& c = conns[index];
+    if (bodies_out >= max_bodies_out) {
+        c.parser.reset();
+        const bool head_ok =
+            c.parser.parse_head(c.body_buf, c.body_head, req) == parse_status::complete;
+        c.parser.reset();
+        if (head_ok) {
+            counters.count_request(
+                route::beacon,
+                beacon_error(index, req, 503, R"({"error":"busy: retry later"})", false));
+        } else {
+            counters.count_request(route::beacon, 503);
+            queue_answer(index, responses.get(response_for_status(503), false, false));
+        }
+        drop_body(c);
+        c.input_done = true;
+        c.close_after_send = true;
+        return false;
+    }
+    counters.body_buffers_held.set(++bodies_out);
+    char* big = bodies.take();
+    std::memcpy(big, c.body_buf, c.body_len);
+    conns.give_stage_buffer(c.body_buf);
+    c.body_buf = big;
+    c.body_cap = uint32_t(bodies.size());
+    c.body_big = true;
+    return true;
 }
 
-void worker::impl::give_body(char* buf) noexcept {
+void worker::impl::give_body(char* buf, bool big) noexcept {
     if (!buf) return;
-    --bodies_out;
-    bodies.give(buf);
+    if (big) {
+        counters.body_buffers_held.set(--bodies_out);
+        bodies.give(buf);
+    } else {
+        conns.give_stage_buffer(buf);
+    }
+}
+
+void worker::impl::drop_body(connection& c) noexcept {
+    give_body(c.body_buf, c.body_big);
+    c.body_buf = nullptr;
+    c.body_big = false;
 }
 
 // server.proxy_protocol: the PROXY header that must start the connection. Returns false when
@@ -62,6 +104,11 @@ bool worker::impl::take_proxy_header(uint32_t index, const char* data, size_t le
 // Returns how many bytes of data belong to the body; calls finish_body when it is complete.
 size_t worker::impl::feed_body(uint32_t index, const char* data, size_t len) {
     connection& c = conns[index];
+    // Room for this piece (a chunked one shrinks as its framing is decoded), or the move to
+    // a body buffer, which holds any body max_body_bytes allows.
+    const size_t piece = c.body_chunked ? len : size_t(std::min<uint64_t>(c.body_need, len));
+    if (!c.body_big && c.body_len + piece + beacon_body_padding > c.body_cap && !grow_body(index))
+        return len;
     if (!c.body_chunked) {
         size_t take = size_t(std::min<uint64_t>(c.body_need, len));
         std::memcpy(c.body_buf + c.body_len, data, take);
@@ -70,7 +117,7 @@ size_t worker::impl::feed_body(uint32_t index, const char* data, size_t len) {
         if (c.body_need == 0) finish_body(index);
         return take;
     }
-    size_t room = bodies.size() - beacon_body_padding - c.body_len;
+    size_t room = c.body_cap - beacon_body_padding - c.body_len;
     size_t take = std::min(len, room);
     char* at = c.body_buf + c.body_len;
     std::memcpy(at, data, take);
@@ -88,8 +135,7 @@ size_t worker::impl::feed_body(uint32_t index, const char* data, size_t len) {
             counters.count_request(route::beacon, status);
             queue_answer(index, responses.get(response_for_status(status), false, false));
         }
-        give_body(c.body_buf);
-        c.body_buf = nullptr;
+        drop_body(c);
         c.input_done = true;
         c.close_after_send = true;
         return len;
@@ -110,11 +156,13 @@ void worker::impl::finish_body(uint32_t index) {
     parse_status st = c.parser.parse_head(c.body_buf, c.body_head, req);
     c.parser.reset();
     char* buf = c.body_buf;
+    const bool big = c.body_big;
     c.body_buf = nullptr;
+    c.body_big = false;
     bool keep = st == parse_status::complete &&
                 handle_request(index, req, buf + c.body_head, c.body_len - c.body_head,
-                               bodies.size() - c.body_head);
-    give_body(buf);
+                               c.body_cap - c.body_head);
+    give_body(buf, big);
     if (!keep) {
         c.input_done = true;
         c.close_after_send = true;
@@ -169,20 +217,14 @@ size_t worker::impl::consume(uint32_t index, char* data, size_t len) {
         if (req.method == http_method::post && req.path == "/e" &&
             (req.chunked || (req.has_content_length && req.content_length > 0))) {
             // A beacon with a body: collect head and body, handle it once complete.
-            if (bodies_out >= max_bodies_out) {
-                counters.count_request(
-                    route::beacon,
-                    beacon_error(index, req, 503, R"({"error":"busy: retry later"})", false));
-                c.input_done = true;
-                c.close_after_send = true;
-                return len;
-            }
             // curl and others wait a second for this before sending a body over 1 KiB.
             const size_t have = len - pos - head;
             if (c.out_count + 2 <= max_pending_answers && req.field("Expect") == "100-continue" &&
                 (req.chunked ? have == 0 : have < req.content_length))
                 queue_answer(index, continue_100);
-            c.body_buf = take_body();
+            c.body_buf = conns.take_stage(); // head + padding fit: max_header_bytes < stage
+            c.body_cap = uint32_t(conns.stage_capacity());
+            c.body_big = false;
             std::memcpy(c.body_buf, data + pos, head);
             c.body_head = c.body_len = uint32_t(head);
             c.body_chunked = req.chunked;

@@ -74,8 +74,7 @@ void worker::impl::expire_timers() {
             continue;
         }
         conns.give_stage(c);
-        give_body(c.body_buf);
-        c.body_buf = nullptr;
+        drop_body(c);
         c.body_left = 0;
         c.input_done = true;
         counters.count_request(route::invalid, 408);

@@ -559,31 +559,82 @@ TEST(beacons, expect_100_continue_is_answered_before_the_body) {
     EXPECT_EQ(ev[0].str("action"), "big");
 }
 
-TEST(beacons, bodies_that_never_finish_pin_bounded_memory) {
-    // server.max_body_bytes = 1 MiB: a body buffer is about 1.1 MiB, so one worker holds at
-    // most 16 of them (the 16 MiB bound) and the 17th unfinished beacon gets 503.
-    collector_process p({"server.max_body_bytes=1048576", "server.workers=1"});
+namespace {
+
+// Polls a gauge until it reads want (5 s at most); returns what it read last.
+long long wait_metric(const collector_process& p, const std::string& series, long long want) {
+    long long got = metric(p, series);
+    for (int waited = 0; waited < 5000 && got != want; waited += 10) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        got = metric(p, series);
+    }
+    return got;
+}
+
+} // namespace
+
+TEST(beacons, slow_bodies_hold_their_own_connections_memory_only) {
+    // One worker, default limits: its body pool has room for about 170 beacons. 400 clients
+    // that send a head and one byte of the body, then nothing, each hold a staging buffer, as
+    // a slow head does, and take nothing a real beacon needs.
+    collector_process p({"server.workers=1"});
     ASSERT_TRUE(p.started()) << p.stderr_text();
     std::vector<std::unique_ptr<connection>> held;
-    for (int i = 0; i < 16; ++i) {
+    for (int i = 0; i < 400; ++i) {
         held.push_back(std::make_unique<connection>(p.port()));
         held.back()->send_all("POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n{");
     }
-    // Each head is read before the next connection's, in one worker: wait for all 16.
-    for (int waited = 0; waited < 5000 && metric(p, "pixelring_connections_open") < 16;
-         waited += 10)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    http_response r = round_trip(p, "POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n{");
+    ASSERT_EQ(wait_metric(p, "pixelring_connections_open", 400), 400);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200)); // the last heads read
+    for (int i = 0; i < 20; ++i)
+        EXPECT_EQ(round_trip(p, beacon(R"({"action":"real"})")).status, 204) << i;
+    EXPECT_EQ(metric(p, "pixelring_body_buffers_held"), 0);
+    EXPECT_EQ(requests(p, "beacon", 503), 0);
+    // Every slow one is still there and is taken once it finishes.
+    for (auto& c : held)
+        c->send_all(R"("action":"late")" + std::string(1000 - 17, ' ') + "}");
+    for (auto& c : held) {
+        auto raw = c->read_responses(1);
+        ASSERT_EQ(raw.size(), 1u);
+        EXPECT_EQ(parse_response(raw[0]).status, 204);
+    }
+    EXPECT_EQ(wait_events(p, 420).size(), 420u);
+}
+
+TEST(beacons, bodies_that_outgrow_a_staging_buffer_share_a_bounded_pool) {
+    // server.max_body_bytes = 1 MiB: a body buffer is about 1.1 MiB, so one worker holds at
+    // most 16 of them (the 16 MiB bound). A beacon moves to one only when more of it arrived
+    // than a staging buffer holds (max_header_bytes + 64 KiB): 16 that sent 100 KiB and
+    // stopped hold them all, the 17th to send that much gets 503, and a small beacon is still
+    // taken.
+    collector_process p({"server.max_body_bytes=1048576", "server.workers=1"});
+    ASSERT_TRUE(p.started()) << p.stderr_text();
+    constexpr size_t body = 1000000, sent = 100 * 1024;
+    const std::string head =
+        "POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body) + "\r\n\r\n{" +
+        std::string(sent - 1, ' ');
+    std::vector<std::unique_ptr<connection>> held;
+    for (int i = 0; i < 16; ++i) {
+        held.push_back(std::make_unique<connection>(p.port()));
+        held.back()->send_all(head);
+    }
+    ASSERT_EQ(wait_metric(p, "pixelring_body_buffers_held", 16), 16);
+    connection extra(p.port());
+    extra.send_all(head);
+    auto refused = extra.read_responses(1);
+    ASSERT_EQ(refused.size(), 1u);
+    http_response r = parse_response(refused[0]);
     EXPECT_EQ(r.status, 503);
     EXPECT_EQ(r.body, R"({"error":"busy: retry later"})");
     EXPECT_EQ(r.headers["retry-after"], "1");
-    // Finishing one frees its buffer for the next beacon.
-    held[0]->send_all(R"("action":"late")" + std::string(1000 - 17, ' ') + "}");
+    EXPECT_TRUE(extra.wait_closed());
+    EXPECT_EQ(round_trip(p, beacon(R"({"action":"small"})")).status, 204);
+    // Finishing one gives its buffer back.
+    held[0]->send_all(R"("action":"late")" + std::string(body - sent - 16, ' ') + "}");
     auto raw = held[0]->read_responses(1);
     ASSERT_EQ(raw.size(), 1u);
     EXPECT_EQ(parse_response(raw[0]).status, 204);
-    EXPECT_EQ(round_trip(p, beacon(R"({"action":"after"})")).status, 204);
+    EXPECT_EQ(wait_metric(p, "pixelring_body_buffers_held", 15), 15);
     EXPECT_EQ(wait_events(p, 2).size(), 2u);
 }
 
