@@ -601,6 +601,39 @@ TEST(beacons, slow_bodies_hold_their_own_connections_memory_only) {
     EXPECT_EQ(wait_events(p, 420).size(), 420u);
 }
 
+TEST(beacons, a_chunked_body_that_outgrows_a_staging_buffer_moves_whole) {
+    // A staging buffer holds 16 KiB + 64 KiB whatever server.max_body_bytes says. A
+    // 200,000-byte body in chunks of 16 bytes, sent in pieces that end inside chunks, moves
+    // to the body pool part way with framing still undecoded; the event has every byte.
+    collector_process p({"server.workers=1", "server.max_body_bytes=262144"});
+    ASSERT_TRUE(p.started()) << p.stderr_text();
+    std::string body = R"({"action":"chunky","params":{"pad":")";
+    const size_t prefix = body.size(), pad = 200000 - prefix - 3;
+    for (size_t i = 0; i < pad; ++i)
+        body += char('a' + i % 26);
+    body += "\"}}";
+    ASSERT_EQ(body.size(), 200000u);
+    std::string wire = "POST /e HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (size_t at = 0; at < body.size(); at += 16)
+        wire += "10\r\n" + body.substr(at, 16) + "\r\n";
+    wire += "0\r\n\r\n";
+    connection c(p.port());
+    const size_t half = wire.size() / 2 + 5; // 137,500 bytes: 100,000 of the body
+    for (size_t at = 0; at < half; at += 7001)
+        c.send_all(wire.substr(at, std::min<size_t>(7001, half - at)));
+    EXPECT_EQ(wait_metric(p, "pixelring_body_buffers_held", 1), 1);
+    for (size_t at = half; at < wire.size(); at += 7001)
+        c.send_all(wire.substr(at, 7001));
+    auto raw = c.read_responses(1);
+    ASSERT_EQ(raw.size(), 1u);
+    EXPECT_EQ(parse_response(raw[0]).status, 204);
+    auto ev = wait_events(p, 1);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].str("action"), "chunky");
+    EXPECT_EQ(ev[0].get("params")->str("pad"), body.substr(prefix, pad));
+    EXPECT_EQ(metric(p, "pixelring_body_buffers_held"), 0);
+}
+
 TEST(beacons, bodies_that_outgrow_a_staging_buffer_share_a_bounded_pool) {
     // server.max_body_bytes = 1 MiB: a body buffer is about 1.1 MiB, so one worker holds at
     // most 16 of them (the 16 MiB bound). A beacon moves to one only when more of it arrived
