@@ -39,7 +39,7 @@ if ((${#harnesses[@]} == 0)); then harnesses=("${all[@]}"); fi
 packages=(
     clang-14 libfuzzer-14-dev cmake ninja-build pkg-config
     liburing-dev librdkafka-dev libtomlplusplus-dev libfmt-dev libcli11-dev libreaderwriterqueue-dev
-    libsimdjson-dev libsodium-dev libmaxminddb-dev libsystemd-dev
+    libsimdjson-dev libsodium-dev libmaxminddb-dev libsystemd-dev libssl-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -12,7 +12,7 @@ for t in "$@"; do targets+=(--target "$t"); done
 packages=(
   build-essential cmake ninja-build pkg-config git
   liburing-dev librdkafka-dev libtomlplusplus-dev libfmt-dev libcli11-dev libreaderwriterqueue-dev
-  libsimdjson-dev libsodium-dev libmaxminddb-dev libmimalloc-dev libsystemd-dev
+  libsimdjson-dev libsodium-dev libmaxminddb-dev libmimalloc-dev libsystemd-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format
   curl wrk procps kcat chromium systemd-container python3 python3-h11
 )

@@ -1,0 +1,334 @@
+// tls/: the server contexts and one session's record layer against a real OpenSSL client,
+// both in memory: the client's bytes are fed to the session as the worker feeds what it
+// received, and the session's output goes back to the client. Certificates come from a CA
+// made in the test (tests/tls_test_certs.hh).
+
+#include <gtest/gtest.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/temp_dir.hh"
+#include "tests/tls_test_certs.hh"
+#include "tls/tls_context.hh"
+#include "tls/tls_session.hh"
+
+using namespace pixelring;
+using namespace pixelring::test;
+
+namespace {
+
+// An OpenSSL client on memory BIOs that trusts the test CA.
+struct client {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL* ssl = nullptr;
+    BIO* from_server = BIO_new(BIO_s_mem());
+    BIO* to_server = BIO_new(BIO_s_mem());
+
+    client(const std::string& ca, const std::string& sni, int max_version = 0,
+           const std::string& alpn = std::string("\x08http/1.1", 9),
+           SSL_SESSION* resume = nullptr) {
+        SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+        SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+        SSL_CTX_set_security_level(ctx, 0); // let the client offer TLS 1.1 when told to
+        if (max_version) SSL_CTX_set_max_proto_version(ctx, max_version);
+        ssl = SSL_new(ctx);
+        SSL_set_bio(ssl, from_server, to_server);
+        SSL_set_connect_state(ssl);
+        if (!sni.empty()) {
+            SSL_set_tlsext_host_name(ssl, sni.c_str());
+            SSL_set1_host(ssl, sni.c_str());
+        }
+        if (!alpn.empty())
+            SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(alpn.data()),
+                                unsigned(alpn.size()));
+        if (resume) SSL_set_session(ssl, resume);
+    }
+    ~client() {
+        SSL_free(ssl);
+        SSL_CTX_free(ctx);
+    }
+    std::string take_output() {
+        std::string out;
+        char b[4096];
+        int n;
+        while ((n = BIO_read(to_server, b, sizeof b)) > 0)
+            out.append(b, size_t(n));
+        return out;
+    }
+};
+
+// The server's session with a 64 KiB output buffer; pumps bytes both ways.
+struct server {
+    tls_session session;
+    std::vector<char> out = std::vector<char>(65536);
+    std::string plaintext;
+    tls_result last = tls_result::want_more;
+
+    explicit server(const tls_context& ctx) : session(ctx.native()) {
+        session.set_output(out.data(), out.size());
+    }
+    // Feeds bytes in pieces of at most piece bytes, reading plaintext after each.
+    void feed(const std::string& bytes, size_t piece = SIZE_MAX) {
+        for (size_t at = 0; at < bytes.size(); at += piece) {
+            const size_t n = std::min(piece, bytes.size() - at);
+            session.feed(bytes.data() + at, n);
+            char buf[1000];
+            size_t got;
+            while ((last = session.read(buf, sizeof buf, got)) == tls_result::ok)
+                plaintext.append(buf, got);
+            if (last != tls_result::want_more) return;
+        }
+    }
+    std::string take_output() {
+        std::string s(session.output(), session.output_size());
+        session.clear_output();
+        return s;
+    }
+};
+
+// Runs the handshake (and whatever the client has queued) until neither side has more to
+// say. Returns whether the client finished its handshake.
+bool pump(client& c, server& s, size_t piece = SIZE_MAX) {
+    for (int round = 0; round < 20; ++round) {
+        if (!SSL_is_init_finished(c.ssl)) SSL_do_handshake(c.ssl);
+        std::string to_server = c.take_output();
+        if (!to_server.empty()) s.feed(to_server, piece);
+        std::string to_client = s.take_output();
+        if (!to_client.empty()) BIO_write(c.from_server, to_client.data(), int(to_client.size()));
+        if (to_server.empty() && to_client.empty()) break;
+        if (s.last == tls_result::error) break;
+    }
+    return SSL_is_init_finished(c.ssl) == 1;
+}
+
+std::string client_read(client& c) {
+    std::string out;
+    char b[4096];
+    int n;
+    while ((n = SSL_read(c.ssl, b, sizeof b)) > 0)
+        out.append(b, size_t(n));
+    return out;
+}
+
+struct fixture {
+    temp_dir dir{"pixelring-tls"};
+    test_ca ca{dir.str()};
+    issued_certificate a = ca.issue("a", {"a.example", "*.a.example"});
+    issued_certificate b = ca.issue("b", {"b.example"});
+    std::unique_ptr<tls_context> ctx;
+
+    explicit fixture(bool tls13_only = false) {
+        tls_settings s;
+        s.certificates = {{a.chain, a.key}, {b.chain, b.key}};
+        s.tls13_only = tls13_only;
+        std::string error;
+        ctx = tls_context::create(s, error);
+        EXPECT_TRUE(ctx) << error;
+    }
+};
+
+std::string peer_cn(client& c) {
+    X509* peer = SSL_get0_peer_certificate(c.ssl);
+    char cn[256] = {};
+    if (peer) X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
+    return cn;
+}
+
+} // namespace
+
+TEST(tls_session, a_request_and_its_answer_over_tls13) {
+    fixture f;
+    ASSERT_TRUE(f.ctx);
+    client c(f.ca.cert_path(), "a.example");
+    server s(*f.ctx);
+    ASSERT_TRUE(pump(c, s)) << s.session.error_text();
+    EXPECT_TRUE(s.session.handshake_done());
+    EXPECT_STREQ(s.session.version(), "TLSv1.3");
+    EXPECT_STREQ(s.session.server_name(), "a.example");
+    const unsigned char* alpn = nullptr;
+    unsigned alpn_len = 0;
+    SSL_get0_alpn_selected(c.ssl, &alpn, &alpn_len);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(alpn), alpn_len), "http/1.1");
+
+    const std::string request =
+        "GET /track/open.gif?campaignID=x HTTP/1.1\r\nHost: a.example\r\n\r\n";
+    ASSERT_EQ(SSL_write(c.ssl, request.data(), int(request.size())), int(request.size()));
+    s.feed(c.take_output());
+    EXPECT_EQ(s.plaintext, request);
+    EXPECT_EQ(s.last, tls_result::want_more);
+
+    const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    ASSERT_EQ(s.session.write(answer.data(), answer.size()), tls_result::ok);
+    std::string cipher = s.take_output();
+    EXPECT_EQ(cipher.find("200 OK"), std::string::npos); // encrypted
+    BIO_write(c.from_server, cipher.data(), int(cipher.size()));
+    EXPECT_EQ(client_read(c), answer);
+}
+
+TEST(tls_session, ciphertext_in_pieces_of_one_byte) {
+    fixture f;
+    client c(f.ca.cert_path(), "a.example");
+    server s(*f.ctx);
+    ASSERT_TRUE(pump(c, s, 1)) << s.session.error_text();
+    const std::string request(5000, 'x');
+    ASSERT_EQ(SSL_write(c.ssl, request.data(), int(request.size())), int(request.size()));
+    s.feed(c.take_output(), 1);
+    EXPECT_EQ(s.plaintext, request);
+}
+
+TEST(tls_session, tls12_is_served_and_tls11_refused) {
+    fixture f;
+    client c12(f.ca.cert_path(), "a.example", TLS1_2_VERSION);
+    server s12(*f.ctx);
+    ASSERT_TRUE(pump(c12, s12)) << s12.session.error_text();
+    EXPECT_STREQ(s12.session.version(), "TLSv1.2");
+    EXPECT_EQ(std::string(s12.session.cipher()).rfind("ECDHE-ECDSA-", 0), 0u)
+        << s12.session.cipher(); // an ECDSA certificate, forward secrecy
+
+    client c11(f.ca.cert_path(), "a.example", TLS1_1_VERSION);
+    server s11(*f.ctx);
+    EXPECT_FALSE(pump(c11, s11));
+    EXPECT_EQ(s11.last, tls_result::error);
+    EXPECT_EQ(s11.session.error_text(), "unsupported protocol");
+
+    fixture only13(true);
+    client c(f.ca.cert_path(), "a.example", TLS1_2_VERSION);
+    server s(*only13.ctx);
+    EXPECT_FALSE(pump(c, s));
+    EXPECT_EQ(s.last, tls_result::error);
+}
+
+TEST(tls_session, sni_picks_the_certificate) {
+    fixture f;
+    for (const auto& [sni, cn] : std::vector<std::pair<std::string, std::string>>{
+             {"a.example", "a.example"},
+             {"b.example", "b.example"},
+             {"x.a.example", "a.example"},   // the wildcard
+             {"B.EXAMPLE", "b.example"},     // names are case-insensitive
+             {"other.example", "a.example"}, // unknown: the default, the first
+             {"", "a.example"}}) {           // no SNI: the default
+        client c(f.ca.cert_path(), sni);
+        if (sni.empty() || sni == "other.example") SSL_set_verify(c.ssl, SSL_VERIFY_NONE, nullptr);
+        server s(*f.ctx);
+        ASSERT_TRUE(pump(c, s)) << sni << ": " << s.session.error_text();
+        EXPECT_EQ(peer_cn(c), cn) << sni;
+    }
+    EXPECT_EQ(f.ctx->certificate_for("y.x.a.example"), 0u); // one label only
+    EXPECT_EQ(f.ctx->certificate_for("b.example"), 1u);
+}
+
+TEST(tls_session, alpn_offering_only_h2_is_refused_and_none_is_served) {
+    fixture f;
+    client h2(f.ca.cert_path(), "a.example", 0, std::string("\x02h2", 3));
+    server s(*f.ctx);
+    EXPECT_FALSE(pump(h2, s));
+    EXPECT_EQ(s.last, tls_result::error);
+    EXPECT_NE(s.session.error_text().find("application protocol"), std::string::npos)
+        << s.session.error_text();
+
+    client both(f.ca.cert_path(), "a.example", 0, std::string("\x02h2\x08http/1.1", 12));
+    server s2(*f.ctx);
+    EXPECT_TRUE(pump(both, s2)) << s2.session.error_text();
+
+    client none(f.ca.cert_path(), "a.example", 0, "");
+    server s3(*f.ctx);
+    EXPECT_TRUE(pump(none, s3)) << s3.session.error_text();
+}
+
+TEST(tls_session, plain_http_on_the_tls_port_is_an_error) {
+    fixture f;
+    server s(*f.ctx);
+    s.feed("GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+    EXPECT_EQ(s.last, tls_result::error);
+    EXPECT_FALSE(s.session.error_text().empty());
+}
+
+TEST(tls_session, a_full_output_buffer_asks_to_send_first) {
+    fixture f;
+    client c(f.ca.cert_path(), "a.example");
+    tls_session session(f.ctx->native());
+    char small[100];
+    session.set_output(small, sizeof small);
+    SSL_do_handshake(c.ssl);
+    std::string hello = c.take_output();
+    session.feed(hello.data(), hello.size());
+    char buf[100];
+    size_t n;
+    std::string flight;
+    tls_result r;
+    // The server's first flight is far over 100 bytes: it comes out 100 at a time.
+    while ((r = session.read(buf, sizeof buf, n)) == tls_result::want_output) {
+        flight.append(session.output(), session.output_size());
+        session.clear_output();
+    }
+    EXPECT_EQ(r, tls_result::want_more);
+    flight.append(session.output(), session.output_size());
+    EXPECT_GT(flight.size(), 500u);
+    BIO_write(c.from_server, flight.data(), int(flight.size()));
+    EXPECT_EQ(SSL_do_handshake(c.ssl), 1);
+}
+
+TEST(tls_context, errors_name_the_file_and_the_fault) {
+    temp_dir dir("pixelring-tls");
+    test_ca ca(dir.str());
+    issued_certificate a = ca.issue("a", {"a.example"});
+    issued_certificate b = ca.issue("b", {"b.example"});
+    std::string error;
+    tls_settings s;
+    EXPECT_FALSE(tls_context::create(s, error));
+    EXPECT_NE(error.find("no certificate"), std::string::npos) << error;
+
+    s.certificates = {{a.chain, b.key}};
+    EXPECT_FALSE(tls_context::create(s, error));
+    EXPECT_NE(error.find(b.key + ": this key does not match the certificate in " + a.chain),
+              std::string::npos)
+        << error;
+
+    s.certificates = {{dir.file("missing.pem"), a.key}};
+    EXPECT_FALSE(tls_context::create(s, error));
+    EXPECT_NE(error.find("missing.pem: not a readable PEM certificate chain"), std::string::npos)
+        << error;
+
+    s.certificates = {{a.chain, a.key}};
+    s.ciphers = "NO-SUCH-CIPHER";
+    EXPECT_FALSE(tls_context::create(s, error));
+    EXPECT_NE(error.find("NO-SUCH-CIPHER"), std::string::npos) << error;
+}
+
+TEST(tls_context, problems_expiry_and_an_incomplete_chain) {
+    temp_dir dir("pixelring-tls");
+    test_ca ca(dir.str());
+    issued_certificate old = ca.issue("old", {"old.example"}, -7200, -3600);
+    issued_certificate whole = ca.issue("whole", {"whole.example"}, -3600, 86400, true);
+    tls_settings s;
+    s.certificates = {{old.chain, old.key}, {whole.chain, whole.key}};
+    std::string error;
+    auto ctx = tls_context::create(s, error);
+    ASSERT_TRUE(ctx) << error; // it can serve, but says what is wrong
+    ASSERT_EQ(ctx->certificates().size(), 2u);
+    EXPECT_EQ(ctx->certificates()[0].names, std::vector<std::string>{"old.example"});
+    EXPECT_EQ(ctx->certificates()[0].subject, "CN=old.example");
+    EXPECT_EQ(ctx->certificates()[1].chain_length, 2u);
+    auto problems = ctx->problems(int64_t(time(nullptr)));
+    ASSERT_GE(problems.size(), 2u);
+    EXPECT_NE(problems[0].find(old.chain + ": the certificate for CN=old.example expired on "),
+              std::string::npos)
+        << problems[0];
+    // The test CA is no root of this machine: the leaf without it names its issuer, the chain
+    // that carries it says the root is not trusted.
+    bool missing = false;
+    for (const auto& p : problems)
+        missing |= p.find(old.chain + ": the chain ends at a certificate issued by") == 0 &&
+                   p.find("intermediate certificate missing") != std::string::npos;
+    EXPECT_TRUE(missing) << problems[1];
+    // An hour and a half ago the old one was valid: only the chains are left to say.
+    for (const auto& p : ctx->problems(int64_t(time(nullptr)) - 5400))
+        EXPECT_EQ(p.find("expired"), std::string::npos) << p;
+}
