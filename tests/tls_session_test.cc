@@ -35,9 +35,11 @@ struct client {
            SSL_SESSION* resume = nullptr) {
         SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr);
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-        SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
-        SSL_CTX_set_security_level(ctx, 0); // let the client offer TLS 1.1 when told to
-        if (max_version) SSL_CTX_set_max_proto_version(ctx, max_version);
+        if (max_version) {
+            SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+            SSL_CTX_set_security_level(ctx, 0); // let the client offer TLS 1.1 when told to
+            SSL_CTX_set_max_proto_version(ctx, max_version);
+        }
         ssl = SSL_new(ctx);
         SSL_set_bio(ssl, from_server, to_server);
         SSL_set_connect_state(ssl);
@@ -273,6 +275,27 @@ TEST(tls_session, a_full_output_buffer_asks_to_send_first) {
     EXPECT_GT(flight.size(), 500u);
     BIO_write(c.from_server, flight.data(), int(flight.size()));
     EXPECT_EQ(SSL_do_handshake(c.ssl), 1);
+}
+
+TEST(tls_session, resumption_with_a_ticket) {
+    fixture f;
+    for (const int version : {0, TLS1_2_VERSION}) {
+        // The first client stays: freeing its SSL_CTX would mark its sessions not resumable.
+        client first(f.ca.cert_path(), "a.example", version);
+        server s1(*f.ctx);
+        ASSERT_TRUE(pump(first, s1));
+        EXPECT_FALSE(s1.session.resumed());
+        client_read(first); // TLS 1.3 tickets come after the handshake
+        SSL_SESSION* saved = SSL_get1_session(first.ssl);
+        ASSERT_TRUE(saved);
+        EXPECT_TRUE(SSL_SESSION_is_resumable(saved));
+        client again(f.ca.cert_path(), "a.example", version, std::string("\x08http/1.1", 9), saved);
+        server s2(*f.ctx);
+        ASSERT_TRUE(pump(again, s2));
+        EXPECT_TRUE(s2.session.resumed()) << version;
+        EXPECT_TRUE(SSL_session_reused(again.ssl)) << version;
+        SSL_SESSION_free(saved);
+    }
 }
 
 TEST(tls_context, errors_name_the_file_and_the_fault) {
