@@ -377,6 +377,10 @@ std::string config_loader::resolve() {
                                "give the secret itself",
                                given_by_.find(k.name)->second);
     }
+    if (!cfg.server.tls_listen.empty() && (cfg.tls.cert.empty() || cfg.tls.key.empty()))
+        return fmt::format("server.tls_listen is set ({}), so tls.cert and tls.key must name the "
+                           "PEM files of the certificate chain and its key",
+                           given_by_.find("server.tls_listen")->second);
     auto type_given = given_by_.find("sink.type");
     if (type_given == given_by_.end())
         cfg.sink.type = cfg.sink.kafka.brokers.empty() ? "file" : "kafka";

@@ -15,6 +15,7 @@ namespace pixelring {
 
 struct server_config {
     std::vector<std::string> listen{"0.0.0.0:8080"}; // "host:port", "[v6]:port"
+    std::vector<std::string> tls_listen;             // HTTPS addresses; needs tls.cert, tls.key
     uint32_t workers = 0;                            // resolved: online CPUs when not set
     uint32_t max_connections = 100000;               // across workers
     uint32_t max_requests_per_connection = 10000;    // the last answer says Connection: close
@@ -111,6 +112,14 @@ struct redirect_config {
     bool operator==(const redirect_config&) const = default;
 };
 
+struct tls_config {
+    std::string cert;                // PEM: the certificate, then its intermediates
+    std::string key;                 // PEM: its private key
+    std::string min_version = "1.2"; // 1.2 | 1.3
+
+    bool operator==(const tls_config&) const = default;
+};
+
 struct collector_config {
     std::string name; // resolved: the host name when not set
 
@@ -119,6 +128,7 @@ struct collector_config {
 
 struct config {
     server_config server;
+    tls_config tls;
     admin_config admin;
     sink_config sink;
     spool_config spool;

@@ -135,6 +135,21 @@ void write_prometheus(const metrics_view& v, std::string& out) {
         "beacon gets 503. A beacon smaller than a staging buffer never takes from it.");
     fmt::format_to(it, "pixelring_body_buffers_held {}\n",
                    sum(v, [](auto& c) { return c.body_buffers_held.get(); }));
+    header(out, "pixelring_tls_handshakes_total", "counter",
+           "HTTPS handshakes (server.tls_listen) by result: full, resumed (a session ticket "
+           "or ID), failed (no common version, cipher or protocol; a bad record), plain_http "
+           "(HTTP sent to the HTTPS port), timeout (not done within server.header_timeout_ms). "
+           "A connection that did not complete one is closed.");
+    fmt::format_to(it, "pixelring_tls_handshakes_total{{result=\"full\"}} {}\n",
+                   sum(v, [](auto& c) { return c.tls_full.get(); }));
+    fmt::format_to(it, "pixelring_tls_handshakes_total{{result=\"resumed\"}} {}\n",
+                   sum(v, [](auto& c) { return c.tls_resumed.get(); }));
+    fmt::format_to(it, "pixelring_tls_handshakes_total{{result=\"failed\"}} {}\n",
+                   sum(v, [](auto& c) { return c.tls_failed.get(); }));
+    fmt::format_to(it, "pixelring_tls_handshakes_total{{result=\"plain_http\"}} {}\n",
+                   sum(v, [](auto& c) { return c.tls_plain_http.get(); }));
+    fmt::format_to(it, "pixelring_tls_handshakes_total{{result=\"timeout\"}} {}\n",
+                   sum(v, [](auto& c) { return c.tls_timeouts.get(); }));
     header(out, "pixelring_connections_accepted_total", "counter", "Connections accepted.");
     fmt::format_to(it, "pixelring_connections_accepted_total {}\n",
                    sum(v, [](auto& c) { return c.connections_accepted.get(); }));

@@ -66,6 +66,11 @@ struct alignas(64) worker_counters {
     counter accept_errors;        // accept failed for want of descriptors or memory
     counter connections_open;     // gauge
     counter body_buffers_held;    // gauge: beacons in the worker's bounded body pool
+    counter tls_full;             // HTTPS handshakes completed in full
+    counter tls_resumed;          // ... resuming a session
+    counter tls_failed;           // handshakes that failed (protocol, version, ALPN, ...)
+    counter tls_plain_http;       // plain HTTP sent to an HTTPS listener
+    counter tls_timeouts;         // handshakes not done within header_timeout_ms
     counter header_timeouts;
     counter idle_timeouts;
     counter cq_overflows;    // completions the kernel could not post

@@ -11,6 +11,10 @@
 #include "core/http_parser.hh"
 
 namespace pixelring {
+class tls_session;
+}
+
+namespace pixelring {
 
 inline constexpr uint32_t no_slot = UINT32_MAX;
 // Answers queued on one connection before the worker stops parsing its pipelined requests
@@ -59,6 +63,12 @@ struct connection {
     bool body_chunked = false;
     bool proxy_pending = false; // server.proxy_protocol: the PROXY header is still to come
     bool ring_wait = false;     // in the worker's list of connections waiting for ring room
+    // HTTPS (net/worker_tls.cc): the session, and the buffer its ciphertext goes to (from the
+    // worker's pool while there is something to send); tls_sent bytes of it are sent.
+    tls_session* tls = nullptr;
+    char* tls_out = nullptr;
+    uint32_t tls_sent = 0;
+    bool tls_counted = false; // the handshake's outcome is in the counters
     chunked_decoder chunks;
     // Answers in request order; pointers into the response arena, or into a buffer of the
     // worker's answer pool when owned[i] is set (given back once the answer is sent).

@@ -72,10 +72,11 @@ worker::impl::impl(worker_settings s, spsc_byte_ring& r, worker_counters& c, int
           beacon_limits{.max_body_bytes = cfg.limits.max_body_bytes, .max_items = cfg.beacon_batch},
           cfg.allowed_events),
       bodies(body_buffer_size(cfg.limits)), answers(answer_buffer_size(cfg.beacon_batch)),
-      small_answers(small_answer_headroom + 2560),
+      small_answers(small_answer_headroom + 2560), tls_outputs(tls_output_size),
       max_bodies_out(
           uint32_t(std::max<size_t>(16, body_memory_per_worker / body_buffer_size(cfg.limits)))),
       ring_reserve(std::min<size_t>(r.capacity() / 4, 2u << 20)), tick{0, tick_ns}, wake_fd(wake) {
+    if (cfg.tls) tls_plain = std::make_unique_for_overwrite<char[]>(tls_plain_size);
     if (cfg.enrichment) visitors.emplace(cfg.enrichment->visitor);
     if (cfg.rate_limit > 0) limiter.emplace(cfg.rate_limit, cfg.rate_limit, rate_limit_clients);
 }
@@ -194,6 +195,8 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
     c.body_left = 0;
     c.body_buf = nullptr;
     c.body_big = false;
+    c.tls_sent = 0;
+    c.tls_counted = false;
     c.proxy_pending = cfg.proxy_protocol;
     c.ring_wait = false;
     c.out_count = 0;
@@ -203,6 +206,10 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
     ++open_count;
     counters.connections_accepted.add();
     counters.connections_open.set(open_count);
+    if (listener >= cfg.first_tls_listener && !start_tls(index)) {
+        close_connection(index);
+        return;
+    }
     arm_recv(index);
     update_timer(index);
 }
@@ -211,6 +218,7 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
 // dynamic answers not yet sent. Only once the kernel no longer reads them (no send in
 // flight).
 void worker::impl::release_buffers(connection& c) noexcept {
+    end_tls(c);
     conns.give_stage(c);
     drop_body(c);
     for (uint32_t i = 0; i < c.out_count; ++i)
@@ -290,6 +298,10 @@ const ip_address& worker::impl::peer_of(connection& c) {
 void worker::impl::flush_answers(uint32_t index) {
     connection& c = conns[index];
     if (c.send_armed || !c.open) return;
+    if (c.tls) {
+        flush_tls(index);
+        return;
+    }
     if (c.out_count == 0) {
         if (c.close_after_send) finish_connection(index);
         return;
@@ -318,23 +330,22 @@ void worker::impl::on_send(const io_uring_cqe* cqe) {
         close_connection(index); // -EPIPE, -ECONNRESET: the client is gone
         return;
     }
-    // Drop what was sent; a short send leaves the rest of an answer first in line.
-    size_t sent = size_t(cqe->res);
-    uint32_t done = 0;
-    while (done < c.out_count && sent >= c.out[done].iov_len) {
-        sent -= c.out[done].iov_len;
-        give_owned(c, done);
-        ++done;
-    }
-    if (done < c.out_count && sent > 0) {
-        c.out[done].iov_base = static_cast<char*>(c.out[done].iov_base) + sent;
-        c.out[done].iov_len -= sent;
-    }
-    if (done > 0) {
-        std::memmove(c.out, c.out + done, (c.out_count - done) * sizeof(iovec));
-        std::memmove(c.owned, c.owned + done, (c.out_count - done) * sizeof(char*));
-        c.owned_large = done < 32 ? c.owned_large >> done : 0;
-        c.out_count -= done;
+    if (c.tls) {
+        tls_sent(c, size_t(cqe->res));
+    } else {
+        // Drop what was sent; a short send leaves the rest of an answer first in line.
+        size_t sent = size_t(cqe->res);
+        uint32_t done = 0;
+        while (done < c.out_count && sent >= c.out[done].iov_len) {
+            sent -= c.out[done].iov_len;
+            give_owned(c, done);
+            ++done;
+        }
+        if (done < c.out_count && sent > 0) {
+            c.out[done].iov_base = static_cast<char*>(c.out[done].iov_base) + sent;
+            c.out[done].iov_len -= sent;
+        }
+        drop_answers(c, done);
     }
     // Requests held back while the queue was full.
     if (c.stage_len > 0 && !c.input_done && c.out_count < max_pending_answers) {
@@ -342,6 +353,16 @@ void worker::impl::on_send(const io_uring_cqe* cqe) {
         if (c.open) update_timer(index);
     }
     flush_answers(index);
+}
+
+// The first done answers left the queue (sent, or encrypted for HTTPS); their owned buffers
+// were given back.
+void worker::impl::drop_answers(connection& c, uint32_t done) noexcept {
+    if (done == 0) return;
+    std::memmove(c.out, c.out + done, (c.out_count - done) * sizeof(iovec));
+    std::memmove(c.owned, c.owned + done, (c.out_count - done) * sizeof(char*));
+    c.owned_large = done < 32 ? c.owned_large >> done : 0;
+    c.out_count -= done;
 }
 
 void worker::impl::on_recv(const io_uring_cqe* cqe) {
@@ -367,7 +388,10 @@ void worker::impl::on_recv(const io_uring_cqe* cqe) {
     }
     if (res > 0 && has_buffer) {
         char* data = buffers.data(bid);
-        if (!c.input_done) on_bytes(index, data, size_t(res));
+        if (c.tls)
+            on_tls_bytes(index, data, size_t(res)); // HTTPS: reads even after input_done
+        else if (!c.input_done)
+            on_bytes(index, data, size_t(res));
         buffers.recycle(bid);
     } else if (has_buffer) {
         buffers.recycle(bid);
@@ -391,6 +415,12 @@ void worker::impl::on_recv(const io_uring_cqe* cqe) {
 }
 
 void worker::impl::on_bytes(uint32_t index, char* data, size_t len) {
+    take_bytes(index, data, len);
+    flush_answers(index);
+}
+
+// What on_bytes does before the flush: the bytes become requests (or wait in the stage).
+void worker::impl::take_bytes(uint32_t index, char* data, size_t len) {
     connection& c = conns[index];
     if (c.stage_len == 0) {
         size_t used = consume(index, data, len);
@@ -416,7 +446,6 @@ void worker::impl::on_bytes(uint32_t index, char* data, size_t len) {
             consume_stage(index);
         }
     }
-    flush_answers(index);
 }
 
 // ---- loop -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@
 #include "core/sink_gate.hh"
 #include "core/spsc_ring.hh"
 #include "core/tracking_image.hh"
+#include "tls/tls_context.hh"
 
 namespace pixelring {
 
@@ -31,6 +32,10 @@ struct worker_settings {
     // activation, adopt_public_listeners): a stop ends this worker's accepts without shutting
     // the sockets down, so that connections not yet accepted wait for the next process.
     bool shared_listeners = false;
+    // listen_fds from this index on take HTTPS (server.tls_listen) with tls, which is shared
+    // read-only by every worker and outlives them.
+    uint32_t first_tls_listener = UINT32_MAX;
+    const tls_context* tls = nullptr;
     // Closed while the sink cannot keep events (core/sink_gate.hh); nullptr: always open.
     const sink_gate* gate = nullptr;
     http_limits limits;

@@ -4,6 +4,7 @@
 // received bytes into requests (PROXY headers, heads, beacon bodies, the pause for ring room);
 // worker_requests.cc what a complete request does (routes, events, answers).
 
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -18,8 +19,16 @@
 #include "net/responses.hh"
 #include "net/router.hh"
 #include "net/worker.hh"
+#include "tls/tls_session.hh"
 
 namespace pixelring {
+
+// HTTPS: a connection's ciphertext buffer (handshake flights, alerts, encrypted answers),
+// taken while it has something to send; answers are encrypted into it while tls_headroom
+// stays free for what a record read may have to send (a handshake flight, tickets, alerts).
+inline constexpr size_t tls_output_size = 64 * 1024;
+inline constexpr size_t tls_headroom = 16 * 1024;
+inline constexpr size_t tls_plain_size = 16 * 1024; // a TLS record's plaintext at most
 
 struct worker::impl {
     worker_settings cfg;
@@ -38,6 +47,8 @@ struct worker::impl {
     buffer_pool bodies;                  // connection::body_buf once it outgrew a stage
     buffer_pool answers;                 // dynamic answers (owned): receipts, long Locations
     buffer_pool small_answers;           // every other dynamic answer
+    buffer_pool tls_outputs;             // connection::tls_out
+    std::unique_ptr<char[]> tls_plain;   // one record's plaintext, decrypted (HTTPS)
     uint32_t max_bodies_out;             // beyond: 503 (body_memory_per_worker)
     uint32_t bodies_out = 0;             // body buffers held by connections
     std::vector<uint32_t> accept_paused; // listeners to re-arm at the next tick (EMFILE...)
@@ -92,6 +103,16 @@ struct worker::impl {
     void resume_ring_waiters();
     void on_recv(const io_uring_cqe* cqe);
     void on_bytes(uint32_t index, char* data, size_t len);
+    void take_bytes(uint32_t index, char* data, size_t len);
+    void drop_answers(connection& c, uint32_t done) noexcept;
+
+    // ---- worker_tls.cc: HTTPS connections ------------------------------------------------
+    bool start_tls(uint32_t index);
+    void attach_output(connection& c);
+    void on_tls_bytes(uint32_t index, char* data, size_t len);
+    void flush_tls(uint32_t index);
+    void tls_sent(connection& c, size_t sent) noexcept;
+    void end_tls(connection& c) noexcept;
     void on_timer(const io_uring_cqe*);
     void begin_stop();
     void run_loop();

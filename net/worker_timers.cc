@@ -31,7 +31,8 @@ bool held_back(const connection& c) noexcept {
 
 // The timer of an open connection after its bytes were handled (a receive, a send that let
 // held requests go on, room in the events ring):
-// - a request partly received (head, PROXY header, beacon body, a body being skipped): the
+// - a request partly received (head, PROXY header, TLS handshake, beacon body, a body being
+//   skipped): the
 //   header timeout, from the moment that request became the one being read, and not extended
 //   by its later bytes (a beacon has header_timeout_ms from its first byte to its last). Each
 //   request gets its own deadline, however the connection got to it (timer_key);
@@ -42,7 +43,8 @@ void worker::impl::update_timer(uint32_t index) noexcept {
         if (!c.lingering) conns.unlink(index); // only answers left to send
         return;
     }
-    bool partial = (c.stage_len > 0 && !held_back(c)) || c.body_left > 0 || c.body_buf != nullptr;
+    bool partial = (c.stage_len > 0 && !held_back(c)) || c.body_left > 0 || c.body_buf != nullptr ||
+                   (c.tls && !c.tls->handshake_done()); // a TLS handshake is a head too
     if (partial) {
         const uint32_t key = timer_key(c);
         if (c.list == timer_list::header && c.timed_request == key) return;
@@ -67,6 +69,13 @@ void worker::impl::expire_timers() {
         conns.unlink(index);
         counters.header_timeouts.add();
         connection& c = conns[index];
+        if (c.tls && !c.tls->handshake_done()) {
+            // No HTTP answer before the handshake: the connection is closed.
+            counters.tls_timeouts.add();
+            c.tls_counted = true;
+            close_connection(index);
+            continue;
+        }
         if (c.proxy_pending) {
             // An unfinished PROXY header: the peer does not speak HTTP yet, no answer.
             counters.proxy_header_errors.add();

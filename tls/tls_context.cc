@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -134,6 +135,18 @@ std::string chain_problem(SSL_CTX* ctx, const tls_certificate_info& info) {
 }
 
 } // namespace
+
+tls_settings tls_settings_from(const tls_config& cfg) {
+    tls_settings s;
+    s.certificates.push_back({cfg.cert, cfg.key});
+    s.tls13_only = cfg.min_version == "1.3";
+    return s;
+}
+
+std::string describe_certificate(const tls_certificate_info& info) {
+    return fmt::format("{}: {} for {}, valid until {}", info.file, info.subject,
+                       fmt::join(info.names, ", "), date_text(info.not_after));
+}
 
 std::unique_ptr<tls_context> tls_context::create(const tls_settings& settings, std::string& error) {
     if (settings.certificates.empty()) {

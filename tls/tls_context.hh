@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "core/config.hh"
+
 struct ssl_ctx_st;
 
 namespace pixelring {
@@ -39,6 +41,9 @@ struct tls_settings {
     uint32_t session_cache = 20480; // sessions kept for resumption by ID, per context
 };
 
+// The settings the configuration's tls.* keys give.
+tls_settings tls_settings_from(const tls_config& cfg);
+
 // What a loaded certificate says, for logs, metrics and --check-config.
 struct tls_certificate_info {
     std::string file;               // the chain's path
@@ -48,6 +53,9 @@ struct tls_certificate_info {
     int64_t not_after = 0;
     size_t chain_length = 0; // certificates in the file, the leaf included
 };
+
+// One line per certificate for the start-up log: its file, subject, names and expiry.
+std::string describe_certificate(const tls_certificate_info& info);
 
 class tls_context {
 public:

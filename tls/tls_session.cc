@@ -136,6 +136,13 @@ tls_result tls_session::failed(int ret) noexcept {
     return tls_result::error;
 }
 
+void tls_session::shutdown() noexcept {
+    if (!handshake_done() || (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) return;
+    ERR_clear_error();
+    SSL_shutdown(ssl_); // 0: sent, the peer's close_notify is not waited for
+    ERR_clear_error();
+}
+
 bool tls_session::handshake_done() const noexcept {
     return SSL_is_init_finished(ssl_) == 1;
 }

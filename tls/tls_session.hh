@@ -51,6 +51,10 @@ public:
     // The output was sent: later ciphertext starts at the buffer's start again.
     void clear_output() noexcept { out_len_ = 0; }
 
+    // After the last answer: close_notify into the output, once (nothing before the
+    // handshake is done).
+    void shutdown() noexcept;
+
     bool handshake_done() const noexcept;
     // After the handshake: "TLSv1.3", the cipher's name, whether the session was resumed.
     const char* version() const noexcept;

@@ -28,6 +28,7 @@
 #include "sinks/kafka_sink.hh"
 #include "sinks/stdout_sink.hh"
 #include "systemd/service_manager.hh"
+#include "tls/tls_context.hh"
 #include "tools/service_status.hh"
 
 namespace pixelring {
@@ -308,11 +309,33 @@ int run_collector(const config& cfg, const std::string& version) {
         return 2;
     }
 
+    std::unique_ptr<tls_context> tls;
+    if (!cfg.server.tls_listen.empty()) {
+        std::string err;
+        tls = tls_context::create(tls_settings_from(cfg.tls), err);
+        if (!tls) {
+            fmt::print(stderr, "pixelring: configuration error: tls: {}\n", err);
+            return 2;
+        }
+        for (const tls_certificate_info& info : tls->certificates())
+            fmt::print(stderr, "pixelring: tls: {}\n", describe_certificate(info));
+        for (const std::string& problem : tls->problems(int64_t(std::time(nullptr))))
+            fmt::print(stderr, "pixelring: warning: tls: {}\n", problem);
+    }
+
     const unsigned workers = cfg.server.workers;
     public_listeners listeners;
     if (std::string err = activated
                               ? adopt_public_listeners(inherited.public_fds, workers, listeners)
                               : open_public_listeners(cfg.server.listen, workers, 4096, listeners);
+        !err.empty()) {
+        fmt::print(stderr, "pixelring: {}\n", err);
+        return 1;
+    }
+    // HTTPS listeners are pixelring's own, also under socket activation.
+    public_listeners tls_listeners;
+    if (std::string err =
+            open_public_listeners(cfg.server.tls_listen, workers, 4096, tls_listeners);
         !err.empty()) {
         fmt::print(stderr, "pixelring: {}\n", err);
         return 1;
@@ -342,6 +365,12 @@ int run_collector(const config& cfg, const std::string& version) {
         s.index = i;
         s.cpu = cpus.empty() ? -1 : cpus[i % cpus.size()];
         s.listen_fds = listeners.fds[i];
+        if (tls) {
+            s.first_tls_listener = uint32_t(s.listen_fds.size());
+            s.listen_fds.insert(s.listen_fds.end(), tls_listeners.fds[i].begin(),
+                                tls_listeners.fds[i].end());
+            s.tls = tls.get();
+        }
         s.limits.max_header_bytes = cfg.server.max_header_bytes;
         s.limits.max_body_bytes = cfg.server.max_body_bytes;
         s.encode.ip = cfg.privacy.ip == "full"   ? ip_privacy::full
@@ -430,8 +459,9 @@ int run_collector(const config& cfg, const std::string& version) {
     admin_server admin(admin_fd, std::move(handlers));
     admin.start();
 
-    fmt::print(stderr, "pixelring {} listening on {} admin {} workers {} sink {}{}\n", version,
-               fmt::join(listeners.bound, ", "), admin_bound, workers, cfg.sink.type,
+    fmt::print(stderr, "pixelring {} listening on {}{}{} admin {} workers {} sink {}{}\n", version,
+               fmt::join(listeners.bound, ", "), tls ? " https " : "",
+               fmt::join(tls_listeners.bound, ", "), admin_bound, workers, cfg.sink.type,
                activated ? inherited.admin_fd >= 0 ? " (sockets from systemd)"
                                                    : " (public sockets from systemd)"
                          : "");

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <string>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "core/config_check.hh"
 #include "core/redirect.hh"
 #include "sinks/write_all.hh"
+#include "tls/tls_context.hh"
 #include "tools/allocator.hh"
 #include "tools/collector.hh"
 
@@ -154,6 +156,21 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (check_config) {
+        // The certificate and key are loaded as the server would, and what would trouble
+        // clients is said (expired, not yet valid, an incomplete chain).
+        if (!cfg.server.tls_listen.empty()) {
+            std::string err;
+            auto tls = pixelring::tls_context::create(pixelring::tls_settings_from(cfg.tls), err);
+            if (!tls) {
+                fmt::print(stderr, "pixelring: configuration error: tls: {}\n", err);
+                return 2;
+            }
+            for (const auto& info : tls->certificates())
+                fmt::print("tls: {}\n", pixelring::describe_certificate(info));
+            const auto problems = tls->problems(int64_t(std::time(nullptr)));
+            for (const std::string& problem : problems)
+                fmt::print(stderr, "pixelring: warning: tls: {}\n", problem);
+        }
         fmt::print("configuration ok\n");
         return 0;
     }

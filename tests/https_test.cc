@@ -1,0 +1,265 @@
+// HTTPS end to end: the real binary with server.tls_listen on loopback, a certificate from a
+// CA made in the test (tests/tls_test_certs.hh), and real clients: curl for pixels and
+// beacons, openssl s_client for versions and resumption, raw sockets for the hostile cases.
+// Skips (77) when curl or openssl is missing.
+
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "tests/e2e_events.hh"
+#include "tests/temp_dir.hh"
+#include "tests/tls_test_certs.hh"
+
+using namespace pixelring::test;
+
+namespace {
+
+// Runs a shell command; returns its stdout (stderr too when merged by the command) and sets
+// status to its exit code.
+std::string shell(const std::string& cmd, int& status) {
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) {
+        status = -1;
+        return out;
+    }
+    std::array<char, 4096> b;
+    size_t n;
+    while ((n = fread(b.data(), 1, b.size(), p)) > 0)
+        out.append(b.data(), n);
+    const int rc = pclose(p);
+    status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return out;
+}
+
+bool have(const char* tool) {
+    int status;
+    shell(std::string("command -v ") + tool + " >/dev/null 2>&1", status);
+    return status == 0;
+}
+
+// The collector with one HTTPS listener on a port the kernel picks, and its port.
+struct https_collector {
+    temp_dir certs{"pixelring-https"};
+    test_ca ca{certs.str()};
+    issued_certificate cert = ca.issue("px", {"px.example", "*.px.example"});
+    collector_process p;
+    int tls_port = 0;
+
+    explicit https_collector(std::vector<std::string> sets = {})
+        : p([&] {
+              sets.push_back("server.tls_listen=127.0.0.1:0");
+              sets.push_back("tls.cert=" + cert.chain);
+              sets.push_back("tls.key=" + cert.key);
+              return sets;
+          }()) {
+        std::smatch m;
+        const std::string text = p.stderr_text();
+        if (std::regex_search(text, m, std::regex(R"( https 127\.0\.0\.1:(\d+) admin )")))
+            tls_port = std::stoi(m[1]);
+    }
+    std::string url(const std::string& target) const {
+        return "https://px.example:" + std::to_string(tls_port) + target;
+    }
+    std::string curl(const std::string& args) const {
+        return "curl -sS --max-time 10 --cacert " + ca.cert_path() +
+               " --resolve px.example:" + std::to_string(tls_port) + ":127.0.0.1 " + args;
+    }
+    // With request, s_client sends it and reads until the server closes (-ign_eof), so that a
+    // TLS 1.3 ticket, which comes after the handshake, is in its -sess_out file.
+    std::string s_client(const std::string& args, const std::string& request = "") const {
+        const std::string input =
+            request.empty() ? "</dev/null" : "-ign_eof <<'EOF'\n" + request + "\nEOF\n";
+        return "openssl s_client -connect 127.0.0.1:" + std::to_string(tls_port) +
+               " -servername px.example -CAfile " + ca.cert_path() + " " + args + " 2>&1 " + input;
+    }
+    long long handshakes(const std::string& result) const {
+        return metric(p, "pixelring_tls_handshakes_total{result=\"" + result + "\"}");
+    }
+};
+
+// The headers of a response without Date, lower-case names.
+std::map<std::string, std::string> headers_but_date(const std::string& raw) {
+    http_response r = parse_response(raw);
+    r.headers.erase("date");
+    return r.headers;
+}
+
+} // namespace
+
+class https : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!have("curl") || !have("openssl")) GTEST_SKIP() << "curl or openssl missing";
+    }
+};
+
+TEST_F(https, pixels_beacons_and_redirects_answer_as_over_http) {
+    https_collector h(
+        {"redirect.secret=https-test-secret-0123456789", "redirect.allow_hosts=shop.example"});
+    ASSERT_TRUE(h.p.started() && h.tls_port > 0) << h.p.stderr_text();
+    int status;
+    // The pixel: the same status, headers (but Date) and bytes as over plain HTTP.
+    const std::string target = "/track/open.gif?campaignID=tls-mail";
+    std::string over_tls = h.curl("-i '" + h.url(target) + "'");
+    std::string tls_raw = shell(over_tls, status);
+    ASSERT_EQ(status, 0) << tls_raw;
+    connection plain(h.p.port());
+    plain.send_all("GET " + target + " HTTP/1.1\r\nHost: px.example:" + std::to_string(h.tls_port) +
+                   "\r\nUser-Agent: curl\r\nAccept: */*\r\n\r\n");
+    auto plain_raw = plain.read_responses(1);
+    ASSERT_EQ(plain_raw.size(), 1u);
+    EXPECT_EQ(parse_response(tls_raw).status, 200);
+    EXPECT_EQ(headers_but_date(tls_raw), headers_but_date(plain_raw[0]));
+    EXPECT_EQ(parse_response(tls_raw).body, parse_response(plain_raw[0]).body);
+
+    // A beacon and a redirect.
+    std::string code = shell(h.curl("-o /dev/null -w '%{http_code}' -H 'Content-Type: "
+                                    "text/plain' --data '{\"action\":\"signup\"}' '" +
+                                    h.url("/e") + "'"),
+                             status);
+    EXPECT_EQ(code, "204");
+    const std::string signed_link =
+        shell(std::string(PIXELRING_BIN) +
+                  " sign-url --set redirect.secret=https-test-secret-0123456789 --action click "
+                  "--campaign tls-mail https://shop.example/sale",
+              status);
+    ASSERT_EQ(status, 0) << signed_link;
+    std::string location = shell(h.curl("-o /dev/null -w '%{http_code} %{redirect_url}' '" +
+                                        h.url(signed_link.substr(0, signed_link.find('\n'))) + "'"),
+                                 status);
+    EXPECT_EQ(location, "302 https://shop.example/sale") << signed_link;
+
+    auto events = wait_events(h.p, 4);
+    ASSERT_EQ(events.size(), 4u);
+    EXPECT_EQ(events[0].str("campaign"), "tls-mail");
+    EXPECT_EQ(events[0].str("host"), "px.example:" + std::to_string(h.tls_port));
+    EXPECT_EQ(events[2].str("type"), "beacon");
+    EXPECT_EQ(events[3].str("type"), "redirect");
+    EXPECT_EQ(h.handshakes("full"), 3);
+}
+
+TEST_F(https, tls13_and_tls12_are_served_tls11_refused_and_sessions_resume) {
+    https_collector h;
+    ASSERT_TRUE(h.p.started() && h.tls_port > 0) << h.p.stderr_text();
+    int status;
+    EXPECT_EQ(shell(h.curl("-o /dev/null -w '%{http_code}' --tlsv1.3 '" +
+                           h.url("/track/a.gif?campaignID=13") + "'"),
+                    status),
+              "200");
+    EXPECT_EQ(shell(h.curl("-o /dev/null -w '%{http_code}' --tlsv1.2 --tls-max 1.2 '" +
+                           h.url("/track/a.gif?campaignID=12") + "'"),
+                    status),
+              "200");
+    std::string old = shell(h.s_client("-tls1_1"), status);
+    EXPECT_NE(status, 0) << old;
+    EXPECT_NE(old.find("alert protocol version"), std::string::npos) << old;
+
+    // Resumption, TLS 1.3 (a ticket) and 1.2.
+    for (const std::string version : {"-tls1_3", "-tls1_2"}) {
+        const std::string session = h.certs.file("session" + version);
+        const std::string request =
+            "GET /track/r.gif?campaignID=resume HTTP/1.1\nHost: px.example\nConnection: close\n";
+        std::string first =
+            shell(h.s_client(version + " -crlf -sess_out " + session, request), status);
+        EXPECT_NE(first.find("New, TLSv1."), std::string::npos) << first;
+        EXPECT_NE(first.find("HTTP/1.1 200 OK"), std::string::npos) << first;
+        EXPECT_EQ(first.find("unexpected eof"), std::string::npos) << first; // close_notify
+        std::string again =
+            shell(h.s_client(version + " -crlf -sess_in " + session, request), status);
+        EXPECT_NE(again.find("Reused, TLSv1."), std::string::npos) << again;
+    }
+    EXPECT_EQ(h.handshakes("resumed"), 2);
+    EXPECT_EQ(h.handshakes("failed"), 1);
+    EXPECT_EQ(h.handshakes("full"), 4);
+}
+
+TEST_F(https, wrong_protocols_and_silent_clients_are_closed_and_counted) {
+    https_collector h({"server.header_timeout_ms=1000"});
+    ASSERT_TRUE(h.p.started() && h.tls_port > 0) << h.p.stderr_text();
+    // Plain HTTP to the HTTPS port: closed without an HTTP answer.
+    {
+        connection plain_to_tls(h.tls_port);
+        plain_to_tls.send_all("GET /track/a.gif?campaignID=x HTTP/1.1\r\nHost: px.example\r\n\r\n");
+        EXPECT_TRUE(plain_to_tls.wait_closed());
+    }
+    // TLS to the plain port: 400.
+    int status;
+    std::string tls_to_plain = shell(
+        "openssl s_client -connect 127.0.0.1:" + std::to_string(h.p.port()) + " </dev/null 2>&1",
+        status);
+    EXPECT_NE(status, 0);
+    EXPECT_EQ(requests(h.p, "invalid", 400), 1) << tls_to_plain;
+    // A client that connects and never says hello: closed after server.header_timeout_ms.
+    connection silent(h.tls_port);
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(silent.wait_closed(5000));
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(700));
+    // A client offering only h2: the no_application_protocol alert.
+    std::string h2 = shell(h.s_client("-alpn h2"), status);
+    EXPECT_NE(h2.find("no application protocol"), std::string::npos) << h2;
+
+    EXPECT_EQ(h.handshakes("plain_http"), 1);
+    EXPECT_EQ(h.handshakes("timeout"), 1);
+    EXPECT_EQ(h.handshakes("failed"), 1);
+    EXPECT_EQ(h.handshakes("full"), 0);
+    long long open = metric(h.p, "pixelring_connections_open");
+    for (int waited = 0; open != 0 && waited < 3000; waited += 50) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        open = metric(h.p, "pixelring_connections_open");
+    }
+    EXPECT_EQ(open, 0);
+}
+
+TEST_F(https, check_config_loads_the_certificate_and_says_what_is_wrong) {
+    temp_dir dir("pixelring-https");
+    test_ca ca(dir.str());
+    issued_certificate good = ca.issue("good", {"px.example"});
+    issued_certificate other = ca.issue("other", {"other.example"});
+    issued_certificate expired = ca.issue("expired", {"px.example"}, -7200, -3600);
+    const std::string tls_listen = "server.tls_listen=127.0.0.1:0";
+
+    run_result ok = run_binary({"--check-config", "--set", tls_listen, "--set",
+                                "tls.cert=" + good.chain, "--set", "tls.key=" + good.key});
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+    EXPECT_NE(ok.out.find("tls: " + good.chain + ": CN=px.example for px.example, valid until "),
+              std::string::npos)
+        << ok.out;
+    // The test CA is no root of this machine: said, but not an error.
+    EXPECT_NE(ok.err.find("warning: tls: " + good.chain +
+                          ": the chain ends at a certificate "
+                          "issued by"),
+              std::string::npos)
+        << ok.err;
+
+    run_result mismatch = run_binary({"--check-config", "--set", tls_listen, "--set",
+                                      "tls.cert=" + good.chain, "--set", "tls.key=" + other.key});
+    EXPECT_EQ(mismatch.exit_code, 2);
+    EXPECT_NE(
+        mismatch.err.find(other.key + ": this key does not match the certificate in " + good.chain),
+        std::string::npos)
+        << mismatch.err;
+
+    run_result old = run_binary({"--check-config", "--set", tls_listen, "--set",
+                                 "tls.cert=" + expired.chain, "--set", "tls.key=" + expired.key});
+    EXPECT_EQ(old.exit_code, 0) << old.err;
+    EXPECT_NE(old.err.find(expired.chain + ": the certificate for CN=px.example expired on "),
+              std::string::npos)
+        << old.err;
+
+    run_result missing = run_binary({"--check-config", "--set", tls_listen});
+    EXPECT_EQ(missing.exit_code, 2);
+    EXPECT_NE(missing.err.find("tls.cert and tls.key"), std::string::npos) << missing.err;
+
+    run_result version = run_binary({"--check-config", "--set", "tls.min_version=1.1"});
+    EXPECT_EQ(version.exit_code, 2);
+    EXPECT_NE(version.err.find("1.2, 1.3"), std::string::npos) << version.err;
+}
