@@ -377,6 +377,14 @@ public:
             ondemand::value& pv = f.value();
             jt type;
             if (error_code e = pv.type().get(type)) return fail_json(e);
+            // The key first: only a key within max_beacon_param_key may be named in a
+            // receipt (max_receipt_item_bytes counts on it).
+            if (key.empty() || key.size() > max_beacon_param_key) {
+                reject(item, key.empty() ? beacon_reject::param_key_empty
+                                         : beacon_reject::param_key_too_long);
+                if (!skip_value(pv, depth + 1)) return false;
+                continue;
+            }
             if (type == jt::object || type == jt::array || type == jt::null) {
                 reject(item,
                        type == jt::object  ? beacon_reject::param_is_object
@@ -388,11 +396,7 @@ public:
             }
             std::string_view value;
             if (!read_scalar(pv, type, &value)) return false;
-            if (key.empty()) {
-                reject(item, beacon_reject::param_key_empty);
-            } else if (key.size() > max_beacon_param_key) {
-                reject(item, beacon_reject::param_key_too_long);
-            } else if (count == max_event_params) {
+            if (count == max_event_params) {
                 reject(item, beacon_reject::too_many_params);
             } else if (std::any_of(first, first + count,
                                    [&](const beacon_param& p) { return p.key == key; })) {
@@ -576,7 +580,8 @@ size_t write_receipts(const beacon_result& result, char* out, size_t cap, size_t
         p = put_text(p, "{\"status\":\"rejected\",\"reason\":\"");
         if (spec.has_detail) {
             p = put_text(p, spec.prefix);
-            p += json_escape(item.reason_detail, p);
+            // Never more than the bound allows for, whatever the parser named.
+            p += json_escape(item.reason_detail.substr(0, max_beacon_param_key), p);
             p = put_text(p, spec.suffix);
         } else {
             p = put_text(p, spec.text);

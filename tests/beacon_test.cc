@@ -616,6 +616,26 @@ TEST_F(beacon_test, receipts_exact_json) {
     EXPECT_LE(rc.size(), max_receipts_size(2));
     EXPECT_TRUE(test::json_reader::parse(rc, v, why)) << why;
 
+    // A params key over 128 bytes is never named in a receipt, whatever its value. With an
+    // object, array or null value it once was, and a receipt of a 700-byte key ran past its
+    // bound (and past the server's answer buffer): found by the fuzzer,
+    // fuzz/regressions/beacon/long-key-object-value. The receipt is written to a buffer of
+    // exactly the bound that ends at an unreadable page.
+    for (const std::string value : {"{}", "[1]", "null", "1"}) {
+        std::string long_key;
+        for (int i = 0; i < 700; ++i)
+            long_key += "\\u001f"; // a control byte: 6 bytes once escaped in a receipt
+        const beacon_result r =
+            parse(R"({"action":"a","params":{")" + long_key + R"(":)" + value + "}}");
+        ASSERT_EQ(r.size(), 1u) << value;
+        test::guarded_buffer mem(max_receipts_size(1));
+        char* at = mem.end() - max_receipts_size(1);
+        const size_t n = write_receipts(r, at, max_receipts_size(1));
+        EXPECT_EQ(std::string_view(at, n),
+                  R"([{"status":"rejected","reason":"params key longer than 128 bytes"}])")
+            << value;
+    }
+
     // Accepted items past the first `kept` were dropped by the server, with its reason.
     const beacon_result three = parse(R"([{"action":"a"},{"x":1},{"action":"b"},{"action":"c"}])");
     std::string buf(max_receipts_size(three.size()), '\0');

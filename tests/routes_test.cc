@@ -301,6 +301,21 @@ TEST(beacons, a_rejected_single_object_is_counted_and_answered_204_without_recei
     EXPECT_EQ(metric(p, "pixelring_beacon_items_rejected_total"), 2);
 }
 
+TEST(beacons, a_receipt_never_names_an_overlong_key) {
+    // A 9,000-byte params key of control bytes with an object value: its receipt once named
+    // the key, six bytes per byte escaped, past the end of the answer buffer.
+    collector_process p;
+    ASSERT_TRUE(p.started()) << p.stderr_text();
+    std::string key;
+    for (int i = 0; i < 9000; ++i)
+        key += "\\u001f";
+    http_response r = round_trip(
+        p, beacon(R"({"action":"a","params":{")" + key + R"(":{"x":1}}})", "", "/e?receipts=1"));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, R"([{"status":"rejected","reason":"params key longer than 128 bytes"}])");
+    EXPECT_EQ(round_trip(p, beacon(R"({"action":"after"})")).status, 204);
+}
+
 TEST(beacons, bad_bodies_get_a_json_error_and_are_counted) {
     collector_process p({"server.workers=1", "tracking.beacon_batch=3"});
     ASSERT_TRUE(p.started()) << p.stderr_text();
