@@ -93,6 +93,7 @@ struct worker::impl {
     size_t consume(uint32_t index, char* data, size_t len);
     bool take_proxy_header(uint32_t index, const char* data, size_t len, size_t& used);
     bool grow_body(uint32_t index);
+    bool reparse_body_head(connection& c);
     void give_body(char* buf, bool big) noexcept;
     void drop_body(connection& c) noexcept; // gives body_buf back
     size_t feed_body(uint32_t index, const char* data, size_t len);

@@ -28,11 +28,7 @@ constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
 bool worker::impl::grow_body(uint32_t index) {
     connection& c = conns[index];
     if (bodies_out >= max_bodies_out) {
-        c.parser.reset();
-        const bool head_ok =
-            c.parser.parse_head(c.body_buf, c.body_head, req) == parse_status::complete;
-        c.parser.reset();
-        if (head_ok) {
+        if (reparse_body_head(c)) {
             counters.count_request(
                 route::beacon,
                 beacon_error(index, req, 503, R"({"error":"busy: retry later"})", false));
@@ -53,6 +49,14 @@ bool worker::impl::grow_body(uint32_t index) {
     c.body_cap = uint32_t(bodies.size());
     c.body_big = true;
     return true;
+}
+
+// The held beacon's head, parsed again from body_buf into req (its views then point there).
+bool worker::impl::reparse_body_head(connection& c) {
+    c.parser.reset();
+    const bool ok = c.parser.parse_head(c.body_buf, c.body_head, req) == parse_status::complete;
+    c.parser.reset();
+    return ok;
 }
 
 void worker::impl::give_body(char* buf, bool big) noexcept {
@@ -126,10 +130,7 @@ size_t worker::impl::feed_body(uint32_t index, const char* data, size_t len) {
     parse_status st = c.chunks.decode(at, &decoded, &trailing);
     if (st == parse_status::error) {
         uint16_t status = c.chunks.error_status();
-        c.parser.reset();
-        bool head_ok = c.parser.parse_head(c.body_buf, c.body_head, req) == parse_status::complete;
-        c.parser.reset();
-        if (status == 413 && head_ok) {
+        if (status == 413 && reparse_body_head(c)) {
             counters.count_request(route::beacon, body_too_large(index, req));
         } else {
             counters.count_request(route::beacon, status);
@@ -152,16 +153,13 @@ size_t worker::impl::feed_body(uint32_t index, const char* data, size_t len) {
 // and the request is handled.
 void worker::impl::finish_body(uint32_t index) {
     connection& c = conns[index];
-    c.parser.reset();
-    parse_status st = c.parser.parse_head(c.body_buf, c.body_head, req);
-    c.parser.reset();
+    const bool head_ok = reparse_body_head(c);
     char* buf = c.body_buf;
     const bool big = c.body_big;
     c.body_buf = nullptr;
     c.body_big = false;
-    bool keep = st == parse_status::complete &&
-                handle_request(index, req, buf + c.body_head, c.body_len - c.body_head,
-                               c.body_cap - c.body_head);
+    bool keep = head_ok && handle_request(index, req, buf + c.body_head, c.body_len - c.body_head,
+                                          c.body_cap - c.body_head);
     give_body(buf, big);
     if (!keep) {
         c.input_done = true;
