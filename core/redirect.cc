@@ -96,7 +96,6 @@ target_parts parse_target(std::string_view t) noexcept {
         return p;
     };
     if (t.empty()) return fail(redirect_status::missing_url);
-    if (t.size() > max_redirect_target) return fail(redirect_status::too_long);
     for (char ch : t) {
         const auto c = static_cast<unsigned char>(ch);
         if (c <= 0x20 || c == 0x7f) return fail(redirect_status::control_character);
@@ -300,6 +299,41 @@ void percent_encode(std::string_view s, std::string_view keep, std::string& out)
     }
 }
 
+// Writes a canonical target as the value of the link's url parameter, as short as the server
+// allows: it decodes the value exactly once ('+' kept) and writes the canonical form of the
+// result again, so
+//   - "%XX" for a byte 0x80-0xFF (upper-case hex, as write_canonical writes it) stays as it
+//     is: decoded to the byte, it is written back as the same three characters;
+//   - every other '%' becomes "%25" (a literal "%41" must not decode to "A");
+//   - the characters a query may hold (RFC 3986: unreserved, sub-delims, ':', '@', '/', '?')
+//     stay, except '&', which would end the parameter, and '+', which other readers take
+//     for a space;
+//   - the rest (" # < > [ ] ^ ` { | }) becomes %XX.
+// A canonical target of printable ASCII without those therefore costs no more bytes in the
+// link than it has, and every target whose canonical form fits max_redirect_target gives a
+// link that fits the request line, unless it holds many of the characters that are encoded.
+void encode_target(std::string_view canonical, std::string& out) {
+    for (size_t i = 0; i < canonical.size(); ++i) {
+        const char ch = canonical[i];
+        const auto c = static_cast<unsigned char>(ch);
+        const auto upper_hex = [&](size_t at) {
+            return at < canonical.size() && ((canonical[at] >= '0' && canonical[at] <= '9') ||
+                                             (canonical[at] >= 'A' && canonical[at] <= 'F'));
+        };
+        if (ch == '%' && upper_hex(i + 1) && upper_hex(i + 2) && canonical[i + 1] >= '8') {
+            out.append(canonical.substr(i, 3));
+            i += 2;
+        } else if (is_alpha(c) || is_digit(c) ||
+                   std::string_view("-._~!$'()*,;=:@/?").find(ch) != std::string_view::npos) {
+            out += ch;
+        } else {
+            out += '%';
+            out += "0123456789ABCDEF"[c >> 4];
+            out += "0123456789ABCDEF"[c & 0xf];
+        }
+    }
+}
+
 } // namespace
 
 std::string make_redirect_policy(std::string_view secret,
@@ -431,13 +465,16 @@ signed_link sign_url(std::string_view secret, std::string_view url, std::string_
                             url, redirect_status_text(parts.status))};
     std::string canonical(3 * url.size() + 8, '\0');
     canonical.resize(write_canonical(parts, canonical.data(), canonical.size()));
-    // The server decodes the link's url parameter back to the canonical form and refuses one
-    // longer than max_redirect_target, so that is the form to measure.
-    if (canonical.size() > max_redirect_target)
+    // The server decodes the link's url parameter once and refuses a result longer than
+    // max_redirect_target, so that is the size to measure: the URL as written, with the %XX
+    // escapes of non-ASCII bytes counted as one byte.
+    std::string value;
+    encode_target(canonical, value);
+    if (const size_t decoded = decoded_size<false>(value); decoded > max_redirect_target)
         return {{},
-                fmt::format("URL {:?}…: too long: {} bytes once non-ASCII bytes are written "
-                            "as %XX, the server accepts at most {}",
-                            url.substr(0, 60), canonical.size(), max_redirect_target)};
+                fmt::format("URL {:?}…: too long: {} bytes once %XX escapes of non-ASCII "
+                            "bytes are decoded, the server accepts at most {}",
+                            url.substr(0, 60), decoded, max_redirect_target)};
 
     unsigned char mac[mac_size];
     crypto_auth_hmacsha256_state st;
@@ -458,7 +495,7 @@ signed_link sign_url(std::string_view secret, std::string_view url, std::string_
     link += "/r/";
     percent_encode(action, ":@", link);
     link += "?url=";
-    percent_encode(canonical, "", link);
+    link += value;
     if (campaign) {
         link += "&campaignID=";
         percent_encode(*campaign, "", link);
@@ -469,8 +506,8 @@ signed_link sign_url(std::string_view secret, std::string_view url, std::string_
         link += detail::k_hex_digits[b & 0xf];
     }
     // The request line "GET " + path and query + " HTTP/1.1" must fit the parser's limit, or
-    // the link would be answered 414 (found by fuzzing: a 4096-byte target of '/' encodes to
-    // 12 KiB).
+    // the link would be answered 414. encode_target keeps that from happening to a target the
+    // server admits, unless it holds many characters that must be encoded.
     const size_t request_line = 4 + (link.size() - path_at) + 9;
     if (request_line > http_limits{}.max_request_line) {
         result.link.clear();

@@ -125,10 +125,12 @@ redirect_check check_redirect(const redirect_policy& policy, std::string_view ra
 // writes it (not percent-encoded as a parameter; it is canonicalised, not decoded); action
 // and campaign as the event is to record them (campaign null: no campaignID parameter). link
 // is base (e.g. "https://px.example.com", "" for a path only) + "/r/" + action encoded +
-// "?url=" + the canonical target encoded [+ "&campaignID=" + campaign encoded] + "&sig=" +
-// 64 lower-case hex digits. Exactly one of link and error is non-empty; error names the URL
-// and the reason (a canonical target longer than max_redirect_target too), or the secret's
-// problem.
+// "?url=" + the canonical target encoded as a query value [+ "&campaignID=" + campaign
+// encoded] + "&sig=" + 64 lower-case hex digits; the target's '/', ':', '?', '=' and its %XX
+// escapes of non-ASCII bytes stay as they are, so the link is about as long as the URL.
+// Exactly one of link and error is non-empty; error names the URL and the reason: one the
+// check would refuse, longer than max_redirect_target, or a link longer than
+// the request line the server accepts; or the secret's problem.
 struct signed_link {
     std::string link;
     std::string error;

@@ -54,7 +54,10 @@ TEST(cli, sign_url_prints_a_link_the_collector_accepts) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::string link = r.out.substr(0, r.out.find('\n'));
     EXPECT_EQ(
-        link.rfind("https://px.example.com/r/newsletter?url=https%3A%2F%2Fshop.example.com", 0), 0u)
+        link.rfind(
+            "https://px.example.com/r/newsletter?url=https://shop.example.com/sale?x=1%26y=2&sig=",
+            0),
+        0u)
         << link;
     // The same check the /r/ route runs, with the same secret.
     pixelring::redirect_policy policy;

@@ -342,9 +342,7 @@ TEST(RedirectTest, SignUrlRoundTripsThroughCheckRedirect) {
         EXPECT_EQ(r.location, canonical) << link;
     }
     const auto email = sign_url(secret, "https://shop.example/", "email-open:ann@example.com");
-    EXPECT_EQ(email.link.rfind("/r/email-open:ann@example.com?url=https%3A%2F%2Fshop.example%2F&"
-                               "sig=",
-                               0),
+    EXPECT_EQ(email.link.rfind("/r/email-open:ann@example.com?url=https://shop.example/&sig=", 0),
               0u)
         << email.link;
     EXPECT_EQ(sign_url(secret, "https://shop.example/", "a b/c").link.rfind("/r/a%20b%2Fc?", 0),
@@ -427,39 +425,82 @@ TEST(RedirectTest, SignUrlSignsActionAndCampaign) {
               redirect_status::bad_signature);
 }
 
-// sign_url measures the target the server will decode (the canonical form), not the URL as
-// written: a link it prints is never refused as too long.
-TEST(RedirectTest, SignUrlMeasuresTheCanonicalTarget) {
+// sign_url measures the target the server will decode from its link, the limit the server
+// applies: a link it prints is never refused as too long, and one it refuses would be.
+TEST(RedirectTest, SignUrlMeasuresTheTargetTheServerDecodes) {
     const auto p = policy_of(secret, {});
-    std::string fits = "https://good.example/";
-    const size_t n = (max_redirect_target - fits.size()) / 6;
-    for (size_t k = 0; k < n; ++k)
-        fits += "é"; // 2 bytes written, 6 canonical ("%C3%A9")
-    std::string over = fits + "é";
-    ASSERT_LE(over.size(), max_redirect_target); // short as written
-    const auto refused = sign_url(secret, over);
-    EXPECT_EQ(refused.link, "");
-    EXPECT_NE(refused.error.find("too long"), std::string::npos) << refused.error;
-    const auto link = sign_url(secret, fits);
+    const std::string base = "https://good.example/";
+    const std::string longest = base + std::string(max_redirect_target - base.size(), 'a');
+    const auto link = sign_url(secret, longest);
     ASSERT_EQ(link.error, "");
-    EXPECT_EQ(check(p, param(link.link, "url"), param(link.link, "sig")).status,
-              redirect_status::ok);
+    EXPECT_EQ(check(p, param(link.link, "url"), param(link.link, "sig")).location, longest);
+    const auto refused = sign_url(secret, longest + "a");
+    EXPECT_EQ(refused.link, "");
+    EXPECT_NE(refused.error.find("too long: 4097 bytes"), std::string::npos) << refused.error;
+
+    // 700 × "é": 1,400 bytes decoded, 4,200 canonical ("%C3%A9"), which the server admits.
+    std::string cafe = base;
+    for (int k = 0; k < 700; ++k)
+        cafe += "é";
+    const auto accented = sign_url(secret, cafe);
+    ASSERT_EQ(accented.error, "");
+    const auto r = check(p, param(accented.link, "url"), param(accented.link, "sig"));
+    EXPECT_EQ(r.status, redirect_status::ok);
+    EXPECT_EQ(r.location.size(), base.size() + 700 * 6);
+    // The same target written in its canonical form, 4,221 bytes, is the same 1,421 decoded.
+    const auto canonical = sign_url(secret, r.location);
+    ASSERT_EQ(canonical.error, "");
+    EXPECT_EQ(canonical.link, accented.link);
 }
 
-// Found by fuzzing: a target within the 4096-byte limit whose every byte is written %XX in
-// the link made a request line longer than the parser's 8192 bytes (a 414).
+// Found by fuzzing: a target the server admitted from a request (an allowed host, 1,300 raw
+// non-ASCII bytes and 1,700 '/' among them) could not be signed, because the link escaped
+// every '/' and every '%' of the canonical form again ("%2F", "%25C3"). The link now keeps
+// what a query value may hold and the %XX of non-ASCII bytes, so it is the size of the
+// canonical target.
+TEST(RedirectTest, SignUrlLinkIsNoLongerThanItNeedsToBe) {
+    const auto p = policy_of(secret, {});
+    const std::string target = "https://shop.example:8443/" + std::string(1700, '/') +
+                               std::string(1300, '\xE4') + "?a=1&b=c+d#top";
+    const std::string canonical = "https://shop.example:8443/" + std::string(1700, '/') + [] {
+        std::string e;
+        for (int k = 0; k < 1300; ++k)
+            e += "%E4";
+        return e;
+    }() + "?a=1&b=c+d#top";
+    const auto link = sign_url(secret, target, "click", std::nullopt, "https://px.example.com");
+    ASSERT_EQ(link.error, "");
+    const std::string value = param(link.link, "url");
+    EXPECT_EQ(value.size(), canonical.size() + 3 * 2) << value.substr(0, 80); // '&', '+', '#'
+    EXPECT_EQ(value.substr(0, 30), "https://shop.example:8443/////");
+    EXPECT_NE(value.find("?a=1%26b=c%2Bd%23top"), std::string::npos);
+    const auto r = check(p, value, param(link.link, "sig"));
+    EXPECT_EQ(r.status, redirect_status::ok) << redirect_status_text(r.status);
+    EXPECT_EQ(r.location, canonical);
+
+    // A '%' that is not the escape of a non-ASCII byte is escaped, so that it stays literal.
+    for (const std::string literal : {"https://shop.example/%41", "https://shop.example/%e4",
+                                      "https://shop.example/100%", "https://shop.example/%2F%25"}) {
+        const auto l = sign_url(secret, literal);
+        ASSERT_EQ(l.error, "") << literal;
+        EXPECT_EQ(check(p, param(l.link, "url"), param(l.link, "sig")).location, literal);
+    }
+}
+
+// The request line "GET " + link + " HTTP/1.1" must fit the parser's 8192 bytes, or the link
+// would be answered 414.
 TEST(RedirectTest, SignUrlRefusesALinkLongerThanARequestLine) {
-    const std::string slashes = "https://a.example/" + std::string(3000, '/');
-    const auto r = sign_url(secret, slashes, "click", std::nullopt, "https://px.example.com");
+    const std::string pipes = "https://a.example/" + std::string(3000, '|'); // each "%7C"
+    const auto r = sign_url(secret, pipes, "click", std::nullopt, "https://px.example.com");
     EXPECT_EQ(r.link, "");
     EXPECT_NE(r.error.find("request line of"), std::string::npos) << r.error;
     // Just within: the link's path and query plus "GET " and " HTTP/1.1" are 8192 bytes.
     std::string fits = "https://a.example/";
     std::string link;
     for (;;) {
-        const auto next = sign_url(secret, fits + "/", "click");
+        const auto next = sign_url(secret, fits + "|", "click");
         if (next.link.empty()) break;
-        fits += "/";
+        fits += "|";
         link = next.link;
     }
     EXPECT_LE(4 + link.size() + 9, http_limits{}.max_request_line);

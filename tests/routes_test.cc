@@ -922,22 +922,29 @@ TEST(redirects, sign_url_link_is_followed) {
     std::string link = s.out.substr(0, s.out.find('\n'));
     ASSERT_EQ(link.rfind("/r/promo?url=", 0), 0u) << link;
     std::string canonical = "https://shop.example.com/sale/caf%C3%A9?x=1&y=a%20b#top";
-    EXPECT_EQ(link, "/r/promo?url=" + encode_component(canonical) +
-                        "&campaignID=spring&sig=" + link_sig("promo", "spring", canonical));
+    // Readable: only what a query value cannot hold as it is, and the literal '%', escaped.
+    EXPECT_EQ(link, "/r/promo?url=https://shop.example.com/sale/caf%C3%A9?x=1%26y=a%2520b%23top"
+                    "&campaignID=spring&sig=" +
+                        link_sig("promo", "spring", canonical));
     // The same key from the environment gives the same link.
     run_result env = run_binary({"sign-url", "--action", "promo", "--campaign", "spring",
                                  "https://Shop.Example.com/sale/caf\xc3\xa9?x=1&y=a%20b#top"},
                                 {std::string("PIXELRING_REDIRECT_SECRET=") + secret});
     EXPECT_EQ(env.out, s.out);
-    // A URL that only grows past the limit when written canonically is refused, not printed.
-    std::string wide = "https://shop.example.com/";
-    for (int i = 0; i < 700; ++i)
-        wide += "\xc3\xa9";
+    // A URL the server would refuse as too long is refused, not printed.
     run_result too_long =
-        run_binary({"sign-url", wide}, {std::string("PIXELRING_REDIRECT_SECRET=") + secret});
+        run_binary({"sign-url", "https://shop.example.com/" + std::string(4100, 'a')},
+                   {std::string("PIXELRING_REDIRECT_SECRET=") + secret});
     EXPECT_EQ(too_long.exit_code, 2);
     EXPECT_EQ(too_long.out, "");
     EXPECT_NE(too_long.err.find("too long"), std::string::npos) << too_long.err;
+    // 700 × "é": 1,425 bytes, 4,225 written canonically; the server admits it (below).
+    std::string wide = "https://shop.example.com/";
+    for (int i = 0; i < 700; ++i)
+        wide += "\xc3\xa9";
+    run_result wide_link =
+        run_binary({"sign-url", wide}, {std::string("PIXELRING_REDIRECT_SECRET=") + secret});
+    ASSERT_EQ(wide_link.exit_code, 0) << wide_link.err;
 
     collector_process p({std::string("redirect.secret=") + secret, "server.workers=1"});
     ASSERT_TRUE(p.started()) << p.stderr_text();
@@ -1005,6 +1012,11 @@ TEST(redirects, sign_url_link_is_followed) {
         EXPECT_EQ(e.str("action"), "promo");
         EXPECT_EQ(e.str("target"), canonical);
     }
+
+    // The 700 × "é" link: a Location of 4,225 bytes.
+    r = round_trip(p, get(wide_link.out.substr(0, wide_link.out.find('\n'))));
+    EXPECT_EQ(r.status, 302) << r.body;
+    EXPECT_EQ(r.headers["location"].size(), 25u + 700 * 6);
 }
 
 TEST(redirects, allow_hosts_admit_exact_hosts) {
