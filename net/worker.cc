@@ -457,6 +457,7 @@ void worker::impl::on_timer(const io_uring_cqe*) {
             arm_accept(listener);
     accept_paused.clear();
     counters.cq_overflows.set(*ring.cq.koverflow);
+    if (cfg.tls) cfg.tls->take(cfg.index, tls_generation, tls_now); // a reload's certificates
     expire_timers();
     if (!stopping || open_count > 0) arm_timer();
 }
@@ -539,6 +540,10 @@ void worker::impl::run_loop() {
     }
     for (uint32_t i = 0; i < conns.size(); ++i)
         if (conns[i].open) close_connection(i);
+    // A slot whose requests the kernel has not returned keeps its buffers until the ring goes
+    // (they are the pools'); its TLS session is the heap's: free it now.
+    for (uint32_t i = 0; i < conns.size(); ++i)
+        if (conns[i].tls) end_tls(conns[i]);
     for (int fd : cfg.listen_fds)
         ::close(fd);
     cfg.listen_fds.clear();

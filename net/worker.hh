@@ -20,7 +20,7 @@
 #include "core/sink_gate.hh"
 #include "core/spsc_ring.hh"
 #include "core/tracking_image.hh"
-#include "tls/tls_context.hh"
+#include "tls/tls_store.hh"
 
 namespace pixelring {
 
@@ -32,10 +32,11 @@ struct worker_settings {
     // activation, adopt_public_listeners): a stop ends this worker's accepts without shutting
     // the sockets down, so that connections not yet accepted wait for the next process.
     bool shared_listeners = false;
-    // listen_fds from this index on take HTTPS (server.tls_listen) with tls, which is shared
-    // read-only by every worker and outlives them.
+    // listen_fds from this index on take HTTPS (server.tls_listen) with the certificates in
+    // tls, which is shared by every worker, replaced by the main thread on reload (each
+    // worker takes the new one up on its next loop turn) and outlives them.
     uint32_t first_tls_listener = UINT32_MAX;
-    const tls_context* tls = nullptr;
+    tls_store* tls = nullptr;
     // Closed while the sink cannot keep events (core/sink_gate.hh); nullptr: always open.
     const sink_gate* gate = nullptr;
     http_limits limits;

@@ -43,16 +43,18 @@ struct worker::impl {
     http_request req;                       // scratch: one request is handled at a time
     connection_table conns;
     beacon_parser beacons;
-    std::optional<rate_limiter> limiter; // server.rate_limit
-    buffer_pool bodies;                  // connection::body_buf once it outgrew a stage
-    buffer_pool answers;                 // dynamic answers (owned): receipts, long Locations
-    buffer_pool small_answers;           // every other dynamic answer
-    buffer_pool tls_outputs;             // connection::tls_out
-    std::unique_ptr<char[]> tls_plain;   // one record's plaintext, decrypted (HTTPS)
-    uint32_t max_bodies_out;             // beyond: 503 (body_memory_per_worker)
-    uint32_t bodies_out = 0;             // body buffers held by connections
-    std::vector<uint32_t> accept_paused; // listeners to re-arm at the next tick (EMFILE...)
-    size_t ring_reserve;                 // free ring bytes below which requests wait (ring_short)
+    std::optional<rate_limiter> limiter;  // server.rate_limit
+    buffer_pool bodies;                   // connection::body_buf once it outgrew a stage
+    buffer_pool answers;                  // dynamic answers (owned): receipts, long Locations
+    buffer_pool small_answers;            // every other dynamic answer
+    buffer_pool tls_outputs;              // connection::tls_out
+    std::unique_ptr<char[]> tls_plain;    // one record's plaintext, decrypted (HTTPS)
+    const tls_context* tls_now = nullptr; // cfg.tls's context as this worker last took it
+    uint64_t tls_generation = 0;          //   and its generation
+    uint32_t max_bodies_out;              // beyond: 503 (body_memory_per_worker)
+    uint32_t bodies_out = 0;              // body buffers held by connections
+    std::vector<uint32_t> accept_paused;  // listeners to re-arm at the next tick (EMFILE...)
+    size_t ring_reserve;                  // free ring bytes below which requests wait (ring_short)
     struct ring_waiter {
         uint32_t index;
         uint32_t gen;

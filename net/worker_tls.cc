@@ -33,7 +33,7 @@ void worker::impl::attach_output(connection& c) {
 bool worker::impl::start_tls(uint32_t index) {
     connection& c = conns[index];
     try {
-        c.tls = new tls_session(cfg.tls->native());
+        c.tls = new tls_session(cfg.tls->take(cfg.index, tls_generation, tls_now)->native());
     } catch (const std::bad_alloc&) {
         counters.accept_errors.add();
         return false;

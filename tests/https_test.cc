@@ -9,10 +9,15 @@
 
 #include <array>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <regex>
 #include <string>
 #include <thread>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "tests/e2e_events.hh"
 #include "tests/temp_dir.hh"
@@ -85,6 +90,69 @@ struct https_collector {
         return metric(p, "pixelring_tls_handshakes_total{result=\"" + result + "\"}");
     }
 };
+
+// A keep-alive HTTPS connection of the test's own (OpenSSL over a blocking socket), so that
+// one connection can span a reload: requests and the certificate the server showed.
+class tls_client {
+public:
+    tls_client(int port, const std::string& ca_file) : tcp_(port) {
+        ctx_ = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr);
+        SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+        ssl_ = SSL_new(ctx_);
+        SSL_set_tlsext_host_name(ssl_, "px.example");
+        SSL_set1_host(ssl_, "px.example");
+        SSL_set_fd(ssl_, tcp_.fd());
+        ok_ = SSL_connect(ssl_) == 1;
+    }
+    ~tls_client() {
+        SSL_free(ssl_);
+        SSL_CTX_free(ctx_);
+    }
+    bool ok() const { return ok_; }
+    // The server certificate's notAfter, seconds since the epoch.
+    long long not_after() const {
+        X509* cert = SSL_get1_peer_certificate(ssl_);
+        std::tm tm{};
+        const bool got = cert && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1;
+        X509_free(cert);
+        return got ? (long long)timegm(&tm) : -1;
+    }
+    // Sends a GET and returns the status of its answer (framed by Content-Length), 0 on error.
+    int get(const std::string& target) {
+        const std::string req = "GET " + target + " HTTP/1.1\r\nHost: px.example\r\n\r\n";
+        if (SSL_write(ssl_, req.data(), int(req.size())) != int(req.size())) return 0;
+        std::string in;
+        char b[4096];
+        for (;;) {
+            const size_t end = in.find("\r\n\r\n");
+            if (end != std::string::npos) {
+                const http_response r = parse_response(in);
+                const auto cl = r.headers.find("content-length");
+                const size_t body = cl == r.headers.end() ? 0 : std::stoul(cl->second);
+                if (in.size() >= end + 4 + body) return r.status;
+            }
+            const int n = SSL_read(ssl_, b, sizeof b);
+            if (n <= 0) return 0;
+            in.append(b, size_t(n));
+        }
+    }
+
+private:
+    connection tcp_;
+    SSL_CTX* ctx_ = nullptr;
+    SSL* ssl_ = nullptr;
+    bool ok_ = false;
+};
+
+// Waits up to 10 s for text in the collector's log.
+bool wait_log(const collector_process& p, const std::string& text) {
+    for (int i = 0; i < 200; ++i) {
+        if (p.stderr_text().find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
 
 // The headers of a response without Date, lower-case names.
 std::map<std::string, std::string> headers_but_date(const std::string& raw) {
@@ -262,4 +330,55 @@ TEST_F(https, check_config_loads_the_certificate_and_says_what_is_wrong) {
     run_result version = run_binary({"--check-config", "--set", "tls.min_version=1.1"});
     EXPECT_EQ(version.exit_code, 2);
     EXPECT_NE(version.err.find("1.2, 1.3"), std::string::npos) << version.err;
+}
+
+// SIGHUP reads the certificate files again: new connections get the new certificate, a
+// connection opened before keeps working, the log and /metrics say what is served, and a
+// reload whose files do not load keeps the certificate served before.
+TEST_F(https, sighup_reloads_the_certificate_and_keeps_open_connections) {
+    https_collector h;
+    ASSERT_TRUE(h.p.started() && h.tls_port > 0) << h.p.stderr_text();
+    tls_client before(h.tls_port, h.ca.cert_path());
+    ASSERT_TRUE(before.ok());
+    ASSERT_EQ(before.get("/track/open.gif"), 200);
+    const long long first_expiry = before.not_after();
+    const std::string series = "pixelring_tls_certificate_expiry_seconds{file=\"" + h.cert.chain +
+                               "\",subject=\"CN=px.example\"}";
+    EXPECT_EQ(metric(h.p, series), first_expiry) << admin_get(h.p.admin_port(), "/metrics");
+
+    // certbot's way: new files under the same names, then a reload.
+    const issued_certificate renewed = h.ca.issue("px", {"px.example"}, -60, 90 * 86400);
+    ASSERT_EQ(renewed.chain, h.cert.chain);
+    h.p.signal(SIGHUP);
+    ASSERT_TRUE(wait_log(h.p, "tls: reloaded " + h.cert.chain + ": CN=px.example for px.example,"))
+        << h.p.stderr_text();
+    tls_client after(h.tls_port, h.ca.cert_path());
+    ASSERT_TRUE(after.ok());
+    const long long renewed_expiry = after.not_after();
+    EXPECT_GT(renewed_expiry, first_expiry + 80 * 86400);
+    EXPECT_EQ(after.get("/track/open.gif"), 200);
+    EXPECT_EQ(before.get("/track/open.gif"), 200); // the old connection, its old session
+    EXPECT_EQ(before.not_after(), first_expiry);
+    EXPECT_EQ(metric(h.p, series), renewed_expiry);
+    EXPECT_EQ(metric(h.p, "pixelring_tls_reloads_total{result=\"ok\"}"), 1);
+
+    // A broken file: the reload fails, says why, and the renewed certificate is still served.
+    {
+        FILE* f = std::fopen(h.cert.chain.c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        std::fputs("not a certificate\n", f);
+        std::fclose(f);
+    }
+    h.p.signal(SIGHUP);
+    ASSERT_TRUE(wait_log(h.p, "tls: reload failed, still serving the certificates loaded before: " +
+                                  h.cert.chain + ": not a readable PEM certificate chain"))
+        << h.p.stderr_text();
+    EXPECT_EQ(metric(h.p, "pixelring_tls_reloads_total{result=\"failed\"}"), 1);
+    tls_client later(h.tls_port, h.ca.cert_path());
+    ASSERT_TRUE(later.ok());
+    EXPECT_EQ(later.not_after(), renewed_expiry);
+    EXPECT_EQ(later.get("/track/open.gif"), 200);
+    EXPECT_EQ(before.get("/track/open.gif"), 200);
+    EXPECT_EQ(metric(h.p, series), renewed_expiry);
+    EXPECT_EQ(h.p.stop(), 0) << h.p.stderr_text();
 }

@@ -17,6 +17,7 @@
 #include "tests/tls_test_certs.hh"
 #include "tls/tls_context.hh"
 #include "tls/tls_session.hh"
+#include "tls/tls_store.hh"
 
 using namespace pixelring;
 using namespace pixelring::test;
@@ -354,4 +355,37 @@ TEST(tls_context, problems_expiry_and_an_incomplete_chain) {
     // An hour and a half ago the old one was valid: only the chains are left to say.
     for (const auto& p : ctx->problems(int64_t(time(nullptr)) - 5400))
         EXPECT_EQ(p.find("expired"), std::string::npos) << p;
+}
+
+// A reload: workers take the new context up on their next turn, the old one is destroyed
+// once none holds it, and a session made from it still finishes its handshake afterwards,
+// SNI switching it to a certificate of the destroyed context (OpenSSL's references keep it).
+TEST(tls_store, a_replaced_context_goes_when_no_worker_holds_it_and_its_sessions_live_on) {
+    fixture old_certs;
+    const tls_context* first = old_certs.ctx.get();
+    tls_store store(std::move(old_certs.ctx), 2);
+    uint64_t gen0 = 0, gen1 = 0;
+    const tls_context* held0 = nullptr;
+    const tls_context* held1 = nullptr;
+    EXPECT_EQ(store.take(0, gen0, held0), first);
+    EXPECT_EQ(store.take(1, gen1, held1), first);
+    server early(*held0); // made before the reload, handshake not started
+
+    fixture new_certs;
+    const tls_context* second = new_certs.ctx.get();
+    store.install(std::move(new_certs.ctx));
+    EXPECT_EQ(&store.current(), second);
+    EXPECT_EQ(store.collect(), 1u); // no worker has taken it up yet
+    EXPECT_EQ(store.take(0, gen0, held0), second);
+    EXPECT_EQ(store.take(0, gen0, held0), second); // unchanged: the cached pointer
+    EXPECT_EQ(store.collect(), 1u);                // worker 1 still holds the first
+    EXPECT_EQ(store.take(1, gen1, held1), second);
+    EXPECT_EQ(store.collect(), 0u); // the first tls_context is destroyed
+
+    client c(old_certs.ca.cert_path(), "b.example");
+    ASSERT_TRUE(pump(c, early)) << early.session.error_text();
+    EXPECT_EQ(peer_cn(c), "b.example");
+    client fresh(new_certs.ca.cert_path(), "b.example");
+    server s(*held1);
+    ASSERT_TRUE(pump(fresh, s)) << s.session.error_text();
 }

@@ -36,12 +36,53 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_len, const u
     return SSL_TLSEXT_ERR_OK;
 }
 
+// What SNI chooses from: the names of each certificate and, but for the default, its
+// context (one reference each). It belongs to the default context (ex_data, freed with it),
+// and every session holds that context until it ends, so a session mid-handshake can still
+// choose after a reload has replaced its tls_context.
+struct sni_table {
+    std::vector<std::vector<std::string>> names; // per certificate, lower case
+    std::vector<SSL_CTX*> others;                // contexts of certificates 1..n-1
+    ~sni_table() {
+        for (SSL_CTX* ctx : others)
+            SSL_CTX_free(ctx);
+    }
+
+    // The index of the certificate for server_name, else 0.
+    size_t find(const char* server_name) const noexcept {
+        const size_t len = std::strlen(server_name);
+        for (size_t i = 0; i < names.size(); ++i) {
+            for (const std::string& name : names[i]) {
+                if (name.size() == len && strncasecmp(name.c_str(), server_name, len) == 0)
+                    return i;
+                // "*.example.com" covers exactly one more label: "a.example.com".
+                if (name.size() > 2 && name[0] == '*' && name[1] == '.') {
+                    const char* dot = std::strchr(server_name, '.');
+                    if (dot && dot != server_name && std::strlen(dot) == name.size() - 1 &&
+                        strncasecmp(dot, name.c_str() + 1, name.size() - 1) == 0)
+                        return i;
+                }
+            }
+        }
+        return 0;
+    }
+};
+
+void free_sni_table(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+    delete static_cast<sni_table*>(ptr);
+}
+
+int sni_table_index() {
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_sni_table);
+    return index;
+}
+
 int select_certificate(SSL* ssl, int*, void* arg) {
-    const auto* self = static_cast<const tls_context*>(arg);
+    const auto* table = static_cast<const sni_table*>(arg);
     const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (!name) return SSL_TLSEXT_ERR_NOACK;
-    const size_t i = self->certificate_for(name);
-    if (i != 0) SSL_set_SSL_CTX(ssl, self->native(i));
+    const size_t i = table->find(name);
+    if (i != 0) SSL_set_SSL_CTX(ssl, table->others[i - 1]);
     return SSL_TLSEXT_ERR_OK;
 }
 
@@ -215,8 +256,22 @@ std::unique_ptr<tls_context> tls_context::create(const tls_settings& settings, s
         if (!problem.empty()) self->chain_problems_.push_back(std::move(problem));
         self->info_.push_back(std::move(info));
     }
-    SSL_CTX_set_tlsext_servername_callback(self->contexts_.front(), select_certificate);
-    SSL_CTX_set_tlsext_servername_arg(self->contexts_.front(), self.get());
+    auto table = std::make_unique<sni_table>();
+    for (size_t i = 0; i < self->contexts_.size(); ++i) {
+        table->names.push_back(self->info_[i].names);
+        if (i > 0) {
+            SSL_CTX_up_ref(self->contexts_[i]);
+            table->others.push_back(self->contexts_[i]);
+        }
+    }
+    SSL_CTX* front = self->contexts_.front();
+    if (SSL_CTX_set_ex_data(front, sni_table_index(), table.get()) != 1) {
+        error = "OpenSSL could not keep the SNI table: " + openssl_reason();
+        return nullptr;
+    }
+    SSL_CTX_set_tlsext_servername_callback(front, select_certificate);
+    SSL_CTX_set_tlsext_servername_arg(front, table.get());
+    self->sni_ = table.release();
     return self;
 }
 
@@ -226,20 +281,7 @@ tls_context::~tls_context() {
 }
 
 size_t tls_context::certificate_for(const char* server_name) const noexcept {
-    const size_t len = std::strlen(server_name);
-    for (size_t i = 0; i < info_.size(); ++i) {
-        for (const std::string& name : info_[i].names) {
-            if (name.size() == len && strncasecmp(name.c_str(), server_name, len) == 0) return i;
-            // "*.example.com" covers exactly one more label: "a.example.com".
-            if (name.size() > 2 && name[0] == '*' && name[1] == '.') {
-                const char* dot = std::strchr(server_name, '.');
-                if (dot && dot != server_name && std::strlen(dot) == name.size() - 1 &&
-                    strncasecmp(dot, name.c_str() + 1, name.size() - 1) == 0)
-                    return i;
-            }
-        }
-    }
-    return 0;
+    return static_cast<const sni_table*>(sni_)->find(server_name);
 }
 
 std::vector<std::string> tls_context::problems(int64_t now) const {

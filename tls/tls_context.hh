@@ -4,8 +4,10 @@
 // the client asks for (SNI); TLS 1.2 or 1.3 at least; Mozilla's "intermediate" ciphers and
 // groups unless told otherwise; ALPN http/1.1 only (a client offering only h2 is refused with
 // an alert); no renegotiation; OpenSSL's buffers released while a connection is idle.
-// Built once at start (or on reload) by the main thread, then only read by the workers'
-// sessions (tls/tls_session.hh), which hold a reference to it through OpenSSL.
+// Built at start and on each reload by the main thread, then only read by the workers'
+// sessions (tls/tls_session.hh). A session holds the default context, and through it all
+// that SNI may switch it to, by OpenSSL's reference counts: a tls_context may be destroyed
+// while sessions made from it still run (tls/tls_store.hh replaces it on reload).
 
 #include <cstdint>
 #include <memory>
@@ -86,6 +88,7 @@ private:
     std::vector<ssl_ctx_st*> contexts_;
     std::vector<tls_certificate_info> info_;
     std::vector<std::string> chain_problems_;
+    const void* sni_ = nullptr; // owned by contexts_.front() (tls_context.cc: sni_table)
 };
 
 } // namespace pixelring

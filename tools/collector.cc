@@ -29,6 +29,8 @@
 #include "sinks/stdout_sink.hh"
 #include "systemd/service_manager.hh"
 #include "tls/tls_context.hh"
+#include "tls/tls_status.hh"
+#include "tls/tls_store.hh"
 #include "tools/service_status.hh"
 
 namespace pixelring {
@@ -215,6 +217,33 @@ private:
     std::thread thread_;
 };
 
+// One line per certificate (file, subject, names, expiry), then what would trouble clients.
+void log_certificates(const tls_context& ctx, std::string_view how) {
+    for (const tls_certificate_info& info : ctx.certificates())
+        fmt::print(stderr, "pixelring: tls: {}{}\n", how, describe_certificate(info));
+    for (const std::string& problem : ctx.problems(int64_t(std::time(nullptr))))
+        fmt::print(stderr, "pixelring: warning: tls: {}\n", problem);
+}
+
+// SIGHUP: the certificate and key files read again. New handshakes get the new ones, those
+// under way and open connections keep theirs; when the files do not load, the old ones stay.
+void reload_certificates(const tls_config& cfg, tls_store& store, tls_status& state) {
+    std::string err;
+    std::unique_ptr<tls_context> next = tls_context::create(tls_settings_from(cfg), err);
+    if (!next) {
+        fmt::print(stderr,
+                   "pixelring: tls: reload failed, still serving the certificates loaded "
+                   "before: {}\n",
+                   err);
+        state.reloaded(false);
+        return;
+    }
+    log_certificates(*next, "reloaded ");
+    state.set(next->certificates());
+    store.install(std::move(next));
+    state.reloaded(true);
+}
+
 } // namespace
 
 int run_collector(const config& cfg, const std::string& version) {
@@ -309,18 +338,18 @@ int run_collector(const config& cfg, const std::string& version) {
         return 2;
     }
 
-    std::unique_ptr<tls_context> tls;
+    std::unique_ptr<tls_store> tls;
+    tls_status tls_state;
     if (!cfg.server.tls_listen.empty()) {
         std::string err;
-        tls = tls_context::create(tls_settings_from(cfg.tls), err);
-        if (!tls) {
+        std::unique_ptr<tls_context> first = tls_context::create(tls_settings_from(cfg.tls), err);
+        if (!first) {
             fmt::print(stderr, "pixelring: configuration error: tls: {}\n", err);
             return 2;
         }
-        for (const tls_certificate_info& info : tls->certificates())
-            fmt::print(stderr, "pixelring: tls: {}\n", describe_certificate(info));
-        for (const std::string& problem : tls->problems(int64_t(std::time(nullptr))))
-            fmt::print(stderr, "pixelring: warning: tls: {}\n", problem);
+        log_certificates(*first, "");
+        tls_state.set(first->certificates());
+        tls = std::make_unique<tls_store>(std::move(first), cfg.server.workers);
     }
 
     const unsigned workers = cfg.server.workers;
@@ -454,7 +483,10 @@ int run_collector(const config& cfg, const std::string& version) {
         static_cast<const sink*>(ctx)->write_metrics(body);
     };
     admin_handlers handlers;
-    handlers.metrics = [&view](std::string& body) { write_prometheus(view, body); };
+    handlers.metrics = [&view, &tls, &tls_state](std::string& body) {
+        write_prometheus(view, body);
+        if (tls) tls_state.write_metrics(body);
+    };
     handlers.ready = [sink_ptr, &gate] { return sink_ptr->healthy() && gate.is_open(); };
     admin_server admin(admin_fd, std::move(handlers));
     admin.start();
@@ -489,9 +521,11 @@ int run_collector(const config& cfg, const std::string& version) {
         if (sig == SIGHUP) {
             notifier.reloading();
             drainer.reopen_and_wait(10'000);
+            if (tls) reload_certificates(cfg.tls, *tls, tls_state);
             notifier.ready(status.summary(monotonic_ms()));
             continue;
         }
+        if (tls) tls->collect(); // the certificates a reload replaced, once no worker holds them
         if (sig == SIGTERM || sig == SIGINT) break;
         const uint64_t at = monotonic_ms();
         if (at >= next_check) {
