@@ -116,6 +116,7 @@ struct tls_config {
     std::string cert;                // PEM: the certificate, then its intermediates
     std::string key;                 // PEM: its private key
     std::string min_version = "1.2"; // 1.2 | 1.3
+    std::string acme_webroot;        // certbot --webroot directory; empty: off
 
     bool operator==(const tls_config&) const = default;
 };

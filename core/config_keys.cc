@@ -43,12 +43,17 @@ bool is_non_empty(const std::string& text) {
     return !text.empty();
 }
 
+bool is_absolute_path(const std::string& text) {
+    return text.empty() || text.front() == '/';
+}
+
 constexpr std::string_view address_text =
     "an address such as 0.0.0.0:8080, [::]:8080 or localhost:8080 (port 0 to 65535)";
 constexpr std::string_view addresses_text =
     "addresses such as 0.0.0.0:8080, [::]:8080 or localhost:8080 (port 0 to 65535)";
 constexpr std::string_view cidr_text = "IPv4 or IPv6 CIDRs such as 10.0.0.0/8 or 2001:db8::/32";
 constexpr std::string_view non_empty_text = "a non-empty string";
+constexpr std::string_view absolute_path_text = "an absolute path such as /var/www/acme, or empty";
 constexpr uint64_t max_timeout_ms = 3'600'000;
 
 // The one list of keys, in the order and grouping that to_toml prints.
@@ -131,6 +136,12 @@ constexpr key_descriptor key_table[] = {
      .target = field<&config::tls, &tls_config::min_version>(),
      .help = "oldest TLS version served",
      .choices = "1.2, 1.3"},
+    {.name = "tls.acme_webroot",
+     .target = field<&config::tls, &tls_config::acme_webroot>(),
+     .help = "certbot's --webroot directory: /.well-known/acme-challenge/<token> is answered "
+             "from it on every listener; empty: 404",
+     .check = is_absolute_path,
+     .check_text = absolute_path_text},
     {.name = "admin.listen",
      .target = field<&config::admin, &admin_config::listen>(),
      .help = "health, metrics and dashboard listener; never make it public",

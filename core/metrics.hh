@@ -21,12 +21,13 @@ enum class route : uint8_t {
     rest,      // GET/HEAD /tr/v1/<k>/<v>...
     redirect,  // GET/HEAD /r/<action>
     script,    // GET/HEAD /t.js
+    acme,      // GET/HEAD /.well-known/acme-challenge/<token>
     not_found,
     invalid,
     count_
 };
 inline constexpr std::array<std::string_view, size_t(route::count_)> route_names{
-    "pixel", "beacon", "preflight", "rest", "redirect", "script", "not_found", "invalid"};
+    "pixel", "beacon", "preflight", "rest", "redirect", "script", "acme", "not_found", "invalid"};
 
 // Statuses the public listener can answer with, in the order of the counter array.
 inline constexpr std::array<uint16_t, 18> tracked_statuses{

@@ -7,6 +7,7 @@ namespace {
 constexpr std::string_view track_prefix = "/track/";
 constexpr std::string_view rest_prefix = "/tr/v1/";
 constexpr std::string_view redirect_prefix = "/r/";
+constexpr std::string_view acme_prefix = "/.well-known/acme-challenge/";
 
 bool ends_with(std::string_view s, std::string_view suffix) noexcept {
     return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -83,6 +84,12 @@ routed route_request(const http_request& r) noexcept {
         out.metrics_route = route::script;
         if (!get_or_head(r, out)) return out;
         out.what = endpoint::script;
+        return out;
+    } else if (starts_with(path, acme_prefix)) {
+        out.metrics_route = route::acme;
+        if (!get_or_head(r, out)) return out;
+        out.what = endpoint::acme;
+        out.tuples = path.substr(acme_prefix.size());
         return out;
     }
     out.metrics_route = route::not_found;

@@ -20,6 +20,7 @@ enum class endpoint : uint8_t {
     rest,      // GET/HEAD /tr/v1/<k>/<v>...: type=rest event, 204
     redirect,  // GET/HEAD /r/<action>?url=...&sig=...: 302 and a type=redirect event, or 400
     script,    // GET/HEAD /t.js: the tracker script
+    acme,      // GET/HEAD /.well-known/acme-challenge/<token>: the file from tls.acme_webroot
 };
 
 struct routed {
@@ -28,7 +29,7 @@ struct routed {
     route metrics_route = route::not_found;
     bool head = false;       // answer without a body
     std::string_view action; // pixel, redirect: the raw action segment
-    std::string_view tuples; // rest: the path after "/tr/v1/"
+    std::string_view tuples; // rest: the path after "/tr/v1/"; acme: the token
     std::string_view allow;  // answer is method_not_allowed: the methods the path takes
 };
 

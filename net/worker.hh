@@ -61,6 +61,7 @@ struct worker_settings {
     const redirect_policy* redirect = nullptr;              // /r/ answers 404 while off
     const action_allowlist* allowed_events = nullptr;       // tracking.allowed_events
     const std::vector<std::string>* cors_origins = nullptr; // empty: echo any Origin
+    const std::string* acme_webroot = nullptr;              // tls.acme_webroot; empty: off
     uint32_t beacon_batch = default_beacon_batch;           // tracking.beacon_batch
     uint32_t rate_limit = 0;     // server.rate_limit: events/s per client address, 0 = off
     bool proxy_protocol = false; // server.proxy_protocol (believed from trusted_proxies only)

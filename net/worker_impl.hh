@@ -147,6 +147,7 @@ struct worker::impl {
     uint16_t answer_beacon(uint32_t index, const http_request& r, const char* body, size_t body_len,
                            size_t body_cap, bool keep_alive);
     uint16_t answer_preflight(uint32_t index, const http_request& r, bool keep_alive);
+    uint16_t answer_acme(uint32_t index, const routed& how, bool keep_alive);
     uint16_t answer_redirect(uint32_t index, const http_request& r, const routed& how,
                              bool keep_alive);
     uint16_t answer_rest(uint32_t index, const http_request& r, const routed& how, bool keep_alive);

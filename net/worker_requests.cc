@@ -1,6 +1,10 @@
 // What one complete request does: the endpoint of net/router.hh, the event it records and the
 // answer it queues. The io_uring side is net/worker.cc.
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstring>
 
 #include <fmt/format.h>
@@ -188,6 +192,9 @@ bool worker::impl::handle_request(uint32_t index, const http_request& r, const c
         status = response_status(kind);
         break;
     }
+    case endpoint::acme:
+        status = answer_acme(index, how, keep_alive);
+        break;
     case endpoint::none:
         if (how.answer == response_kind::method_not_allowed && how.allow != "GET, HEAD") {
             status = queue_text(index, 405, "method not allowed\n", keep_alive, false, how.allow);
@@ -199,6 +206,39 @@ bool worker::impl::handle_request(uint32_t index, const http_request& r, const c
     }
     counters.count_request(how.metrics_route, status);
     return keep_alive;
+}
+
+// An ACME HTTP-01 challenge (certbot certonly --webroot -w <tls.acme_webroot>): the file
+// <webroot>/.well-known/acme-challenge/<token>, as certbot wrote it, as text. A token is
+// base64url (RFC 8555 §8.3), so nothing else is looked up: no '/', no "..". The file is
+// opened and read on the worker (a small local file, a request or two per renewal).
+uint16_t worker::impl::answer_acme(uint32_t index, const routed& how, bool keep_alive) {
+    constexpr std::string_view dir = "/.well-known/acme-challenge/";
+    const std::string_view token = how.tuples;
+    bool valid =
+        cfg.acme_webroot && !cfg.acme_webroot->empty() && !token.empty() && token.size() <= 128;
+    for (const char c : token)
+        valid = valid && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '-' || c == '_');
+    char path[4096 + 160];
+    char content[1024];
+    ssize_t n = -1;
+    if (valid && cfg.acme_webroot->size() < 4096) {
+        const auto end =
+            fmt::format_to_n(path, sizeof path - 1, "{}{}{}", *cfg.acme_webroot, dir, token);
+        *end.out = '\0';
+        const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        struct stat st;
+        if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            size_t(st.st_size) <= sizeof content)
+            n = ::read(fd, content, sizeof content);
+        if (fd >= 0) ::close(fd);
+    }
+    if (n < 0) {
+        queue_answer(index, responses.get(response_kind::not_found, keep_alive, how.head));
+        return 404;
+    }
+    return queue_text(index, 200, {content, size_t(n)}, keep_alive, how.head);
 }
 
 // A pixel, rest or redirect event, encoded straight into the ring: no allocation, no copy of

@@ -14,7 +14,7 @@ packages=(
   liburing-dev librdkafka-dev libtomlplusplus-dev libfmt-dev libcli11-dev libreaderwriterqueue-dev
   libsimdjson-dev libsodium-dev libmaxminddb-dev libmimalloc-dev libsystemd-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format
-  curl openssl wrk procps kcat chromium systemd-container python3 python3-h11
+  curl openssl wrk procps kcat chromium systemd-container python3 python3-h11 certbot pebble
 )
 
 missing=()

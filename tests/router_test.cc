@@ -123,6 +123,18 @@ TEST(router, tracker_script) {
     EXPECT_EQ(route_of("GET", "/t.jsx", p).answer, response_kind::not_found);
 }
 
+TEST(router, acme_challenge) {
+    parsed p;
+    routed r = route_of("GET", "/.well-known/acme-challenge/abc-DEF_1", p);
+    EXPECT_EQ(r.what, endpoint::acme);
+    EXPECT_EQ(r.tuples, "abc-DEF_1");
+    EXPECT_EQ(r.metrics_route, route::acme);
+    EXPECT_TRUE(route_of("HEAD", "/.well-known/acme-challenge/x", p).head);
+    EXPECT_EQ(route_of("POST", "/.well-known/acme-challenge/x", p).answer,
+              response_kind::method_not_allowed);
+    EXPECT_EQ(route_of("GET", "/.well-known/other", p).answer, response_kind::not_found);
+}
+
 TEST(dynamic_answer, redirect_is_well_framed) {
     std::vector<char> buf(answer_headroom + 64);
     dynamic_answer a{.status = 302,

@@ -11,6 +11,8 @@
 #include <sys/time.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "tests/e2e_events.hh"
+#include "tests/temp_dir.hh"
 
 using namespace pixelring::test;
 
@@ -1229,6 +1232,44 @@ TEST(redirects, bad_paths_and_methods) {
     r = round_trip(p, get("/r/click"));
     EXPECT_EQ(r.status, 400);
     EXPECT_FALSE(has_header(r, "location"));
+}
+
+// ---- tls.acme_webroot -------------------------------------------------------------------------
+
+// certbot --webroot writes <webroot>/.well-known/acme-challenge/<token>; the ACME server
+// fetches it over plain http. Only base64url tokens name a file; nothing else is read.
+TEST(acme, challenges_are_answered_from_the_webroot_only) {
+    temp_dir root("pixelring-acme");
+    const std::string dir = root.str() + "/.well-known/acme-challenge";
+    std::filesystem::create_directories(dir);
+    const std::string token = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0";
+    const std::string key_authz = token + ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI";
+    std::ofstream(dir + "/" + token) << key_authz;
+    std::ofstream(root.str() + "/secret") << "not for the web";
+    std::ofstream(dir + "/big") << std::string(2000, 'x');
+    std::filesystem::create_symlink(root.str() + "/secret", dir + "/link");
+
+    collector_process p({"tls.acme_webroot=" + root.str()});
+    ASSERT_TRUE(p.started()) << p.stderr_text();
+    http_response r = round_trip(p, get("/.well-known/acme-challenge/" + token));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, key_authz);
+    EXPECT_EQ(r.headers["content-type"], "text/plain; charset=utf-8");
+    r = round_trip(p, head("/.well-known/acme-challenge/" + token), true);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "");
+    for (const std::string& bad :
+         {std::string("missing"), std::string("..%2F..%2Fsecret"), std::string("../../secret"),
+          std::string("%2e%2e"), std::string("big"), std::string("link"), std::string(""),
+          std::string(129, 'a')})
+        EXPECT_EQ(round_trip(p, get("/.well-known/acme-challenge/" + bad)).status, 404) << bad;
+    EXPECT_EQ(requests(p, "acme", 200), 2);
+    EXPECT_EQ(requests(p, "acme", 404), 8);
+    EXPECT_EQ(metric(p, "pixelring_events_total{outcome=\"accepted\"}"), 0); // no event
+
+    collector_process off;
+    ASSERT_TRUE(off.started()) << off.stderr_text();
+    EXPECT_EQ(round_trip(off, get("/.well-known/acme-challenge/" + token)).status, 404);
 }
 
 // ---- tracking.allowed_events ----------------------------------------------------------------

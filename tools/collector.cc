@@ -352,6 +352,13 @@ int run_collector(const config& cfg, const std::string& version) {
         tls = std::make_unique<tls_store>(std::move(first), cfg.server.workers);
     }
 
+    if (std::error_code ec;
+        !cfg.tls.acme_webroot.empty() && !std::filesystem::is_directory(cfg.tls.acme_webroot, ec))
+        fmt::print(stderr,
+                   "pixelring: warning: tls.acme_webroot = {}: not a directory; ACME challenges "
+                   "are answered 404 until it is (certbot --webroot -w {} writes into it)\n",
+                   cfg.tls.acme_webroot, cfg.tls.acme_webroot);
+
     const unsigned workers = cfg.server.workers;
     public_listeners listeners;
     if (std::string err = activated
@@ -416,6 +423,7 @@ int run_collector(const config& cfg, const std::string& version) {
         s.redirect = &redirects;
         s.allowed_events = &allowed_events;
         s.cors_origins = &cfg.tracking.cors_origins;
+        s.acme_webroot = &cfg.tls.acme_webroot;
         s.beacon_batch = cfg.tracking.beacon_batch;
         s.rate_limit = cfg.server.rate_limit;
         s.proxy_protocol = cfg.server.proxy_protocol;
