@@ -96,6 +96,8 @@ private:
                        const origin& o);
     std::string assign(const key_descriptor& k, std::map<std::string, std::string>& out,
                        const toml::node& v, const origin& o);
+    std::string assign(const key_descriptor& k, std::vector<tls_certificate_config>& out,
+                       const toml::node& v, const origin& o);
     std::string assign_properties(const toml::table& table, const std::string& prefix,
                                   const origin& o);
     std::string assign_property(const std::string& name, const toml::node& v, const origin& o);
@@ -165,6 +167,50 @@ std::string config_loader::assign(const key_descriptor& k, std::vector<std::stri
             return fmt::format("{}: bad element \"{}\"; expected {}", where(o, k.name, v), element,
                                accepted(k));
         }
+    out = std::move(list);
+    return {};
+}
+
+// [[tls.certificates]]: tables of cert, key (non-empty strings) and names (a string or an
+// array of strings, optional); an element that is not such a table is named by its position.
+std::string config_loader::assign(const key_descriptor& k, std::vector<tls_certificate_config>& out,
+                                  const toml::node& v, const origin& o) {
+    const auto* array = v.as_array();
+    if (!array) return refuse(k, v, o);
+    std::vector<tls_certificate_config> list;
+    for (size_t i = 0; i < array->size(); ++i) {
+        const auto* table = (*array)[i].as_table();
+        const auto bad = [&](std::string_view what) {
+            return fmt::format("{}: certificate {}: {}; expected {}", where(o, k.name, v), i + 1,
+                               what, accepted(k));
+        };
+        if (!table) return bad("not a table");
+        tls_certificate_config c;
+        for (auto&& [key, value] : *table) {
+            const std::string_view name = key.str();
+            if (name == "cert" || name == "key") {
+                const auto* s = value.as_string();
+                if (!s || s->get().empty()) return bad(fmt::format("{} is not a file name", name));
+                (name == "cert" ? c.cert : c.key) = s->get();
+            } else if (name == "names") {
+                if (const auto* one = value.as_string()) {
+                    c.names.push_back(one->get());
+                } else if (const auto* names = value.as_array()) {
+                    for (const auto& n : *names) {
+                        const auto* s = n.as_string();
+                        if (!s || s->get().empty()) return bad("names holds a non-name");
+                        c.names.push_back(s->get());
+                    }
+                } else {
+                    return bad("names is not a string or an array of strings");
+                }
+            } else {
+                return bad(fmt::format("unknown key \"{}\"", name));
+            }
+        }
+        if (c.cert.empty() || c.key.empty()) return bad("cert and key are both required");
+        list.push_back(std::move(c));
+    }
     out = std::move(list);
     return {};
 }
@@ -377,9 +423,15 @@ std::string config_loader::resolve() {
                                "give the secret itself",
                                given_by_.find(k.name)->second);
     }
-    if (!cfg.server.tls_listen.empty() && (cfg.tls.cert.empty() || cfg.tls.key.empty()))
+    if (cfg.tls.cert.empty() != cfg.tls.key.empty())
+        return fmt::format("{}: tls.cert and tls.key go together (the certificate chain and its "
+                           "key); {} is not set",
+                           given_by_.find(cfg.tls.cert.empty() ? "tls.key" : "tls.cert")->second,
+                           cfg.tls.cert.empty() ? "tls.cert" : "tls.key");
+    if (!cfg.server.tls_listen.empty() && cfg.tls.cert.empty() && cfg.tls.certificates.empty())
         return fmt::format("server.tls_listen is set ({}), so tls.cert and tls.key must name the "
-                           "PEM files of the certificate chain and its key",
+                           "PEM files of the certificate chain and its key (or "
+                           "[[tls.certificates]] give them)",
                            given_by_.find("server.tls_listen")->second);
     auto type_given = given_by_.find("sink.type");
     if (type_given == given_by_.end())
@@ -470,6 +522,11 @@ constexpr resolved_example resolved_examples[] = {
     {"server.workers", "8"},
     {"sink.type", "\"kafka\""},
     {"collector.name", "\"collector-1\""},
+    // Not resolved but empty by default, and best written as [[tls.certificates]] tables,
+    // which an uncommented "certificates = []" above would clash with.
+    {"tls.certificates",
+     "[{ cert = \"/etc/pixelring/tls/b.example/fullchain.pem\", key = "
+     "\"/etc/pixelring/tls/b.example/privkey.pem\" }]"},
 };
 
 // to_toml and default_config_toml: every key, grouped by section, after a comment line with
@@ -509,6 +566,18 @@ std::string toml_document(const config& cfg, std::string out, bool defaults_file
                 for (const auto& element : value)
                     quoted.push_back(quote(element));
                 out += fmt::format("{} = [{}]\n", leaf, fmt::join(quoted, ", "));
+            } else if constexpr (std::is_same_v<value_type, std::vector<tls_certificate_config>>) {
+                std::vector<std::string> tables;
+                for (const auto& c : value) {
+                    std::vector<std::string> names;
+                    for (const auto& n : c.names)
+                        names.push_back(quote(n));
+                    tables.push_back(fmt::format(
+                        "{{ cert = {}, key = {}{} }}", quote(c.cert), quote(c.key),
+                        names.empty() ? std::string()
+                                      : fmt::format(", names = [{}]", fmt::join(names, ", "))));
+                }
+                out += fmt::format("{} = [{}]\n", leaf, fmt::join(tables, ", "));
             } else {
                 for (const auto& [property, text] : value)
                     out += fmt::format("{} = {}\n", quote(property), quote(text));

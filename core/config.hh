@@ -112,11 +112,22 @@ struct redirect_config {
     bool operator==(const redirect_config&) const = default;
 };
 
+// One [[tls.certificates]] entry: a certificate served to the clients that ask for one of its
+// names (SNI).
+struct tls_certificate_config {
+    std::string cert;               // PEM: the certificate, then its intermediates
+    std::string key;                // PEM: its private key
+    std::vector<std::string> names; // SNI names it answers; empty: its subjectAltName names
+
+    bool operator==(const tls_certificate_config&) const = default;
+};
+
 struct tls_config {
-    std::string cert;                // PEM: the certificate, then its intermediates
-    std::string key;                 // PEM: its private key
-    std::string min_version = "1.2"; // 1.2 | 1.3
-    std::string acme_webroot;        // certbot --webroot directory; empty: off
+    std::string cert; // PEM: the certificate, then its intermediates (default)
+    std::string key;  // PEM: its private key
+    std::vector<tls_certificate_config> certificates; // more, chosen by SNI
+    std::string min_version = "1.2";                  // 1.2 | 1.3
+    std::string acme_webroot;                         // certbot --webroot directory; empty: off
 
     bool operator==(const tls_config&) const = default;
 };

@@ -132,6 +132,11 @@ constexpr key_descriptor key_table[] = {
     {.name = "tls.key",
      .target = field<&config::tls, &tls_config::key>(),
      .help = "PEM file: the certificate's private key"},
+    {.name = "tls.certificates",
+     .target = field<&config::tls, &tls_config::certificates>(),
+     .help = "more certificates, chosen by the name a client asks for (SNI); tls.cert is the "
+             "default. [[tls.certificates]] tables: cert, key, and names (default: the "
+             "certificate's own)"},
     {.name = "tls.min_version",
      .target = field<&config::tls, &tls_config::min_version>(),
      .help = "oldest TLS version served",
@@ -382,6 +387,10 @@ std::string accepted(const key_descriptor& k) {
                 if (k.non_empty_list) return fmt::format("a non-empty list of {}", k.check_text);
                 if (k.check) return fmt::format("a list of {}", k.check_text);
                 return "a string or an array of strings";
+            } else if constexpr (std::is_same_v<value_type, std::vector<tls_certificate_config>>) {
+                return "an array of tables with cert and key (PEM files) and optionally names "
+                       "(host names), such as [{ cert = \"/etc/pixelring/b.pem\", key = "
+                       "\"/etc/pixelring/b.key\" }]";
             } else {
                 return "a table of librdkafka properties such as \"linger.ms\" = \"5\"";
             }

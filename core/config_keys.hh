@@ -25,7 +25,8 @@ inline constexpr std::string_view redacted = "<redacted>";
 // A field of `config`: a function that returns a reference to it.
 using field_ref = std::variant<bool& (*)(config&), uint32_t& (*)(config&), uint64_t& (*)(config&),
                                std::string& (*)(config&), std::vector<std::string>& (*)(config&),
-                               std::map<std::string, std::string>& (*)(config&)>;
+                               std::map<std::string, std::string>& (*)(config&),
+                               std::vector<tls_certificate_config>& (*)(config&)>;
 
 // One configuration key. Integers use min/max (and size, power_of_two); strings use choices
 // ("a, b, c", also the text of the error message) or check/check_text; lists apply

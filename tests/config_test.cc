@@ -564,46 +564,52 @@ TEST_F(config_test, to_toml_round_trip) {
     ASSERT_EQ(load(path, {}), "");
     EXPECT_EQ(cfg, defaults);
 
-    ASSERT_EQ(set({R"(server.listen=["127.0.0.1:0", "[::1]:0"])",
-                   "server.workers=3",
-                   "server.max_connections=77",
-                   "server.max_requests_per_connection=5",
-                   "server.header_timeout_ms=1000",
-                   "server.idle_timeout_ms=2000",
-                   "server.max_header_bytes=2KiB",
-                   "server.max_body_bytes=0",
-                   "server.ring_bytes=1MiB",
-                   "server.trusted_proxies=[\"10.0.0.0/8\", \"::1\"]",
-                   "server.proxy_protocol=true",
-                   "server.rate_limit=9",
-                   "admin.listen=[::1]:9091",
-                   "admin.user=ops",
-                   "sink.type=stdout",
-                   "sink.file.path=/var/lib/pixelring/events.ndjson",
-                   "sink.file.rotate_bytes=0",
-                   "sink.file.rotate_seconds=3600",
-                   "sink.file.fsync=always",
-                   "sink.file.fsync_interval_ms=5",
-                   "sink.file.drop_cache=false",
-                   "sink.file.direct=false",
-                   "sink.kafka.brokers=[\"a:1\", \"b:2\"]",
-                   "sink.kafka.topic=t",
-                   "sink.kafka.properties.linger.ms=5",
-                   "sink.kafka.properties.client.id=a \"quoted\" \\ id",
-                   "spool.dir=/var/spool/pixelring",
-                   "spool.max_bytes=1GiB",
-                   "spool.fsync_ms=7",
-                   "privacy.ip=none",
-                   "privacy.user_agent=false",
-                   "privacy.honor_dnt=false",
-                   "geoip.city_db=/g/city.mmdb",
-                   "geoip.asn_db=/g/asn.mmdb",
-                   R"(tracking.image="/img/\u00e9t\u00e9\tpixel.gif\n")",
-                   "tracking.allowed_events=[\"open\", \"click\"]",
-                   "tracking.cors_origins=https://a.example",
-                   "redirect.allow_hosts=[\"example.com\"]",
-                   "collector.name=edge-1 # one"}),
-              "");
+    ASSERT_EQ(
+        set({R"(server.listen=["127.0.0.1:0", "[::1]:0"])",
+             "server.workers=3",
+             "server.max_connections=77",
+             "server.max_requests_per_connection=5",
+             "server.header_timeout_ms=1000",
+             "server.idle_timeout_ms=2000",
+             "server.max_header_bytes=2KiB",
+             "server.max_body_bytes=0",
+             "server.ring_bytes=1MiB",
+             "server.trusted_proxies=[\"10.0.0.0/8\", \"::1\"]",
+             "server.proxy_protocol=true",
+             "server.rate_limit=9",
+             "admin.listen=[::1]:9091",
+             "admin.user=ops",
+             "sink.type=stdout",
+             "sink.file.path=/var/lib/pixelring/events.ndjson",
+             "sink.file.rotate_bytes=0",
+             "sink.file.rotate_seconds=3600",
+             "sink.file.fsync=always",
+             "sink.file.fsync_interval_ms=5",
+             "sink.file.drop_cache=false",
+             "sink.file.direct=false",
+             "sink.kafka.brokers=[\"a:1\", \"b:2\"]",
+             "sink.kafka.topic=t",
+             "sink.kafka.properties.linger.ms=5",
+             "sink.kafka.properties.client.id=a \"quoted\" \\ id",
+             "spool.dir=/var/spool/pixelring",
+             "spool.max_bytes=1GiB",
+             "spool.fsync_ms=7",
+             "privacy.ip=none",
+             "privacy.user_agent=false",
+             "privacy.honor_dnt=false",
+             "geoip.city_db=/g/city.mmdb",
+             "geoip.asn_db=/g/asn.mmdb",
+             R"(tracking.image="/img/\u00e9t\u00e9\tpixel.gif\n")",
+             "tracking.allowed_events=[\"open\", \"click\"]",
+             "tracking.cors_origins=https://a.example",
+             "redirect.allow_hosts=[\"example.com\"]",
+             "tls.cert=/etc/a.pem",
+             "tls.key=/etc/a.key",
+             R"(tls.certificates=[{cert="/etc/b.pem", key="/etc/b.key"},)"
+             R"( {cert="/etc/c \"q\".pem", key="/etc/c.key", names=["c.example", "*.c.example"]}])",
+             "tls.acme_webroot=/var/lib/pixelring/acme",
+             "collector.name=edge-1 # one"}),
+        "");
     config expected = cfg;
     EXPECT_EQ(expected.tracking.image, "/img/\u00e9t\u00e9\tpixel.gif\n");
     EXPECT_EQ(expected.collector.name, "edge-1 # one");
@@ -611,6 +617,57 @@ TEST_F(config_test, to_toml_round_trip) {
     ASSERT_EQ(load(write_file("round.toml", text), {}), "") << text;
     EXPECT_EQ(cfg, expected) << text;
     EXPECT_EQ(to_toml(cfg), text);
+}
+
+// [[tls.certificates]]: an array of tables, in a file or inline in --set and the environment.
+TEST_F(config_test, tls_certificates) {
+    ASSERT_EQ(load(write_file("tls.toml", R"(
+[server]
+tls_listen = ["127.0.0.1:8443"]
+
+[[tls.certificates]]
+cert = "/etc/pixelring/a.pem"
+key = "/etc/pixelring/a.key"
+
+[[tls.certificates]]
+cert = "/etc/pixelring/b.pem"
+key = "/etc/pixelring/b.key"
+names = "b.example"
+)"),
+                   {}),
+              "");
+    ASSERT_EQ(cfg.tls.certificates.size(), 2u);
+    EXPECT_EQ(cfg.tls.certificates[0].cert, "/etc/pixelring/a.pem");
+    EXPECT_EQ(cfg.tls.certificates[0].names, std::vector<std::string>{});
+    EXPECT_EQ(cfg.tls.certificates[1].key, "/etc/pixelring/b.key");
+    EXPECT_EQ(cfg.tls.certificates[1].names, std::vector<std::string>{"b.example"});
+    EXPECT_EQ(cfg.tls.cert, ""); // tls.cert may be left out when certificates are given
+
+    ASSERT_EQ(load("", {R"(PIXELRING_TLS_CERTIFICATES=[{cert="e.pem", key="e.key"}])"}), "");
+    ASSERT_EQ(cfg.tls.certificates.size(), 1u);
+    EXPECT_EQ(cfg.tls.certificates[0].cert, "e.pem");
+
+    std::string e = set({R"(tls.certificates=[{cert="a.pem"}])"});
+    EXPECT_NE(e.find("certificate 1: cert and key are both required; expected an array of "
+                     "tables with cert and key"),
+              std::string::npos)
+        << e;
+    e = set({R"(tls.certificates=[{cert="a.pem", key="a.key"}, {cert="b.pem", key="b.key", )"
+             R"(name="b.example"}])"});
+    EXPECT_NE(e.find("certificate 2: unknown key \"name\""), std::string::npos) << e;
+    e = set({R"(tls.certificates=["a.pem"])"});
+    EXPECT_NE(e.find("certificate 1: not a table"), std::string::npos) << e;
+    e = set({R"(tls.certificates=[{cert="a.pem", key="a.key", names=[1]}])"});
+    EXPECT_NE(e.find("certificate 1: names holds a non-name"), std::string::npos) << e;
+    e = set({"tls.certificates=a.pem"});
+    EXPECT_NE(e.find("--set tls.certificates=a.pem: expected an array of tables"),
+              std::string::npos)
+        << e;
+    e = set({"tls.cert=a.pem"});
+    EXPECT_NE(e.find("--set tls.cert=a.pem: tls.cert and tls.key go together"), std::string::npos)
+        << e;
+    e = set({"server.tls_listen=127.0.0.1:8443"});
+    EXPECT_NE(e.find("so tls.cert and tls.key must name"), std::string::npos) << e;
 }
 
 TEST_F(config_test, to_toml_comments_every_key_and_groups_sections) {
@@ -633,7 +690,7 @@ TEST_F(config_test, to_toml_comments_every_key_and_groups_sections) {
         }
         previous = line;
     }
-    EXPECT_EQ(keys, 49); // every key of the table but the properties table itself
+    EXPECT_EQ(keys, 50); // every key of the table but the properties table itself
 }
 
 TEST_F(config_test, to_toml_redacts_secrets) {

@@ -56,20 +56,26 @@ struct https_collector {
     temp_dir certs{"pixelring-https"};
     test_ca ca{certs.str()};
     issued_certificate cert = ca.issue("px", {"px.example", "*.px.example"});
+    issued_certificate shop = ca.issue("shop", {"shop.example"});
     collector_process p;
     int tls_port = 0;
 
-    explicit https_collector(std::vector<std::string> sets = {})
+    // shop_by_sni: shop's certificate too, in [[tls.certificates]].
+    explicit https_collector(std::vector<std::string> sets = {}, bool shop_by_sni = false)
         : p([&] {
               sets.push_back("server.tls_listen=127.0.0.1:0");
               sets.push_back("tls.cert=" + cert.chain);
               sets.push_back("tls.key=" + cert.key);
+              if (shop_by_sni) sets.push_back(shop_setting());
               return sets;
           }()) {
         std::smatch m;
         const std::string text = p.stderr_text();
         if (std::regex_search(text, m, std::regex(R"( https 127\.0\.0\.1:(\d+) admin )")))
             tls_port = std::stoi(m[1]);
+    }
+    std::string shop_setting() const {
+        return "tls.certificates=[{cert=\"" + shop.chain + "\", key=\"" + shop.key + "\"}]";
     }
     std::string url(const std::string& target) const {
         return "https://px.example:" + std::to_string(tls_port) + target;
@@ -95,13 +101,14 @@ struct https_collector {
 // one connection can span a reload: requests and the certificate the server showed.
 class tls_client {
 public:
-    tls_client(int port, const std::string& ca_file) : tcp_(port) {
+    tls_client(int port, const std::string& ca_file, const std::string& host = "px.example")
+        : tcp_(port) {
         ctx_ = SSL_CTX_new(TLS_client_method());
         SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr);
         SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
         ssl_ = SSL_new(ctx_);
-        SSL_set_tlsext_host_name(ssl_, "px.example");
-        SSL_set1_host(ssl_, "px.example");
+        SSL_set_tlsext_host_name(ssl_, host.c_str());
+        SSL_set1_host(ssl_, host.c_str());
         SSL_set_fd(ssl_, tcp_.fd());
         ok_ = SSL_connect(ssl_) == 1;
     }
@@ -117,6 +124,15 @@ public:
         const bool got = cert && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1;
         X509_free(cert);
         return got ? (long long)timegm(&tm) : -1;
+    }
+    // The server certificate's common name.
+    std::string common_name() const {
+        X509* cert = SSL_get1_peer_certificate(ssl_);
+        char cn[256] = {};
+        if (cert)
+            X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+        X509_free(cert);
+        return cn;
     }
     // Sends a GET and returns the status of its answer (framed by Content-Length), 0 on error.
     int get(const std::string& target) {
@@ -381,4 +397,39 @@ TEST_F(https, sighup_reloads_the_certificate_and_keeps_open_connections) {
     EXPECT_EQ(before.get("/track/open.gif"), 200);
     EXPECT_EQ(metric(h.p, series), renewed_expiry);
     EXPECT_EQ(h.p.stop(), 0) << h.p.stderr_text();
+}
+
+// [[tls.certificates]]: a second certificate for the clients that ask for its name (SNI); the
+// others, and clients that name none, get tls.cert. --check-config and the log list both.
+TEST_F(https, sni_picks_a_certificate_from_tls_certificates) {
+    https_collector h({}, true);
+    ASSERT_TRUE(h.p.started() && h.tls_port > 0) << h.p.stderr_text();
+    EXPECT_NE(h.p.stderr_text().find("tls: " + h.shop.chain +
+                                     ": CN=shop.example for "
+                                     "shop.example, valid until"),
+              std::string::npos)
+        << h.p.stderr_text();
+    tls_client shop(h.tls_port, h.ca.cert_path(), "shop.example");
+    ASSERT_TRUE(shop.ok());
+    EXPECT_EQ(shop.common_name(), "shop.example");
+    EXPECT_EQ(shop.get("/track/open.gif"), 200);
+    tls_client px(h.tls_port, h.ca.cert_path(), "px.example");
+    ASSERT_TRUE(px.ok());
+    EXPECT_EQ(px.common_name(), "px.example");
+    tls_client other(h.tls_port, h.ca.cert_path(), "a.px.example"); // the default's wildcard
+    ASSERT_TRUE(other.ok());
+    EXPECT_EQ(other.common_name(), "px.example");
+
+    run_result check = run_binary({"--check-config", "--set", "server.tls_listen=127.0.0.1:0",
+                                   "--set", "tls.cert=" + h.cert.chain, "--set",
+                                   "tls.key=" + h.cert.key, "--set", h.shop_setting()});
+    EXPECT_EQ(check.exit_code, 0) << check.err;
+    EXPECT_NE(check.out.find("tls: " + h.cert.chain + ": CN=px.example"), std::string::npos)
+        << check.out;
+    EXPECT_NE(check.out.find("tls: " + h.shop.chain + ": CN=shop.example"), std::string::npos)
+        << check.out;
+    // Only [[tls.certificates]], no tls.cert: the first of them is the default.
+    run_result only = run_binary(
+        {"--check-config", "--set", "server.tls_listen=127.0.0.1:0", "--set", h.shop_setting()});
+    EXPECT_EQ(only.exit_code, 0) << only.err;
 }

@@ -129,7 +129,7 @@ struct fixture {
 
     explicit fixture(bool tls13_only = false) {
         tls_settings s;
-        s.certificates = {{a.chain, a.key}, {b.chain, b.key}};
+        s.certificates = {{a.chain, a.key, {}}, {b.chain, b.key, {}}};
         s.tls13_only = tls13_only;
         std::string error;
         ctx = tls_context::create(s, error);
@@ -309,18 +309,18 @@ TEST(tls_context, errors_name_the_file_and_the_fault) {
     EXPECT_FALSE(tls_context::create(s, error));
     EXPECT_NE(error.find("no certificate"), std::string::npos) << error;
 
-    s.certificates = {{a.chain, b.key}};
+    s.certificates = {{a.chain, b.key, {}}};
     EXPECT_FALSE(tls_context::create(s, error));
     EXPECT_NE(error.find(b.key + ": this key does not match the certificate in " + a.chain),
               std::string::npos)
         << error;
 
-    s.certificates = {{dir.file("missing.pem"), a.key}};
+    s.certificates = {{dir.file("missing.pem"), a.key, {}}};
     EXPECT_FALSE(tls_context::create(s, error));
     EXPECT_NE(error.find("missing.pem: not a readable PEM certificate chain"), std::string::npos)
         << error;
 
-    s.certificates = {{a.chain, a.key}};
+    s.certificates = {{a.chain, a.key, {}}};
     s.ciphers = "NO-SUCH-CIPHER";
     EXPECT_FALSE(tls_context::create(s, error));
     EXPECT_NE(error.find("NO-SUCH-CIPHER"), std::string::npos) << error;
@@ -332,7 +332,7 @@ TEST(tls_context, problems_expiry_and_an_incomplete_chain) {
     issued_certificate old = ca.issue("old", {"old.example"}, -7200, -3600);
     issued_certificate whole = ca.issue("whole", {"whole.example"}, -3600, 86400, true);
     tls_settings s;
-    s.certificates = {{old.chain, old.key}, {whole.chain, whole.key}};
+    s.certificates = {{old.chain, old.key, {}}, {whole.chain, whole.key, {}}};
     std::string error;
     auto ctx = tls_context::create(s, error);
     ASSERT_TRUE(ctx) << error; // it can serve, but says what is wrong
@@ -388,4 +388,36 @@ TEST(tls_store, a_replaced_context_goes_when_no_worker_holds_it_and_its_sessions
     client fresh(new_certs.ca.cert_path(), "b.example");
     server s(*held1);
     ASSERT_TRUE(pump(fresh, s)) << s.session.error_text();
+}
+
+// Configured names replace the certificate's own for SNI; one the certificate does not cover is
+// served as asked but named in problems().
+TEST(tls_session, configured_names_choose_the_certificate) {
+    temp_dir dir("pixelring-tls");
+    test_ca ca(dir.str());
+    issued_certificate a = ca.issue("a", {"a.example"});
+    issued_certificate ab = ca.issue("ab", {"ab.example", "b.example"});
+    tls_settings s;
+    s.certificates = {{a.chain, a.key, {}}, {ab.chain, ab.key, {"b.example", "C.example"}}};
+    std::string error;
+    auto ctx = tls_context::create(s, error);
+    ASSERT_TRUE(ctx) << error;
+    EXPECT_EQ(ctx->certificate_for("a.example"), 0u);
+    EXPECT_EQ(ctx->certificate_for("ab.example"), 0u); // not among the configured names
+    EXPECT_EQ(ctx->certificate_for("b.example"), 1u);
+    EXPECT_EQ(ctx->certificate_for("c.example"), 1u);
+    EXPECT_EQ(ctx->certificates()[1].names, (std::vector<std::string>{"ab.example", "b.example"}));
+    EXPECT_EQ(ctx->certificates()[1].sni, (std::vector<std::string>{"b.example", "c.example"}));
+    EXPECT_NE(describe_certificate(ctx->certificates()[1]).find("; answers b.example, c.example"),
+              std::string::npos);
+    const auto problems = ctx->problems(int64_t(std::time(nullptr)));
+    // c.example, then the two chains (the test CA is not a root this machine trusts).
+    ASSERT_EQ(problems.size(), 3u);
+    EXPECT_EQ(problems[0], ab.chain + ": names: \"c.example\" is not a name of the certificate "
+                                      "(ab.example, b.example); clients asking for it will "
+                                      "refuse it");
+    client c(ca.cert_path(), "b.example");
+    server srv(*ctx);
+    ASSERT_TRUE(pump(c, srv)) << srv.session.error_text();
+    EXPECT_EQ(peer_cn(c), "ab.example");
 }

@@ -2,6 +2,7 @@
 
 #include "tls/tls_context.hh"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <ctime>
@@ -36,6 +37,19 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_len, const u
     return SSL_TLSEXT_ERR_OK;
 }
 
+// Whether a certificate name (exact, or "*." and one label) matches a host name, in any case.
+bool name_matches(const std::string& name, const char* host) noexcept {
+    const size_t len = std::strlen(host);
+    if (name.size() == len && strncasecmp(name.c_str(), host, len) == 0) return true;
+    // "*.example.com" covers exactly one more label: "a.example.com".
+    if (name.size() > 2 && name[0] == '*' && name[1] == '.') {
+        const char* dot = std::strchr(host, '.');
+        return dot && dot != host && std::strlen(dot) == name.size() - 1 &&
+               strncasecmp(dot, name.c_str() + 1, name.size() - 1) == 0;
+    }
+    return false;
+}
+
 // What SNI chooses from: the names of each certificate and, but for the default, its
 // context (one reference each). It belongs to the default context (ex_data, freed with it),
 // and every session holds that context until it ends, so a session mid-handshake can still
@@ -50,20 +64,9 @@ struct sni_table {
 
     // The index of the certificate for server_name, else 0.
     size_t find(const char* server_name) const noexcept {
-        const size_t len = std::strlen(server_name);
-        for (size_t i = 0; i < names.size(); ++i) {
-            for (const std::string& name : names[i]) {
-                if (name.size() == len && strncasecmp(name.c_str(), server_name, len) == 0)
-                    return i;
-                // "*.example.com" covers exactly one more label: "a.example.com".
-                if (name.size() > 2 && name[0] == '*' && name[1] == '.') {
-                    const char* dot = std::strchr(server_name, '.');
-                    if (dot && dot != server_name && std::strlen(dot) == name.size() - 1 &&
-                        strncasecmp(dot, name.c_str() + 1, name.size() - 1) == 0)
-                        return i;
-                }
-            }
-        }
+        for (size_t i = 0; i < names.size(); ++i)
+            for (const std::string& name : names[i])
+                if (name_matches(name, server_name)) return i;
         return 0;
     }
 };
@@ -179,14 +182,18 @@ std::string chain_problem(SSL_CTX* ctx, const tls_certificate_info& info) {
 
 tls_settings tls_settings_from(const tls_config& cfg) {
     tls_settings s;
-    s.certificates.push_back({cfg.cert, cfg.key});
+    if (!cfg.cert.empty()) s.certificates.push_back({cfg.cert, cfg.key, {}});
+    for (const tls_certificate_config& c : cfg.certificates)
+        s.certificates.push_back({c.cert, c.key, c.names});
     s.tls13_only = cfg.min_version == "1.3";
     return s;
 }
 
 std::string describe_certificate(const tls_certificate_info& info) {
-    return fmt::format("{}: {} for {}, valid until {}", info.file, info.subject,
-                       fmt::join(info.names, ", "), date_text(info.not_after));
+    std::string text = fmt::format("{}: {} for {}, valid until {}", info.file, info.subject,
+                                   fmt::join(info.names, ", "), date_text(info.not_after));
+    if (info.sni != info.names) text += fmt::format("; answers {}", fmt::join(info.sni, ", "));
+    return text;
 }
 
 std::unique_ptr<tls_context> tls_context::create(const tls_settings& settings, std::string& error) {
@@ -249,6 +256,9 @@ std::unique_ptr<tls_context> tls_context::create(const tls_settings& settings, s
         info.file = files.chain;
         info.subject = name_text(X509_get_subject_name(leaf));
         info.names = dns_names(leaf);
+        for (const std::string& name : files.names)
+            info.sni.push_back(lower(name));
+        if (info.sni.empty()) info.sni = info.names;
         info.not_before = epoch_of(X509_get0_notBefore(leaf));
         info.not_after = epoch_of(X509_get0_notAfter(leaf));
         info.chain_length = 1 + size_t(chain ? sk_X509_num(chain) : 0);
@@ -258,7 +268,7 @@ std::unique_ptr<tls_context> tls_context::create(const tls_settings& settings, s
     }
     auto table = std::make_unique<sni_table>();
     for (size_t i = 0; i < self->contexts_.size(); ++i) {
-        table->names.push_back(self->info_[i].names);
+        table->names.push_back(self->info_[i].sni);
         if (i > 0) {
             SSL_CTX_up_ref(self->contexts_[i]);
             table->others.push_back(self->contexts_[i]);
@@ -294,6 +304,17 @@ std::vector<std::string> tls_context::problems(int64_t now) const {
             out.push_back(fmt::format("{}: the certificate for {} is not valid before {}",
                                       info.file, info.subject, date_text(info.not_before)));
     }
+    for (const tls_certificate_info& info : info_)
+        for (const std::string& name : info.sni) {
+            const bool covered =
+                std::any_of(info.names.begin(), info.names.end(), [&](const std::string& own) {
+                    return name_matches(own, name.c_str());
+                });
+            if (!covered)
+                out.push_back(fmt::format("{}: names: \"{}\" is not a name of the certificate "
+                                          "({}); clients asking for it will refuse it",
+                                          info.file, name, fmt::join(info.names, ", ")));
+        }
     out.insert(out.end(), chain_problems_.begin(), chain_problems_.end());
     return out;
 }

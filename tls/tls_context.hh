@@ -21,8 +21,9 @@ struct ssl_ctx_st;
 namespace pixelring {
 
 struct tls_certificate_files {
-    std::string chain; // PEM: the certificate, then its intermediates
-    std::string key;   // PEM: its private key
+    std::string chain;              // PEM: the certificate, then its intermediates
+    std::string key;                // PEM: its private key
+    std::vector<std::string> names; // SNI names it answers; empty: its subjectAltName names
 };
 
 // Mozilla's "intermediate" profile (version 5.7): TLS 1.2 ciphers, TLS 1.3 suites, groups.
@@ -50,7 +51,8 @@ tls_settings tls_settings_from(const tls_config& cfg);
 struct tls_certificate_info {
     std::string file;               // the chain's path
     std::string subject;            // e.g. "CN=px.example.com"
-    std::vector<std::string> names; // DNS names of subjectAltName (else the CN): SNI matches
+    std::vector<std::string> names; // DNS names of subjectAltName (else the CN)
+    std::vector<std::string> sni;   // what SNI matches: the configured names, else names
     int64_t not_before = 0;         // seconds since the epoch
     int64_t not_after = 0;
     size_t chain_length = 0; // certificates in the file, the leaf included
@@ -79,8 +81,8 @@ public:
     // machine trusts (a missing intermediate). One sentence each, naming the file.
     std::vector<std::string> problems(int64_t now) const;
 
-    // The index of the certificate for an SNI name (exact, or one label under a "*."
-    // name), else 0: the default.
+    // The index of the first certificate whose SNI names hold server_name (exact, or one
+    // label under a "*." name), else 0: the default.
     size_t certificate_for(const char* server_name) const noexcept;
 
 private:
