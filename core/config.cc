@@ -524,9 +524,8 @@ constexpr resolved_example resolved_examples[] = {
     {"collector.name", "\"collector-1\""},
     // Not resolved but empty by default, and best written as [[tls.certificates]] tables,
     // which an uncommented "certificates = []" above would clash with.
-    {"tls.certificates",
-     "[{ cert = \"/etc/pixelring/tls/b.example/fullchain.pem\", key = "
-     "\"/etc/pixelring/tls/b.example/privkey.pem\" }]"},
+    {"tls.certificates", "[{ cert = \"/etc/pixelring/tls/b.example/fullchain.pem\", key = "
+                         "\"/etc/pixelring/tls/b.example/privkey.pem\" }]"},
 };
 
 // to_toml and default_config_toml: every key, grouped by section, after a comment line with
