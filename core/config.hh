@@ -128,6 +128,9 @@ struct tls_config {
     std::vector<tls_certificate_config> certificates; // more, chosen by SNI
     std::string min_version = "1.2";                  // 1.2 | 1.3
     std::string acme_webroot;                         // certbot --webroot directory; empty: off
+    uint32_t session_cache = 20480;    // TLS 1.2 sessions kept for resumption by ID; 0: none
+    uint32_t session_timeout_s = 3600; // how long a session resumes; keys made here rotate so
+    std::string ticket_key_file;       // ticket keys shared by a fleet; empty: made here
 
     bool operator==(const tls_config&) const = default;
 };

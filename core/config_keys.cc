@@ -147,6 +147,25 @@ constexpr key_descriptor key_table[] = {
              "from it on every listener; empty: 404",
      .check = is_absolute_path,
      .check_text = absolute_path_text},
+    {.name = "tls.session_cache",
+     .target = field<&config::tls, &tls_config::session_cache>(),
+     .help = "sessions kept for resumption by session ID (TLS 1.2 clients without tickets), "
+             "per certificate; 0 = none",
+     .min = 0,
+     .max = 10'000'000},
+    {.name = "tls.session_timeout_s",
+     .target = field<&config::tls, &tls_config::session_timeout_s>(),
+     .help = "how long a client may resume its session (ticket or ID); the ticket keys made "
+             "here are replaced this often, and the one before still accepted",
+     .min = 60,
+     .max = 604'800},
+    {.name = "tls.ticket_key_file",
+     .target = field<&config::tls, &tls_config::ticket_key_file>(),
+     .help = "session ticket keys shared by a fleet: 1 to 8 keys of 80 random bytes (openssl "
+             "rand 80); the first seals new tickets, all open them; read again on reload. "
+             "Empty: keys made here and rotated",
+     .check = is_absolute_path,
+     .check_text = absolute_path_text},
     {.name = "admin.listen",
      .target = field<&config::admin, &admin_config::listen>(),
      .help = "health, metrics and dashboard listener; never make it public",

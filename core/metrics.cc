@@ -150,6 +150,28 @@ void write_prometheus(const metrics_view& v, std::string& out) {
                    sum(v, [](auto& c) { return c.tls_plain_http.get(); }));
     fmt::format_to(it, "pixelring_tls_handshakes_total{{result=\"timeout\"}} {}\n",
                    sum(v, [](auto& c) { return c.tls_timeouts.get(); }));
+    header(out, "pixelring_tls_handshake_failures_total", "counter",
+           "HTTPS handshakes that failed (pixelring_tls_handshakes_total{result=\"failed\"}), "
+           "by reason: version (none in common: an old client), cipher (no cipher or group in "
+           "common), alpn (h2 only), too_large (a ClientHello announcing over 16 KiB, or over "
+           "24 KiB sent without finishing the handshake), other (a malformed record, a client "
+           "that gave up). The connection is closed.");
+    for (size_t i = 0; i < tls_failure_reasons.size(); ++i)
+        if (tls_failure_reasons[i] != "plain_http") // pixelring_tls_handshakes_total's
+            fmt::format_to(it, "pixelring_tls_handshake_failures_total{{reason=\"{}\"}} {}\n",
+                           tls_failure_reasons[i],
+                           sum(v, [i](auto& c) { return c.tls_failures[i].get(); }));
+    header(out, "pixelring_tls_ciphers_total", "counter",
+           "Completed HTTPS handshakes (full or resumed) by TLS version and cipher.");
+    for (size_t i = 0; i < tls_cipher_names.size(); ++i) {
+        const uint64_t n = sum(v, [i](auto& c) { return c.tls_ciphers[i].get(); });
+        if (i + 1 == tls_cipher_names.size() && n == 0) continue; // "other": only when seen
+        const char* version = i < tls13_cipher_count            ? "TLSv1.3"
+                              : i + 1 < tls_cipher_names.size() ? "TLSv1.2"
+                                                                : "other";
+        fmt::format_to(it, "pixelring_tls_ciphers_total{{version=\"{}\",cipher=\"{}\"}} {}\n",
+                       version, tls_cipher_names[i], n);
+    }
     header(out, "pixelring_connections_accepted_total", "counter", "Connections accepted.");
     fmt::format_to(it, "pixelring_connections_accepted_total {}\n",
                    sum(v, [](auto& c) { return c.connections_accepted.get(); }));

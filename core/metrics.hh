@@ -39,6 +39,38 @@ constexpr size_t status_index(uint16_t status) noexcept {
     return 4; // 400: never reached for statuses the server sends
 }
 
+// HTTPS handshakes are counted by the cipher they agreed on (and so the version): the TLS 1.3
+// suites, then the TLS 1.2 ciphers pixelring offers (Mozilla's "intermediate" profile), then
+// anything else.
+inline constexpr std::array<std::string_view, 13> tls_cipher_names{"TLS_AES_128_GCM_SHA256",
+                                                                   "TLS_AES_256_GCM_SHA384",
+                                                                   "TLS_CHACHA20_POLY1305_SHA256",
+                                                                   "ECDHE-ECDSA-AES128-GCM-SHA256",
+                                                                   "ECDHE-RSA-AES128-GCM-SHA256",
+                                                                   "ECDHE-ECDSA-AES256-GCM-SHA384",
+                                                                   "ECDHE-RSA-AES256-GCM-SHA384",
+                                                                   "ECDHE-ECDSA-CHACHA20-POLY1305",
+                                                                   "ECDHE-RSA-CHACHA20-POLY1305",
+                                                                   "DHE-RSA-AES128-GCM-SHA256",
+                                                                   "DHE-RSA-AES256-GCM-SHA384",
+                                                                   "DHE-RSA-CHACHA20-POLY1305",
+                                                                   "other"};
+inline constexpr size_t tls13_cipher_count = 3; // the first three are TLS 1.3's
+
+// Why handshakes failed, in the order of tls_failure (tls/tls_session.hh), then too_large:
+// a ClientHello or a handshake over the worker's limits (net/worker_impl.hh). plain_http is
+// counted as a result of its own (tls_plain_http), not as a failure.
+inline constexpr std::array<std::string_view, 6> tls_failure_reasons{
+    "version", "cipher", "alpn", "plain_http", "other", "too_large"};
+inline constexpr size_t tls_too_large = 5;
+
+// The index of cipher (OpenSSL's name) in tls_cipher_names; the last, "other", if absent.
+inline size_t tls_cipher_index(std::string_view cipher) noexcept {
+    for (size_t i = 0; i + 1 < tls_cipher_names.size(); ++i)
+        if (tls_cipher_names[i] == cipher) return i;
+    return tls_cipher_names.size() - 1;
+}
+
 // Single-writer counter: the owning thread increments, any thread reads.
 struct counter {
     std::atomic<uint64_t> value{0};
@@ -72,6 +104,8 @@ struct alignas(64) worker_counters {
     counter tls_failed;           // handshakes that failed (protocol, version, ALPN, ...)
     counter tls_plain_http;       // plain HTTP sent to an HTTPS listener
     counter tls_timeouts;         // handshakes not done within header_timeout_ms
+    counter tls_ciphers[tls_cipher_names.size()];     // completed handshakes by cipher
+    counter tls_failures[tls_failure_reasons.size()]; // failed handshakes by reason
     counter header_timeouts;
     counter idle_timeouts;
     counter cq_overflows;    // completions the kernel could not post

@@ -69,6 +69,11 @@ struct connection {
     char* tls_out = nullptr;
     uint32_t tls_sent = 0;
     bool tls_counted = false; // the handshake's outcome is in the counters
+    // The first bytes of the handshake, held back until the ClientHello's announced length
+    // can be checked (worker_tls.cc), then the ciphertext received while the handshake ran.
+    uint8_t tls_hello_len = 0;
+    char tls_hello[9];
+    uint32_t tls_handshake_in = 0;
     chunked_decoder chunks;
     // Answers in request order; pointers into the response arena, or into a buffer of the
     // worker's answer pool when owned[i] is set (given back once the answer is sent).

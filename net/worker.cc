@@ -197,6 +197,8 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
     c.body_big = false;
     c.tls_sent = 0;
     c.tls_counted = false;
+    c.tls_hello_len = 0;
+    c.tls_handshake_in = 0;
     c.proxy_pending = cfg.proxy_protocol;
     c.ring_wait = false;
     c.out_count = 0;

@@ -29,6 +29,12 @@ namespace pixelring {
 inline constexpr size_t tls_output_size = 64 * 1024;
 inline constexpr size_t tls_headroom = 16 * 1024;
 inline constexpr size_t tls_plain_size = 16 * 1024; // a TLS record's plaintext at most
+// What a client may send before its handshake is done: a ClientHello announcing more than
+// tls_hello_limit bytes is refused before OpenSSL makes room for it, and the connection is
+// closed once more than tls_handshake_limit bytes came without finishing the handshake.
+// Real ClientHellos take 200 bytes to 2 KiB (with post-quantum key shares).
+inline constexpr size_t tls_hello_limit = 16 * 1024;
+inline constexpr size_t tls_handshake_limit = 24 * 1024;
 
 struct worker::impl {
     worker_settings cfg;
@@ -113,6 +119,8 @@ struct worker::impl {
     bool start_tls(uint32_t index);
     void attach_output(connection& c);
     void on_tls_bytes(uint32_t index, char* data, size_t len);
+    bool tls_check_hello(uint32_t index, char*& data, size_t& len);
+    void tls_refuse(connection& c, size_t reason) noexcept;
     void flush_tls(uint32_t index);
     void tls_sent(connection& c, size_t sent) noexcept;
     void end_tls(connection& c) noexcept;

@@ -4,6 +4,7 @@
 // queued answers are encrypted into the connection's ciphertext buffer and sent with one
 // plain send. The handshake has server.header_timeout_ms (worker_timers.cc).
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -13,6 +14,14 @@
 namespace pixelring {
 
 namespace {
+
+static_assert(tls_failure_reasons[size_t(tls_failure::version)] == "version" &&
+                  tls_failure_reasons[size_t(tls_failure::cipher)] == "cipher" &&
+                  tls_failure_reasons[size_t(tls_failure::alpn)] == "alpn" &&
+                  tls_failure_reasons[size_t(tls_failure::plain_http)] == "plain_http" &&
+                  tls_failure_reasons[size_t(tls_failure::other)] == "other" &&
+                  tls_failure_reasons[tls_too_large] == "too_large",
+              "core/metrics.hh names the reasons of tls/tls_session.hh in their order");
 
 // A TLS 1.2/1.3 record adds at most 5 bytes of header, 16 of tag and 1 of content type; an
 // answer of len bytes takes len / 16384 + 1 records.
@@ -49,19 +58,71 @@ void worker::impl::end_tls(connection& c) noexcept {
     c.tls_sent = 0;
 }
 
+// The handshake failed (reason: an index of tls_failure_reasons): counted once, then the
+// connection closes after sending what is queued (an alert, when OpenSSL made one).
+void worker::impl::tls_refuse(connection& c, size_t reason) noexcept {
+    if (!c.tls_counted) {
+        c.tls_counted = true;
+        if (reason == size_t(tls_failure::plain_http)) {
+            counters.tls_plain_http.add();
+        } else {
+            counters.tls_failed.add();
+            counters.tls_failures[reason].add();
+        }
+    }
+    c.input_done = true;
+    c.close_after_send = true;
+}
+
+// Holds back the first 9 bytes of a handshake (a record header and a handshake message
+// header) until all have come; then a ClientHello that announces more than tls_hello_limit
+// is refused. Returns false when nothing is to be fed yet or the connection is refused;
+// otherwise feeds what was held back, and data and len are what is left to feed.
+bool worker::impl::tls_check_hello(uint32_t index, char*& data, size_t& len) {
+    connection& c = conns[index];
+    tls_session& s = *c.tls;
+    const size_t take = std::min(sizeof c.tls_hello - c.tls_hello_len, len);
+    std::memcpy(c.tls_hello + c.tls_hello_len, data, take);
+    c.tls_hello_len = uint8_t(c.tls_hello_len + take);
+    data += take;
+    len -= take;
+    if (c.tls_hello_len < sizeof c.tls_hello) return false;
+    const auto* h = reinterpret_cast<const unsigned char*>(c.tls_hello);
+    const size_t announced = size_t(h[6]) << 16 | size_t(h[7]) << 8 | h[8];
+    if (h[0] == 22 && h[5] == 1 && announced > tls_hello_limit) { // handshake, ClientHello
+        tls_refuse(c, tls_too_large);
+        flush_answers(index);
+        return false;
+    }
+    s.feed(c.tls_hello, sizeof c.tls_hello);
+    return true;
+}
+
 void worker::impl::on_tls_bytes(uint32_t index, char* data, size_t len) {
     connection& c = conns[index];
     tls_session& s = *c.tls;
-    attach_output(c);
-    s.feed(data, len);
-    tls_result r;
+    // A handshake that failed or was refused: what else the client sends is dropped.
+    if (c.input_done && !s.handshake_done()) return;
+    const bool handshaking = !s.handshake_done();
+    tls_result r = tls_result::want_more;
     size_t n;
     // Every byte fed is taken before returning (the receive buffer goes back to the kernel).
-    while ((r = s.read(tls_plain.get(), tls_plain_size, n)) == tls_result::ok)
-        if (!c.input_done) take_bytes(index, tls_plain.get(), n);
+    for (int part = c.tls_hello_len < sizeof c.tls_hello ? 0 : 1; part < 2; ++part) {
+        if (part == 0) {
+            if (!tls_check_hello(index, data, len)) return;
+        } else {
+            if (len == 0) break;
+            s.feed(data, len);
+        }
+        attach_output(c);
+        while ((r = s.read(tls_plain.get(), tls_plain_size, n)) == tls_result::ok)
+            if (!c.input_done) take_bytes(index, tls_plain.get(), n);
+        if (r != tls_result::want_more) break;
+    }
     if (!c.tls_counted && s.handshake_done()) {
         c.tls_counted = true;
         (s.resumed() ? counters.tls_resumed : counters.tls_full).add();
+        counters.tls_ciphers[tls_cipher_index(s.cipher())].add();
     }
     if (r == tls_result::closed) {
         // close_notify: what was read is answered, then the connection closes.
@@ -70,13 +131,10 @@ void worker::impl::on_tls_bytes(uint32_t index, char* data, size_t len) {
     } else if (r != tls_result::want_more) {
         // A protocol error (an alert may be in the output) or a peer that makes us send more
         // than the headroom while reading: close after sending what is queued.
-        if (!c.tls_counted) {
-            c.tls_counted = true;
-            (s.error_text() == "http request" ? counters.tls_plain_http : counters.tls_failed)
-                .add();
-        }
-        c.input_done = true;
-        c.close_after_send = true;
+        tls_refuse(c, size_t(s.failure()));
+    } else if (handshaking && !s.handshake_done() &&
+               (c.tls_handshake_in += uint32_t(len)) > tls_handshake_limit) {
+        tls_refuse(c, tls_too_large); // a handshake that never ends
     }
     flush_answers(index);
 }

@@ -95,6 +95,9 @@ struct https_collector {
     long long handshakes(const std::string& result) const {
         return metric(p, "pixelring_tls_handshakes_total{result=\"" + result + "\"}");
     }
+    long long failures(const std::string& reason) const {
+        return metric(p, "pixelring_tls_handshake_failures_total{reason=\"" + reason + "\"}");
+    }
 };
 
 // A keep-alive HTTPS connection of the test's own (OpenSSL over a blocking socket), so that
@@ -263,7 +266,25 @@ TEST_F(https, tls13_and_tls12_are_served_tls11_refused_and_sessions_resume) {
     }
     EXPECT_EQ(h.handshakes("resumed"), 2);
     EXPECT_EQ(h.handshakes("failed"), 1);
+    EXPECT_EQ(h.failures("version"), 1);
     EXPECT_EQ(h.handshakes("full"), 4);
+
+    // Every completed handshake by version and cipher: 3 of TLS 1.3, 3 of TLS 1.2.
+    const std::string m = admin_get(h.p.admin_port(), "/metrics");
+    long long tls13 = 0, tls12 = 0;
+    std::smatch row;
+    for (auto at = m.cbegin(); std::regex_search(
+             at, m.cend(), row,
+             std::regex(R"re(\npixelring_tls_ciphers_total\{version="(TLSv1\.[23])",)re"
+                        R"re(cipher="[A-Z0-9_-]+"\} (\d+))re"));
+         at = row.suffix().first)
+        (row[1] == "TLSv1.3" ? tls13 : tls12) += std::stoll(row[2]);
+    EXPECT_EQ(tls13, 3) << m;
+    EXPECT_EQ(tls12, 3) << m;
+    // This kernel's kernel TLS, as probed at start: off either way.
+    EXPECT_NE(h.p.stderr_text().find("pixelring: tls: kernel TLS off: "), std::string::npos)
+        << h.p.stderr_text();
+    EXPECT_NE(m.find("\npixelring_tls_kernel_tls{kernel=\""), std::string::npos) << m;
 }
 
 TEST_F(https, wrong_protocols_and_silent_clients_are_closed_and_counted) {
@@ -295,12 +316,79 @@ TEST_F(https, wrong_protocols_and_silent_clients_are_closed_and_counted) {
     EXPECT_EQ(h.handshakes("timeout"), 1);
     EXPECT_EQ(h.handshakes("failed"), 1);
     EXPECT_EQ(h.handshakes("full"), 0);
+    EXPECT_EQ(h.failures("alpn"), 1);
     long long open = metric(h.p, "pixelring_connections_open");
     for (int waited = 0; open != 0 && waited < 3000; waited += 50) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         open = metric(h.p, "pixelring_connections_open");
     }
     EXPECT_EQ(open, 0);
+}
+
+// The start of a ClientHello announcing `announced` bytes, with body bytes of it (a record
+// header, a handshake header, then a TLS 1.2 legacy version and zeros).
+std::string client_hello(size_t announced, size_t body) {
+    const size_t record = 4 + body;
+    std::string r = {'\x16',
+                     '\x03',
+                     '\x01',
+                     char(record >> 8),
+                     char(record & 0xff),
+                     '\x01',
+                     char(announced >> 16),
+                     char((announced >> 8) & 0xff),
+                     char(announced & 0xff)};
+    std::string b(body, '\0');
+    if (body >= 2) b[0] = '\x03', b[1] = '\x03';
+    return r + b;
+}
+
+// What a client sends before its handshake is done holds no more than its slot: a ClientHello
+// announcing more than 16 KiB is refused before OpenSSL makes room for it, even when its
+// first bytes come one at a time; one of 16,000 bytes is read (and this one, all zeros, refused
+// by OpenSSL); a client that trickles its hello is closed at server.header_timeout_ms.
+TEST_F(https, oversized_and_trickled_client_hellos_are_closed_and_counted) {
+    https_collector h({"server.header_timeout_ms=2000"});
+    ASSERT_TRUE(h.p.started() && h.tls_port > 0) << h.p.stderr_text();
+    using std::chrono::milliseconds;
+    {
+        connection huge(h.tls_port);
+        const std::string start = client_hello(64 * 1024, 16000);
+        for (size_t i = 0; i < 9; ++i) {
+            huge.send_all(start.substr(i, 1));
+            std::this_thread::sleep_for(milliseconds(20));
+        }
+        const auto at = std::chrono::steady_clock::now();
+        EXPECT_TRUE(huge.wait_closed(1500));
+        EXPECT_LT(std::chrono::steady_clock::now() - at, milliseconds(1500));
+    }
+    EXPECT_EQ(h.failures("too_large"), 1);
+    {
+        connection big(h.tls_port);
+        big.send_all(client_hello(16000, 16000));
+        EXPECT_TRUE(big.wait_closed(1500));
+    }
+    EXPECT_EQ(h.failures("too_large"), 1);
+    EXPECT_EQ(h.handshakes("failed"), 2);
+    {
+        connection trickle(h.tls_port);
+        const std::string hello = client_hello(300, 300);
+        const auto at = std::chrono::steady_clock::now();
+        bool closed = false;
+        for (size_t i = 0; i < hello.size() && !closed; ++i) {
+            trickle.send_all(hello.substr(i, 1));
+            closed = trickle.wait_closed(100);
+        }
+        EXPECT_TRUE(closed || trickle.wait_closed(3000));
+        EXPECT_GE(std::chrono::steady_clock::now() - at, milliseconds(1500));
+        EXPECT_LT(std::chrono::steady_clock::now() - at, milliseconds(4000));
+    }
+    EXPECT_EQ(h.handshakes("timeout"), 1);
+    // The server still serves.
+    int status;
+    EXPECT_EQ(
+        shell(h.curl("-o /dev/null -w '%{http_code}' '" + h.url("/track/a.gif") + "'"), status),
+        "200");
 }
 
 TEST_F(https, check_config_loads_the_certificate_and_says_what_is_wrong) {
@@ -432,4 +520,65 @@ TEST_F(https, sni_picks_a_certificate_from_tls_certificates) {
     run_result only = run_binary(
         {"--check-config", "--set", "server.tls_listen=127.0.0.1:0", "--set", h.shop_setting()});
     EXPECT_EQ(only.exit_code, 0) << only.err;
+}
+
+// tls.ticket_key_file: two collectors reading the same keys resume each other's sessions (a
+// CDN's connections resume on any collector of a fleet); collectors with keys of their own do
+// not. The log and --check-config say where the keys come from, /metrics how many there are.
+TEST_F(https, collectors_sharing_a_ticket_key_file_resume_each_others_sessions) {
+    temp_dir keys_dir("pixelring-tickets");
+    const std::string keys = keys_dir.file("tickets.key");
+    int status;
+    shell("openssl rand 160 > " + keys, status);
+    ASSERT_EQ(status, 0);
+    const std::string set = "tls.ticket_key_file=" + keys;
+    https_collector a(std::vector<std::string>{set}), b(std::vector<std::string>{set}), alone;
+    ASSERT_TRUE(a.p.started() && a.tls_port > 0) << a.p.stderr_text();
+    ASSERT_TRUE(b.p.started() && b.tls_port > 0) << b.p.stderr_text();
+    ASSERT_TRUE(alone.p.started() && alone.tls_port > 0) << alone.p.stderr_text();
+    EXPECT_NE(a.p.stderr_text().find("tls: session tickets: 2 keys from " + keys),
+              std::string::npos)
+        << a.p.stderr_text();
+    EXPECT_NE(alone.p.stderr_text().find("tls: session tickets: keys made here, a new one every "
+                                         "3600 s"),
+              std::string::npos)
+        << alone.p.stderr_text();
+    EXPECT_EQ(metric(a.p, "pixelring_tls_ticket_keys{source=\"file\"}"), 2);
+    EXPECT_EQ(metric(alone.p, "pixelring_tls_ticket_keys{source=\"generated\"}"), 1);
+
+    const std::string request =
+        "GET /track/r.gif?campaignID=fleet HTTP/1.1\nHost: px.example\nConnection: close\n";
+    for (const std::string version : {"-tls1_3", "-tls1_2"}) {
+        const std::string from_a = keys_dir.file("a" + version),
+                          from_alone = keys_dir.file("alone" + version);
+        std::string first =
+            shell(a.s_client(version + " -crlf -sess_out " + from_a, request), status);
+        EXPECT_NE(first.find("New, TLSv1."), std::string::npos) << first;
+        std::string on_b =
+            shell(b.s_client(version + " -crlf -sess_in " + from_a, request), status);
+        EXPECT_NE(on_b.find("Reused, TLSv1."), std::string::npos) << version << on_b;
+        EXPECT_NE(on_b.find("HTTP/1.1 200 OK"), std::string::npos) << on_b;
+
+        shell(alone.s_client(version + " -crlf -sess_out " + from_alone, request), status);
+        std::string elsewhere =
+            shell(b.s_client(version + " -crlf -sess_in " + from_alone, request), status);
+        EXPECT_NE(elsewhere.find("New, TLSv1."), std::string::npos) << version << elsewhere;
+    }
+    EXPECT_EQ(b.handshakes("resumed"), 2);
+
+    run_result check =
+        run_binary({"--check-config", "--set", "server.tls_listen=127.0.0.1:0", "--set",
+                    "tls.cert=" + a.cert.chain, "--set", "tls.key=" + a.cert.key, "--set", set});
+    EXPECT_EQ(check.exit_code, 0) << check.err;
+    EXPECT_NE(check.out.find("tls: session tickets: 2 keys from " + keys), std::string::npos)
+        << check.out;
+    shell("head -c 100 /dev/urandom > " + keys, status);
+    check =
+        run_binary({"--check-config", "--set", "server.tls_listen=127.0.0.1:0", "--set",
+                    "tls.cert=" + a.cert.chain, "--set", "tls.key=" + a.cert.key, "--set", set});
+    EXPECT_EQ(check.exit_code, 2);
+    EXPECT_NE(check.err.find("tls.ticket_key_file = " + keys +
+                             ": 100 bytes; it must hold 1 to 8 keys of 80"),
+              std::string::npos)
+        << check.err;
 }

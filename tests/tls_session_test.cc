@@ -9,12 +9,15 @@
 #include <openssl/ssl.h>
 
 #include <ctime>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "tests/temp_dir.hh"
+#include "tests/tls_pair.hh"
 #include "tests/tls_test_certs.hh"
+#include "tls/kernel_tls.hh"
 #include "tls/tls_context.hh"
 #include "tls/tls_session.hh"
 #include "tls/tls_store.hh"
@@ -23,102 +26,6 @@ using namespace pixelring;
 using namespace pixelring::test;
 
 namespace {
-
-// An OpenSSL client on memory BIOs that trusts the test CA.
-struct client {
-    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-    SSL* ssl = nullptr;
-    BIO* from_server = BIO_new(BIO_s_mem());
-    BIO* to_server = BIO_new(BIO_s_mem());
-
-    client(const std::string& ca, const std::string& sni, int max_version = 0,
-           const std::string& alpn = std::string("\x08http/1.1", 9),
-           SSL_SESSION* resume = nullptr) {
-        SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr);
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-        if (max_version) {
-            SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
-            SSL_CTX_set_security_level(ctx, 0); // let the client offer TLS 1.1 when told to
-            SSL_CTX_set_max_proto_version(ctx, max_version);
-        }
-        ssl = SSL_new(ctx);
-        SSL_set_bio(ssl, from_server, to_server);
-        SSL_set_connect_state(ssl);
-        if (!sni.empty()) {
-            SSL_set_tlsext_host_name(ssl, sni.c_str());
-            SSL_set1_host(ssl, sni.c_str());
-        }
-        if (!alpn.empty())
-            SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(alpn.data()),
-                                unsigned(alpn.size()));
-        if (resume) SSL_set_session(ssl, resume);
-    }
-    ~client() {
-        SSL_free(ssl);
-        SSL_CTX_free(ctx);
-    }
-    std::string take_output() {
-        std::string out;
-        char b[4096];
-        int n;
-        while ((n = BIO_read(to_server, b, sizeof b)) > 0)
-            out.append(b, size_t(n));
-        return out;
-    }
-};
-
-// The server's session with a 64 KiB output buffer; pumps bytes both ways.
-struct server {
-    tls_session session;
-    std::vector<char> out = std::vector<char>(65536);
-    std::string plaintext;
-    tls_result last = tls_result::want_more;
-
-    explicit server(const tls_context& ctx) : session(ctx.native()) {
-        session.set_output(out.data(), out.size());
-    }
-    // Feeds bytes in pieces of at most piece bytes, reading plaintext after each.
-    void feed(const std::string& bytes, size_t piece = SIZE_MAX) {
-        for (size_t at = 0; at < bytes.size(); at += piece) {
-            const size_t n = std::min(piece, bytes.size() - at);
-            session.feed(bytes.data() + at, n);
-            char buf[1000];
-            size_t got;
-            while ((last = session.read(buf, sizeof buf, got)) == tls_result::ok)
-                plaintext.append(buf, got);
-            if (last != tls_result::want_more) return;
-        }
-    }
-    std::string take_output() {
-        std::string s(session.output(), session.output_size());
-        session.clear_output();
-        return s;
-    }
-};
-
-// Runs the handshake (and whatever the client has queued) until neither side has more to
-// say. Returns whether the client finished its handshake.
-bool pump(client& c, server& s, size_t piece = SIZE_MAX) {
-    for (int round = 0; round < 20; ++round) {
-        if (!SSL_is_init_finished(c.ssl)) SSL_do_handshake(c.ssl);
-        std::string to_server = c.take_output();
-        if (!to_server.empty()) s.feed(to_server, piece);
-        std::string to_client = s.take_output();
-        if (!to_client.empty()) BIO_write(c.from_server, to_client.data(), int(to_client.size()));
-        if (to_server.empty() && to_client.empty()) break;
-        if (s.last == tls_result::error) break;
-    }
-    return SSL_is_init_finished(c.ssl) == 1;
-}
-
-std::string client_read(client& c) {
-    std::string out;
-    char b[4096];
-    int n;
-    while ((n = SSL_read(c.ssl, b, sizeof b)) > 0)
-        out.append(b, size_t(n));
-    return out;
-}
 
 struct fixture {
     temp_dir dir{"pixelring-tls"};
@@ -136,13 +43,6 @@ struct fixture {
         EXPECT_TRUE(ctx) << error;
     }
 };
-
-std::string peer_cn(client& c) {
-    X509* peer = SSL_get0_peer_certificate(c.ssl);
-    char cn[256] = {};
-    if (peer) X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
-    return cn;
-}
 
 } // namespace
 
@@ -420,4 +320,27 @@ TEST(tls_session, configured_names_choose_the_certificate) {
     server srv(*ctx);
     ASSERT_TRUE(pump(c, srv)) << srv.session.error_text();
     EXPECT_EQ(peer_cn(c), "ab.example");
+}
+
+// The kernel TLS probe reads the kernel's list of TCP upper-layer protocols.
+TEST(kernel_tls, the_probe_reads_the_upper_layer_protocols) {
+    temp_dir dir("pixelring-ktls");
+    const std::string ulp = dir.file("tcp_available_ulp");
+    std::ofstream(ulp) << "mptcp\n";
+    kernel_tls_probe absent = probe_kernel_tls(ulp.c_str());
+    EXPECT_FALSE(absent.offered);
+    EXPECT_NE(absent.log_line.find("kernel TLS off: the kernel offers no \"tls\" upper-layer "
+                                   "protocol (" +
+                                   ulp + ": \"mptcp\""),
+              std::string::npos)
+        << absent.log_line;
+    std::ofstream(ulp) << "mptcp tls\n";
+    kernel_tls_probe offered = probe_kernel_tls(ulp.c_str());
+    EXPECT_TRUE(offered.offered);
+    EXPECT_NE(offered.log_line.find("the kernel offers it, but pixelring encrypts records in user "
+                                    "space"),
+              std::string::npos);
+    kernel_tls_probe missing = probe_kernel_tls(dir.file("none").c_str());
+    EXPECT_FALSE(missing.offered);
+    EXPECT_NE(missing.log_line.find("cannot be read"), std::string::npos) << missing.log_line;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/config.hh"
+#include "tls/ticket_keys.hh"
 
 struct ssl_ctx_st;
 
@@ -41,11 +42,13 @@ struct tls_settings {
     std::string ciphers = tls_intermediate_ciphers;  // TLS 1.2 (OpenSSL cipher list)
     std::string suites = tls_intermediate_suites;    // TLS 1.3
     std::string groups = tls_intermediate_groups;
-    uint32_t session_cache = 20480; // sessions kept for resumption by ID, per context
+    uint32_t session_cache = 20480;       // sessions kept for resumption by ID; 0: none
+    const ticket_keys* tickets = nullptr; // session tickets; nullptr: OpenSSL's own keys
 };
 
-// The settings the configuration's tls.* keys give.
-tls_settings tls_settings_from(const tls_config& cfg);
+// The settings the configuration's tls.* keys give, with tickets sealed by `tickets` (which
+// must outlive every context made from them).
+tls_settings tls_settings_from(const tls_config& cfg, const ticket_keys* tickets);
 
 // What a loaded certificate says, for logs, metrics and --check-config.
 struct tls_certificate_info {

@@ -129,6 +129,27 @@ tls_result tls_session::failed(int ret) noexcept {
     }
     const unsigned long e = ERR_peek_last_error();
     const char* reason = e ? ERR_reason_error_string(e) : nullptr;
+    switch (e && ERR_GET_LIB(e) == ERR_LIB_SSL ? ERR_GET_REASON(e) : 0) {
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_VERSION_TOO_LOW:
+        failure_ = tls_failure::version;
+        break;
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_NO_SUITABLE_KEY_SHARE:
+    case SSL_R_NO_SHARED_GROUPS:
+        failure_ = tls_failure::cipher;
+        break;
+    case SSL_R_NO_APPLICATION_PROTOCOL:
+        failure_ = tls_failure::alpn;
+        break;
+    case SSL_R_HTTP_REQUEST:
+    case SSL_R_HTTPS_PROXY_REQUEST:
+        failure_ = tls_failure::plain_http;
+        break;
+    default:
+        failure_ = tls_failure::other;
+    }
     try {
         error_ = reason ? reason : (e ? "TLS error" : "connection ended without close_notify");
     } catch (...) {

@@ -23,6 +23,15 @@ enum class tls_result : uint8_t {
     error,       // a protocol failure (error_text() says which); an alert may be in the output
 };
 
+// Why a handshake failed, as far as the metrics tell them apart.
+enum class tls_failure : uint8_t {
+    version,    // no TLS version in common (an SSLv3/TLS 1.0/1.1 client)
+    cipher,     // no cipher or group in common
+    alpn,       // the client offered application protocols, none of them http/1.1
+    plain_http, // an HTTP request instead of a ClientHello
+    other,      // a malformed or unexpected record, a bad MAC, a client that gave up
+};
+
 class tls_session {
 public:
     // The server side of one connection, from ctx (an SSL_CTX*). Throws std::bad_alloc when
@@ -64,6 +73,8 @@ public:
     const char* server_name() const noexcept;
     // Why the last call answered error (OpenSSL's reason, e.g. "unsupported protocol").
     const std::string& error_text() const noexcept { return error_; }
+    // The same, sorted for the metrics.
+    tls_failure failure() const noexcept { return failure_; }
 
     ssl_st* native() noexcept { return ssl_; }
 
@@ -78,6 +89,7 @@ private:
     size_t out_len_ = 0;
     size_t out_cap_ = 0;
     std::string error_;
+    tls_failure failure_ = tls_failure::other;
 };
 
 } // namespace pixelring

@@ -53,6 +53,23 @@ void tls_status::write_metrics(std::string& out) const {
                    reloads_ok_);
     fmt::format_to(std::back_inserter(out), "pixelring_tls_reloads_total{{result=\"failed\"}} {}\n",
                    reloads_failed_);
+    prometheus_header(out, "pixelring_tls_kernel_tls", "gauge",
+                      "1 when TLS records are encrypted by the kernel (kernel TLS), else 0 "
+                      "(OpenSSL in user space); the label says whether the kernel offers it "
+                      "(the tls upper-layer protocol). pixelring encrypts in user space.");
+    fmt::format_to(std::back_inserter(out), "pixelring_tls_kernel_tls{{kernel=\"{}\"}} 0\n",
+                   kernel_tls_offered_ ? "offered" : "absent");
+    if (!tickets_) return;
+    prometheus_header(out, "pixelring_tls_ticket_keys", "gauge",
+                      "Session ticket keys in use, by source: generated (made here, rotated every "
+                      "tls.session_timeout_s) or file (tls.ticket_key_file)");
+    fmt::format_to(std::back_inserter(out), "pixelring_tls_ticket_keys{{source=\"{}\"}} {}\n",
+                   tickets_->file().empty() ? "generated" : "file", tickets_->count());
+    prometheus_header(out, "pixelring_tls_ticket_key_changes_total", "counter",
+                      "Times the session ticket keys changed: rotations of generated keys, "
+                      "reloads of tls.ticket_key_file (the first set counts too)");
+    fmt::format_to(std::back_inserter(out), "pixelring_tls_ticket_key_changes_total {}\n",
+                   tickets_->changes());
 }
 
 } // namespace pixelring

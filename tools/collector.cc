@@ -28,6 +28,7 @@
 #include "sinks/kafka_sink.hh"
 #include "sinks/stdout_sink.hh"
 #include "systemd/service_manager.hh"
+#include "tls/kernel_tls.hh"
 #include "tls/tls_context.hh"
 #include "tls/tls_status.hh"
 #include "tls/tls_store.hh"
@@ -227,9 +228,19 @@ void log_certificates(const tls_context& ctx, std::string_view how) {
 
 // SIGHUP: the certificate and key files read again. New handshakes get the new ones, those
 // under way and open connections keep theirs; when the files do not load, the old ones stay.
-void reload_certificates(const tls_config& cfg, tls_store& store, tls_status& state) {
+// A ticket key file is read again too; when it does not load, the keys read before stay.
+void reload_certificates(const tls_config& cfg, tls_store& store, tls_status& state,
+                         ticket_keys& tickets) {
     std::string err;
-    std::unique_ptr<tls_context> next = tls_context::create(tls_settings_from(cfg), err);
+    const bool keys_ok = tickets.reload(err);
+    if (!keys_ok)
+        fmt::print(stderr,
+                   "pixelring: tls: reload failed, still using the ticket keys read "
+                   "before: {}\n",
+                   err);
+    else if (!tickets.file().empty())
+        fmt::print(stderr, "pixelring: tls: reloaded {}\n", tickets.describe());
+    std::unique_ptr<tls_context> next = tls_context::create(tls_settings_from(cfg, &tickets), err);
     if (!next) {
         fmt::print(stderr,
                    "pixelring: tls: reload failed, still serving the certificates loaded "
@@ -241,7 +252,7 @@ void reload_certificates(const tls_config& cfg, tls_store& store, tls_status& st
     log_certificates(*next, "reloaded ");
     state.set(next->certificates());
     store.install(std::move(next));
-    state.reloaded(true);
+    state.reloaded(keys_ok);
 }
 
 } // namespace
@@ -338,17 +349,30 @@ int run_collector(const config& cfg, const std::string& version) {
         return 2;
     }
 
+    // The ticket keys outlive every context (and so every session) made with them.
+    std::unique_ptr<ticket_keys> tickets;
     std::unique_ptr<tls_store> tls;
     tls_status tls_state;
     if (!cfg.server.tls_listen.empty()) {
         std::string err;
-        std::unique_ptr<tls_context> first = tls_context::create(tls_settings_from(cfg.tls), err);
+        tickets = ticket_keys::from_config(cfg.tls, monotonic_ms(), err);
+        if (!tickets) {
+            fmt::print(stderr, "pixelring: configuration error: {}\n", err);
+            return 2;
+        }
+        std::unique_ptr<tls_context> first =
+            tls_context::create(tls_settings_from(cfg.tls, tickets.get()), err);
         if (!first) {
             fmt::print(stderr, "pixelring: configuration error: tls: {}\n", err);
             return 2;
         }
         log_certificates(*first, "");
+        fmt::print(stderr, "pixelring: tls: {}\n", tickets->describe());
+        const kernel_tls_probe ktls = probe_kernel_tls();
+        fmt::print(stderr, "pixelring: tls: {}\n", ktls.log_line);
+        tls_state.set_kernel_tls(ktls.offered);
         tls_state.set(first->certificates());
+        tls_state.set_tickets(tickets.get());
         tls = std::make_unique<tls_store>(std::move(first), cfg.server.workers);
     }
 
@@ -529,11 +553,14 @@ int run_collector(const config& cfg, const std::string& version) {
         if (sig == SIGHUP) {
             notifier.reloading();
             drainer.reopen_and_wait(10'000);
-            if (tls) reload_certificates(cfg.tls, *tls, tls_state);
+            if (tls) reload_certificates(cfg.tls, *tls, tls_state, *tickets);
             notifier.ready(status.summary(monotonic_ms()));
             continue;
         }
-        if (tls) tls->collect(); // the certificates a reload replaced, once no worker holds them
+        if (tls) {
+            tls->collect(); // the certificates a reload replaced, once no worker holds them
+            tickets->rotate_if_due(monotonic_ms());
+        }
         if (sig == SIGTERM || sig == SIGINT) break;
         const uint64_t at = monotonic_ms();
         if (at >= next_check) {

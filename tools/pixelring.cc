@@ -160,13 +160,20 @@ int main(int argc, char** argv) {
         // clients is said (expired, not yet valid, an incomplete chain).
         if (!cfg.server.tls_listen.empty()) {
             std::string err;
-            auto tls = pixelring::tls_context::create(pixelring::tls_settings_from(cfg.tls), err);
+            auto tickets = pixelring::ticket_keys::from_config(cfg.tls, 0, err);
+            if (!tickets) {
+                fmt::print(stderr, "pixelring: configuration error: {}\n", err);
+                return 2;
+            }
+            auto tls = pixelring::tls_context::create(
+                pixelring::tls_settings_from(cfg.tls, tickets.get()), err);
             if (!tls) {
                 fmt::print(stderr, "pixelring: configuration error: tls: {}\n", err);
                 return 2;
             }
             for (const auto& info : tls->certificates())
                 fmt::print("tls: {}\n", pixelring::describe_certificate(info));
+            fmt::print("tls: {}\n", tickets->describe());
             const auto problems = tls->problems(int64_t(std::time(nullptr)));
             for (const std::string& problem : problems)
                 fmt::print(stderr, "pixelring: warning: tls: {}\n", problem);
