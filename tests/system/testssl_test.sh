@@ -95,12 +95,8 @@ timeout 780 testssl --quiet --warnings batch --color 0 --nodns none --ip 127.0.0
     fail "testssl exited with $?"
 echo "testssl: $((SECONDS - start)) s"
 
-# cipher_order: testssl 3.0 rates a server that lets the client pick among its ciphers HIGH
-# whatever those ciphers are; pixelring leaves the choice to the client as Mozilla's
-# "intermediate" profile does, since every cipher it offers is ECDHE with AEAD (the client
-# knows whether it has AES hardware or should take ChaCha20). Accepted only while that holds.
 python3 - "$tmp/testssl.json" <<'EOF'
-import json, re, sys
+import json, sys
 
 findings = json.load(open(sys.argv[1]))
 by_id = {}
@@ -114,9 +110,6 @@ protocols = ["SSLv2", "SSLv3", "TLS1", "TLS1_1", "TLS1_2", "TLS1_3"]
 offered = [p for p in protocols if first(p).startswith("offered")]
 refused = [p for p in protocols if first(p).startswith("not offered")]
 ciphers = [f["finding"].split()[-1] for f in findings if f["id"].startswith("cipher_x")]
-strong = re.compile(r"TLS_(AES_\d+_GCM|CHACHA20_POLY1305)_SHA\d+"
-                    r"|TLS_ECDHE_(ECDSA|RSA)_WITH_(AES_\d+_GCM|CHACHA20_POLY1305)_SHA\d+")
-all_strong = bool(ciphers) and all(strong.fullmatch(c) for c in ciphers)
 
 print(f"protocols offered: {' '.join(offered)}; not offered: {' '.join(refused)}")
 print(f"ciphers ({len(ciphers)}): {' '.join(ciphers)}")
@@ -140,10 +133,7 @@ for f in findings:
     if sev in ("MEDIUM", "LOW"):
         print(line)
     elif sev in ("HIGH", "CRITICAL", "WARN", "FATAL"):
-        if f["id"] == "cipher_order" and sev == "HIGH" and all_strong:
-            print(line + " (accepted: every cipher offered is ECDHE with AEAD)")
-        else:
-            bad.append(line)
+        bad.append(line)
 if bad:
     print("FAIL: testssl findings rated HIGH or CRITICAL, or scan problems:")
     print("\n".join(bad))
