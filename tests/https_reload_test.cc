@@ -162,12 +162,15 @@ TEST(https_reload, sighup_under_wrk_fails_no_request_and_serves_the_new_certific
 
     // Cert B, under other file names, then moved over A's as certbot's hook would copy it.
     const issued_certificate b = ca.issue("px-b", {"px-b.example", "px.example"});
-    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    // Once the load runs (200 events, 2 s at most), so that the reload, which drains the sink
+    // first (it also reopens the events file), has most of wrk's 4 s ahead of it.
+    for (int waited = 0; waited < 2000 && read_lines(p.events_path()).size() < 200; waited += 20)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     ASSERT_TRUE(wrk.running()) << wrk.output();
-    ASSERT_GT(read_lines(p.events_path()).size(), 0u) << "no load yet\n" << wrk.output();
+    ASSERT_GE(read_lines(p.events_path()).size(), 200u) << "no load yet\n" << wrk.output();
     std::filesystem::rename(b.key, a.key);
     std::filesystem::rename(b.chain, a.chain);
-    p.signal(SIGHUP); // also reopens the events file: the sink drains first
+    p.signal(SIGHUP);
     ASSERT_TRUE(wait_log(p, "tls: reloaded " + a.chain + ": CN=px-b.example for "))
         << p.stderr_text();
     const auto reloaded_after = std::chrono::steady_clock::now() - t0;
