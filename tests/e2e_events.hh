@@ -14,6 +14,18 @@
 
 namespace pixelring::test {
 
+// Every line of the event file at path, parsed, now.
+inline std::vector<json_value> read_events(const std::string& path) {
+    std::vector<json_value> out;
+    for (const auto& line : read_lines(path)) {
+        json_value v;
+        std::string error;
+        EXPECT_TRUE(json_reader::parse(line, v, error)) << error << " in " << line;
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
 // Every line of the event file, parsed, once at least n are there (or after 5 s), plus
 // 100 ms so that an event that should not be there has had time to show.
 inline std::vector<json_value> wait_events(const collector_process& p, size_t n) {

@@ -59,6 +59,25 @@ void write_key(const std::string& path, EVP_PKEY* key) {
 
 } // namespace
 
+std::string spki_sha256_base64(const std::string& pem_file) {
+    FILE* f = std::fopen(pem_file.c_str(), "r");
+    if (!f) return "";
+    X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+    std::fclose(f);
+    unsigned char* der = nullptr;
+    const int len = cert ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der) : -1;
+    X509_free(cert);
+    if (len <= 0) return "";
+    unsigned char digest[32];
+    unsigned int digest_len = 0;
+    const bool hashed = EVP_Digest(der, size_t(len), digest, &digest_len, EVP_sha256(), nullptr);
+    OPENSSL_free(der);
+    if (!hashed) return "";
+    unsigned char b64[64]; // 4 * ceil(32 / 3) + NUL
+    const int n = EVP_EncodeBlock(b64, digest, int(digest_len));
+    return std::string(reinterpret_cast<const char*>(b64), size_t(n));
+}
+
 test_ca::test_ca(const std::string& dir) : dir_(dir), cert_path_(dir + "/ca.pem") {
     EVP_PKEY* key = new_key();
     X509* cert = new_cert(key, "pixelring test CA " + dir, -3600, 30L * 86400, 1);

@@ -13,6 +13,10 @@ struct issued_certificate {
     std::string key;   // its key's PEM file
 };
 
+// The base64 of the SHA-256 of the subjectPublicKeyInfo of the first certificate in a PEM
+// file (what Chromium's --ignore-certificate-errors-spki-list takes); empty when unreadable.
+std::string spki_sha256_base64(const std::string& pem_file);
+
 class test_ca {
 public:
     // A CA named "pixelring test CA <dir>", written to dir/ca.pem.

@@ -6,216 +6,25 @@
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <atomic>
 #include <chrono>
-#include <csignal>
-#include <cstdlib>
-#include <fcntl.h>
-#include <mutex>
-#include <netinet/in.h>
-#include <poll.h>
+#include <cstdio>
 #include <string>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "net/tracker_script.hh"
-#include "tests/e2e_client.hh"
-#include "tests/json_reader.hh"
+#include "tests/browser_support.hh"
+#include "tests/e2e_events.hh"
 
 using namespace pixelring::test;
 
 namespace {
-
-const char* chromium_path() {
-    for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
-        if (access(p, X_OK) == 0) return p;
-    return nullptr;
-}
-
-std::string make_dir() {
-    char tmpl[] = "/tmp/pixelring-browser-XXXXXX";
-    char* d = mkdtemp(tmpl);
-    return d ? d : "";
-}
-
-void remove_dir(const std::string& dir) {
-    if (dir.rfind("/tmp/pixelring-browser-", 0) != 0) return;
-    std::string cmd = "rm -rf '" + dir + "'";
-    if (std::system(cmd.c_str()) != 0) {
-    }
-}
-
-// A static page server on 127.0.0.1, port chosen by the kernel: answers GET <path> with the
-// page registered for it, anything else with 204, and remembers every request target (the
-// pages report progress by fetching marker paths). One thread, one request per connection.
-class page_server {
-public:
-    explicit page_server(std::vector<std::pair<std::string, std::string>> pages)
-        : pages_(std::move(pages)) {
-        fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof a;
-        if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd_, 16) != 0 ||
-            getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-            return;
-        port_ = ntohs(a.sin_port);
-        thread_ = std::thread([this] { serve(); });
-    }
-    ~page_server() {
-        stop_ = true;
-        if (thread_.joinable()) thread_.join();
-        if (fd_ >= 0) close(fd_);
-    }
-    int port() const { return port_; }
-    std::string origin() const { return "http://127.0.0.1:" + std::to_string(port_); }
-    bool requested(const std::string& target) {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const auto& t : targets_)
-            if (t == target) return true;
-        return false;
-    }
-
-private:
-    void serve() {
-        while (!stop_) {
-            pollfd p{fd_, POLLIN, 0};
-            if (poll(&p, 1, 100) <= 0) continue;
-            int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            if (c < 0) continue;
-            answer(c);
-            close(c);
-        }
-    }
-    void answer(int c) {
-        std::string req;
-        char buf[4096];
-        for (int i = 0; i < 50 && req.find("\r\n\r\n") == std::string::npos; ++i) {
-            pollfd p{c, POLLIN, 0};
-            if (poll(&p, 1, 100) <= 0) continue;
-            ssize_t n = recv(c, buf, sizeof buf, 0);
-            if (n <= 0) return;
-            req.append(buf, size_t(n));
-        }
-        size_t sp1 = req.find(' ');
-        size_t sp2 = req.find(' ', sp1 + 1);
-        if (sp1 == std::string::npos || sp2 == std::string::npos) return;
-        std::string target = req.substr(sp1 + 1, sp2 - sp1 - 1);
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            targets_.push_back(target);
-        }
-        std::string out = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
-        for (const auto& [path, body] : pages_)
-            if (path == target)
-                out = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-                      "Cache-Control: no-store\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-        for (size_t off = 0; off < out.size();) {
-            ssize_t n = send(c, out.data() + off, out.size() - off, MSG_NOSIGNAL);
-            if (n <= 0) return;
-            off += size_t(n);
-        }
-    }
-
-    std::vector<std::pair<std::string, std::string>> pages_;
-    int fd_ = -1;
-    int port_ = 0;
-    std::atomic<bool> stop_{false};
-    std::thread thread_;
-    std::mutex mu_;
-    std::vector<std::string> targets_;
-};
-
-// Headless Chromium showing one URL until destroyed. Runs in its own process group, which
-// is killed as a whole (the browser's renderer and utility processes stay in it).
-class browser {
-public:
-    explicit browser(const std::string& url) : dir_(make_dir()) {
-        std::vector<std::string> args = {chromium_path(),
-                                         "--headless=new",
-                                         "--no-sandbox",
-                                         "--disable-gpu",
-                                         "--disable-dev-shm-usage",
-                                         "--no-first-run",
-                                         "--no-default-browser-check",
-                                         "--disable-background-networking",
-                                         "--disable-component-update",
-                                         "--disable-sync",
-                                         "--disable-extensions",
-                                         "--user-data-dir=" + dir_ + "/profile",
-                                         url};
-        std::vector<char*> argv;
-        for (auto& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
-        std::string home = "HOME=" + dir_;
-        std::string log = dir_ + "/chromium.log";
-        char path_env[] = "PATH=/usr/bin:/bin";
-        char* envp[] = {path_env, home.data(), nullptr};
-        pid_ = fork();
-        if (pid_ == 0) {
-            setpgid(0, 0);
-            int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            int null = open("/dev/null", O_RDONLY);
-            dup2(null, 0);
-            dup2(out, 1);
-            dup2(out, 2);
-            execve(argv[0], argv.data(), envp);
-            _exit(127);
-        }
-        if (pid_ > 0) setpgid(pid_, pid_); // also here, so the group exists before any kill
-    }
-    ~browser() {
-        if (pid_ > 0) {
-            kill(-pid_, SIGTERM);
-            bool gone = false;
-            for (int i = 0; i < 300 && !gone; ++i) { // 3 s for a clean exit
-                gone = waitpid(pid_, nullptr, WNOHANG) == pid_;
-                if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-            kill(-pid_, SIGKILL); // whatever is left of the group
-            if (!gone) waitpid(pid_, nullptr, 0);
-        }
-        remove_dir(dir_);
-    }
-    bool started() const { return pid_ > 0; }
-
-private:
-    std::string dir_;
-    pid_t pid_ = -1;
-};
-
-std::vector<json_value> read_events(const std::string& path) {
-    std::vector<json_value> out;
-    for (const auto& line : read_lines(path)) {
-        json_value v;
-        std::string error;
-        EXPECT_TRUE(json_reader::parse(line, v, error)) << error << " in " << line;
-        out.push_back(std::move(v));
-    }
-    return out;
-}
 
 std::string events_text(const std::vector<json_value>& events) {
     std::string s;
     for (const auto& e : events)
         s += e.str("action") + " url=" + e.str("url") + " referrer=" + e.str("referrer") + "\n";
     return s;
-}
-
-// Polls every 50 ms, for at most timeout_ms, until done() holds.
-template <typename F> bool wait_for(F done, int timeout_ms) {
-    for (int waited = 0; waited < timeout_ms; waited += 50) {
-        if (done()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return done();
 }
 
 std::string page(int collector_port, const std::string& before, const std::string& after_load) {
