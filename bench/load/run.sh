@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# run.sh: pixelring against nginx under wrk, on one machine: server CPU per request.
+# run.sh: pixelring against nginx under wrk (and tls_load for HTTPS), on one machine: server
+# CPU per request.
 #
 #   bench/load/run.sh [--rounds N] [--duration S] [--warmup S] [--quick] [--activated]
 #                     [--servers pixelring-file,pixelring-kafka,nginx,floor]
-#                     [--scenarios keepalive,close,pipelined,https-keepalive,https-resumed,https-full]
+#                     [--scenarios keepalive,close,pipelined,https-keepalive,https-resumed,
+#                                  https-full]
 #                     [--out DIR] [--bin PATH] [--devkafka PATH] [--floor PATH] [--tls-load PATH]
 #                     [--nginx-port N] [--nginx-tls-port N]
 #                     [--set KEY=VALUE]... [--header 'NAME: VALUE']...
@@ -36,12 +38,14 @@
 # the chain checked). floor has no TLS: HTTPS scenarios are skipped for it. https-resumed:
 # fewer than 95 % of the handshakes that offered a ticket resumed (or https-full: any resumed)
 # is a loud warning and exit status 4, so a server that does not resume cannot look fast.
-# --tls-load PATH: default bench/tls_load of --bin's build tree. Each run: a warm-up (default 2 s), then a measured wrk run (default
-# 10 s) with the server's CPU (utime+stime, all threads, /proc/<pid>/stat) read right before
-# and after. Rounds are interleaved: a round starts each server, runs every scenario on it and
-# stops it; the server order rotates by one each round. --quick: 1 round of 2 s runs after 1 s
-# warm-ups (options given win). --activated: pixelring gets its listening sockets from
-# systemd-socket-activate, as from pixelring.socket under systemd, instead of binding its own.
+# results.md then also gives requests (handshakes) per server CPU-second. --tls-load PATH:
+# default bench/tls_load of --bin's build tree. Each run: a warm-up (default 2 s), then a
+# measured client run (wrk or tls_load; default 10 s) with the server's CPU (utime+stime, all
+# threads, /proc/<pid>/stat) read right before and after. Rounds are interleaved: a round
+# starts each server, runs every scenario on it and stops it; the server order rotates by one
+# each round. --quick: 1 round of 2 s runs after 1 s warm-ups (options given win).
+# --activated: pixelring gets its listening sockets from systemd-socket-activate, as from
+# pixelring.socket under systemd, instead of binding its own.
 # After each pixelring, its stop line is checked: file sink: event file lines = accepted =
 # written; Kafka: delivered + spooled = accepted; none dropped. nginx: access log lines >=
 # responses. floor: exit status 0 and its stop line's answered requests >= responses. Every
@@ -54,7 +58,7 @@
 # pixelring servers: the same window's CPU split by thread role, from each thread's utime+stime
 # (/proc/<pid>/task/<tid>/stat, by name): workers (pixelring-w*), sink (pixelring-sink), other
 # (every other thread: main, admin, sync, the Kafka watcher, librdkafka's rdk:*), µs per
-# response; on the "round" line, in runs.tsv's last three columns (workers_us_per_req,
+# response; on the "round" line, in runs.tsv's columns 20-22 (workers_us_per_req,
 # sink_us_per_req, other_us_per_req; "-" for nginx and floor) and in a results.md table of the
 # medians over the rounds (each column its own). A thread that exits during the window is lost
 # from the split, not from the total, so the parts may then sum to less.
