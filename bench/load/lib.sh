@@ -117,14 +117,16 @@ load_still_starting() { # name log deadline: dies (showing the log) when server_
     fi
 }
 
-load_wait_start_line() { # log sink: waits for pixelring's start line; sets px_port, px_admin_port
+load_wait_start_line() { # log sink: waits for pixelring's start line; sets px_port, px_admin_port,
+    # px_tls_port (empty without server.tls_listen)
     local log=$1 sink=$2 line deadline=$((SECONDS + load_start_timeout_s))
     while :; do
         line=$(grep -m1 -E '^pixelring .* listening on ' "$log" || true)
-        if [[ $line =~ listening\ on\ 127\.0\.0\.1:([0-9]+)\ admin\ 127\.0\.0\.1:([0-9]+)\ workers\ ([0-9]+)\ sink\ ([a-z]+) ]]; then
+        if [[ $line =~ listening\ on\ 127\.0\.0\.1:([0-9]+)(\ https\ 127\.0\.0\.1:([0-9]+))?\ admin\ 127\.0\.0\.1:([0-9]+)\ workers\ ([0-9]+)\ sink\ ([a-z]+) ]]; then
             px_port=${BASH_REMATCH[1]}
-            px_admin_port=${BASH_REMATCH[2]}
-            [[ ${BASH_REMATCH[3]} == 1 && ${BASH_REMATCH[4]} == "$sink" ]] || load_die "unexpected start line: $line"
+            px_tls_port=${BASH_REMATCH[3]}
+            px_admin_port=${BASH_REMATCH[4]}
+            [[ ${BASH_REMATCH[5]} == 1 && ${BASH_REMATCH[6]} == "$sink" ]] || load_die "unexpected start line: $line"
             px_version=$(awk '/ listening on /{print $2; exit}' "$log")
             return 0
         fi
@@ -217,11 +219,17 @@ load_start_devkafka() {
     kafka_bootstrap=$(<"$dir/bootstrap")
 }
 
-# load_write_nginx_conf dir port: empty_gif, a buffered JSON access log, one process (no master),
-# pixelring's response headers (cache headers, nosniff); every path nginx writes is under dir.
+# load_write_nginx_conf dir port [tls-port]: empty_gif, a buffered JSON access log, one process
+# (no master), pixelring's response headers (cache headers, nosniff); every path nginx writes is
+# under dir. With tls-port, also HTTPS there (load_tls_nginx: load_tls_dir's certificate, TLS 1.3
+# only, load_tls_suite, load_tls_group, tickets and a shared session cache).
 load_write_nginx_conf() {
-    local d=$1 port=$2
+    local d=$1 port=$2 tls_port=${3:-} tls_listen="" tls=""
     mkdir -p "$d/logs" "$d/tmp"
+    if [[ -n $tls_port ]]; then
+        tls_listen="listen 127.0.0.1:$tls_port ssl;"
+        tls=$(load_tls_nginx)
+    fi
     cat >"$d/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -240,6 +248,8 @@ http {
   keepalive_requests 10000;
   server {
     listen 127.0.0.1:$port;
+    $tls_listen
+$tls
     location /track/ {
       empty_gif;
       add_header Cache-Control "no-store, no-cache, must-revalidate, private, max-age=0" always;
@@ -253,13 +263,16 @@ http {
 CONF
 }
 
-# load_start_nginx dir port: nginx on CPU 0 (refuses a taken port); sets server_pid.
+# load_start_nginx dir port [tls-port]: nginx on CPU 0 (refuses a taken port); sets server_pid.
 load_start_nginx() {
-    local d=$1 port=$2 deadline=$((SECONDS + load_start_timeout_s))
+    local d=$1 port=$2 tls_port=${3:-} deadline=$((SECONDS + load_start_timeout_s))
     if load_port_taken "$port"; then
         load_die "port 127.0.0.1:$port is taken; refusing to start nginx there (--nginx-port N)"
     fi
-    load_write_nginx_conf "$d" "$port"
+    if [[ -n $tls_port ]] && load_port_taken "$tls_port"; then
+        load_die "port 127.0.0.1:$tls_port is taken; refusing to start nginx there (--nginx-tls-port N)"
+    fi
+    load_write_nginx_conf "$d" "$port" "$tls_port"
     taskset -c 0 nginx -e "$d/logs/error.log" -p "$d" -c "$d/nginx.conf" </dev/null \
         >"$d/logs/stdout" 2>&1 &
     server_pid=$!
@@ -285,17 +298,91 @@ load_probe() {
     [[ $code == "200 image/gif" ]] || load_die "probe GET $1 answered '$code', not '200 image/gif'"
 }
 
+# --- HTTPS: one certificate for every server, TLS 1.3 with one suite and one group
+load_tls_suite=TLS_AES_128_GCM_SHA256
+load_tls_group=X25519
+load_tls_dir="" # set by load_make_tls: cert.pem, key.pem, client.cnf
+
+# load_make_tls dir: a self-signed ECDSA P-256 certificate for localhost and 127.0.0.1 (2 days)
+# and its key, and client.cnf: an OpenSSL configuration whose system_default makes every client
+# context (wrk's, which sets no ciphers itself) TLS 1.3 only with load_tls_suite and
+# load_tls_group; sets load_tls_dir.
+load_make_tls() {
+    local d=$1
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 -days 2 \
+        -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$d/key.pem" -out "$d/cert.pem" 2>"$d/openssl.log" ||
+        { cat "$d/openssl.log" >&2; load_die "openssl could not make the test certificate"; }
+    cat >"$d/client.cnf" <<CNF
+openssl_conf = load_client
+[load_client]
+ssl_conf = load_ssl
+[load_ssl]
+system_default = load_tls13
+[load_tls13]
+MinProtocol = TLSv1.3
+MaxProtocol = TLSv1.3
+Ciphersuites = $load_tls_suite
+Groups = $load_tls_group
+CNF
+    load_tls_dir=$d
+}
+
+# load_tls_nginx: the ssl_* lines of nginx's server block. Tickets on and a shared cache, so
+# that sessions resume (TLS 1.3: by ticket, PSK with a new X25519 share).
+load_tls_nginx() {
+    cat <<CONF
+    ssl_certificate $load_tls_dir/cert.pem;
+    ssl_certificate_key $load_tls_dir/key.pem;
+    ssl_protocols TLSv1.3;
+    ssl_conf_command Ciphersuites $load_tls_suite;
+    ssl_ecdh_curve $load_tls_group;
+    ssl_session_tickets on;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_timeout 1h;
+CONF
+}
+
+# load_tls_pixelring: pixelring's --set arguments for HTTPS on port 0 with the same certificate,
+# TLS 1.3 only (its suites and groups stay Mozilla's intermediate: the clients offer only
+# load_tls_suite and load_tls_group).
+load_tls_pixelring() {
+    printf '%s\n' --set server.tls_listen=127.0.0.1:0 --set "tls.cert=$load_tls_dir/cert.pem" \
+        --set "tls.key=$load_tls_dir/key.pem" --set tls.min_version=1.3
+}
+
+# load_probe_https port headers-file tls-file: one GET over HTTPS to localhost:port (127.0.0.1),
+# the chain checked against the test certificate, TLS 1.3 with load_tls_suite and
+# load_tls_group only; must be 200 image/gif. tls-file gets what was negotiated.
+load_probe_https() {
+    local port=$1 code
+    code=$(curl -s -v --max-time 5 -o /dev/null -D "$2" -w '%{http_code} %{content_type}' \
+        --cacert "$load_tls_dir/cert.pem" --resolve "localhost:$port:127.0.0.1" \
+        --tlsv1.3 --tls13-ciphers "$load_tls_suite" --curves "$load_tls_group" \
+        -H "Referer: $load_referer" -H "User-Agent: $load_user_agent" "${load_extra_headers[@]}" \
+        "https://localhost:$port$load_path_query" 2>"$3.verbose" || true)
+    grep -E '^\* (SSL connection using|ALPN)' "$3.verbose" >"$3" || true
+    rm -f "$3.verbose"
+    [[ $code == "200 image/gif" ]] || load_die "probe GET https://localhost:$port$load_path_query answered '$code', not '200 image/gif'"
+    grep -q "TLSv1.3 / $load_tls_suite" "$3" ||
+        load_die "probe over HTTPS to port $port did not negotiate TLSv1.3 / $load_tls_suite: $(tr '\n' ' ' <"$3")"
+}
+
 # --- requests.lua: pipelining and campaign IDs (wrk formats nothing per request)
 load_lua=$load_dir/requests.lua
 
 # load_run_wrk scenario seconds output-file base-url: wrk -t1 -cN on CPU 1, bounded by timeout.
+# https-keepalive: base-url is https://, and OPENSSL_CONF (load_tls_dir/client.cnf) holds wrk's
+# TLS to 1.3 with load_tls_suite and load_tls_group (wrk does not resume sessions).
 load_run_wrk() {
     local sc=$1 secs=$2 file=$3 base=$4 rc=0 depth=1
     local -a args=(-t1 "-c$load_connections" "-d${secs}s" --latency
         -H "Referer: $load_referer" -H "User-Agent: $load_user_agent" "${load_extra_headers[@]}")
-    local -a tail_args=()
+    local -a tail_args=() env_args=()
     case $sc in
         keepalive) ;;
+        https-keepalive) env_args=("OPENSSL_CONF=$load_tls_dir/client.cnf") ;;
         close) args+=(-H 'Connection: close') ;;
         pipelined) depth=$load_pipeline_depth ;;
         *) load_die "unknown scenario $sc" ;;
@@ -304,8 +391,8 @@ load_run_wrk() {
         args+=(-s "$load_lua")
         tail_args=(-- "$depth" "$load_campaigns")
     fi
-    timeout $((secs + 30)) taskset -c 1 wrk "${args[@]}" "$base$load_path_query" "${tail_args[@]}" \
-        >"$file" 2>&1 &
+    env "${env_args[@]}" timeout $((secs + 30)) taskset -c 1 wrk "${args[@]}" "$base$load_path_query" \
+        "${tail_args[@]}" >"$file" 2>&1 &
     wrk_pid=$!
     wait "$wrk_pid" || rc=$?
     wrk_pid=""
@@ -333,6 +420,60 @@ load_parse_wrk() {
         load_die "cannot parse wrk output ($f)"
     fi
     ((w_requests > 0)) || { cat "$f" >&2; load_die "wrk completed no request ($f)"; }
+}
+
+# load_run_tls scenario seconds output-file port [tickets-file]: bench/tls_load (load_tls_load) on CPU 1,
+# load_connections at once, one GET per new TLS 1.3 connection: https-resumed offers each
+# connection the ticket its slot got last, https-full none. Bounded by timeout. Sets tls_rc:
+# 0, or 4 when the resumption was not as the scenario says (tls_load's own check; the caller
+# warns); any other status dies. tickets-file (https-resumed): the slots start with the tickets
+# it holds, and it gets those they hold at the end (tls_load --sessions).
+load_tls_load=""
+load_run_tls() {
+    local sc=$1 secs=$2 file=$3 port=$4 tickets=${5:-} mode
+    local -a args=(--connect "127.0.0.1:$port" --duration "$secs" --connections "$load_connections"
+        --path "$load_path_query" --header "Referer: $load_referer"
+        --header "User-Agent: $load_user_agent" --campaigns "$load_campaigns"
+        --ciphersuites "$load_tls_suite" --groups "$load_tls_group" --sni localhost)
+    local i
+    for ((i = 1; i < ${#load_extra_headers[@]}; i += 2)); do args+=(--header "${load_extra_headers[i]}"); done
+    case $sc in
+        https-resumed) mode=resumed; [[ -z $tickets ]] || args+=(--sessions "$tickets") ;;
+        https-full) mode=full ;;
+        *) load_die "unknown tls_load scenario $sc" ;;
+    esac
+    tls_rc=0
+    timeout $((secs + 30)) taskset -c 1 "$load_tls_load" --mode "$mode" "${args[@]}" >"$file" 2>&1 &
+    wrk_pid=$!
+    wait "$wrk_pid" || tls_rc=$?
+    wrk_pid=""
+    if ((tls_rc != 0 && tls_rc != 4)); then
+        cat "$file" >&2
+        load_die "tls_load ($sc) failed with status $tls_rc"
+    fi
+}
+
+# load_parse_tls file: as load_parse_wrk (w_requests, w_rps, w_p99, w_sock, w_non2xx), and
+# w_handshakes, w_resumed, w_resumed_pct (of the handshakes that offered a ticket),
+# w_negotiated ("TLSv1.3 TLS_AES_128_GCM_SHA256 X25519").
+load_parse_tls() {
+    local f=$1 k v
+    local -A kv=()
+    while read -r k v; do [[ -z $k ]] || kv[$k]=$v; done <"$f"
+    w_requests=${kv[requests]:-} w_rps=${kv[requests_per_s]:-} w_p99=${kv[p99_ms]:-}
+    w_non2xx=${kv[non2xx]:-0} w_handshakes=${kv[handshakes]:-} w_resumed=${kv[resumed]:-}
+    w_negotiated=${kv[negotiated]:-none} w_resumed_pct=${kv[resumed_pct]:-}
+    w_sock=""
+    for k in connect tls io timeout; do
+        v=${kv[errors_$k]:-0}
+        ((v == 0)) || w_sock+="${w_sock:+, }$k $v"
+    done
+    ((${kv[other_parameters]:-0} == 0)) || w_sock+="${w_sock:+, }other TLS parameters ${kv[other_parameters]}"
+    if [[ -z $w_requests || -z $w_rps || -z $w_p99 || -z $w_handshakes || -z $w_resumed || -z $w_resumed_pct ]]; then
+        cat "$f" >&2
+        load_die "cannot parse tls_load output ($f)"
+    fi
+    ((w_requests > 0)) || { cat "$f" >&2; load_die "tls_load completed no request ($f)"; }
 }
 
 # --- CPU accounting
