@@ -133,6 +133,34 @@ TEST(ticket_keys, a_ticket_resumes_for_one_rotation_and_not_after_two) {
     }
 }
 
+// A TLS 1.3 client uses a ticket once, so a resumed connection must bring a new one: a chain
+// of connections, each resuming with the ticket the one before got, all resume.
+TEST(ticket_keys, every_tls13_resumption_brings_a_new_ticket) {
+    fixture f;
+    auto keys = ticket_keys::generated(lifetime_s, 0);
+    collector_tls c(f.cert, *keys);
+    SSL_SESSION* saved = f.first_session(*c.ctx);
+    for (int i = 0; i < 4; ++i) {
+        client& next = *f.first_clients.emplace_back(std::make_unique<client>(
+            f.ca.cert_path(), "a.example", 0, std::string("\x08http/1.1", 9), saved));
+        server s(*c.ctx);
+        ASSERT_TRUE(pump(next, s));
+        EXPECT_TRUE(s.session.resumed()) << i;
+        client_read(next); // the new ticket comes after the handshake
+        SSL_SESSION* fresh = SSL_get1_session(next.ssl);
+        const unsigned char *old_ticket = nullptr, *new_ticket = nullptr;
+        size_t old_len = 0, new_len = 0;
+        SSL_SESSION_get0_ticket(saved, &old_ticket, &old_len);
+        SSL_SESSION_get0_ticket(fresh, &new_ticket, &new_len);
+        ASSERT_GT(new_len, 0u);
+        EXPECT_FALSE(old_len == new_len && std::memcmp(old_ticket, new_ticket, old_len) == 0)
+            << "connection " << i << " resumed without a new ticket";
+        SSL_SESSION_free(saved);
+        saved = fresh;
+    }
+    SSL_SESSION_free(saved);
+}
+
 TEST(ticket_keys, a_fleet_sharing_a_key_file_resumes_on_any_collector) {
     fixture f;
     const std::string file = f.dir.file("tickets.key");

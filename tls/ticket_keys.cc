@@ -46,9 +46,8 @@ bool set_hmac_key(EVP_MAC_CTX* mac, const ticket_keys::key& k) {
 }
 
 // OpenSSL's ticket callback (SSL_CTX_set_tlsext_ticket_key_evp_cb). Sealing (enc 1): 1 with a
-// key set up, 0 for no ticket this time. Opening: 1 for the encrypting key, 2 for an older
-// one (OpenSSL then issues a new ticket), 0 for an unknown name (a full handshake), -1 on
-// failure.
+// key set up, 0 for no ticket this time. Opening: 1 for the encrypting key, 2 when OpenSSL is
+// to issue a new ticket, 0 for an unknown name (a full handshake), -1 on failure.
 int ticket_callback(SSL* ssl, unsigned char name[16], unsigned char iv[EVP_MAX_IV_LENGTH],
                     EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int enc) {
     const auto* keys =
@@ -70,8 +69,12 @@ int ticket_callback(SSL* ssl, unsigned char name[16], unsigned char iv[EVP_MAX_I
         std::memcpy(wanted, name, sizeof wanted);
         const int which = keys->find(wanted, k);
         if (which < 0) return 0;
+        // 2 (a new ticket after this handshake) for an older key, and always in TLS 1.3,
+        // whose clients use a ticket once (RFC 8446, C.4): without a new one, a client's next
+        // connection would have nothing to resume with.
+        const bool renew = which != 0 || SSL_version(ssl) >= TLS1_3_VERSION;
         result = EVP_DecryptInit_ex(cipher, aes, nullptr, k.aes, iv) == 1 && set_hmac_key(mac, k)
-                     ? (which == 0 ? 1 : 2)
+                     ? (renew ? 2 : 1)
                      : -1;
     }
     OPENSSL_cleanse(&k, sizeof k);
