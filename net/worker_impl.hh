@@ -120,6 +120,7 @@ struct worker::impl {
     void attach_output(connection& c);
     void on_tls_bytes(uint32_t index, char* data, size_t len);
     bool tls_check_hello(uint32_t index, char*& data, size_t& len);
+    tls_result tls_drain(uint32_t index);
     void tls_refuse(connection& c, size_t reason) noexcept;
     void flush_tls(uint32_t index);
     void tls_sent(connection& c, size_t sent) noexcept;

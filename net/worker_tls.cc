@@ -98,6 +98,18 @@ bool worker::impl::tls_check_hello(uint32_t index, char*& data, size_t& len) {
     return true;
 }
 
+// Decrypts what was fed and hands the plaintext to the HTTP code, until the session wants
+// more ciphertext: every byte fed is taken (the receive buffer goes back to the kernel).
+tls_result worker::impl::tls_drain(uint32_t index) {
+    connection& c = conns[index];
+    attach_output(c);
+    tls_result r;
+    size_t n;
+    while ((r = c.tls->read(tls_plain.get(), tls_plain_size, n)) == tls_result::ok)
+        if (!c.input_done) take_bytes(index, tls_plain.get(), n);
+    return r;
+}
+
 void worker::impl::on_tls_bytes(uint32_t index, char* data, size_t len) {
     connection& c = conns[index];
     tls_session& s = *c.tls;
@@ -105,19 +117,13 @@ void worker::impl::on_tls_bytes(uint32_t index, char* data, size_t len) {
     if (c.input_done && !s.handshake_done()) return;
     const bool handshaking = !s.handshake_done();
     tls_result r = tls_result::want_more;
-    size_t n;
-    // Every byte fed is taken before returning (the receive buffer goes back to the kernel).
-    for (int part = c.tls_hello_len < sizeof c.tls_hello ? 0 : 1; part < 2; ++part) {
-        if (part == 0) {
-            if (!tls_check_hello(index, data, len)) return;
-        } else {
-            if (len == 0) break;
-            s.feed(data, len);
-        }
-        attach_output(c);
-        while ((r = s.read(tls_plain.get(), tls_plain_size, n)) == tls_result::ok)
-            if (!c.input_done) take_bytes(index, tls_plain.get(), n);
-        if (r != tls_result::want_more) break;
+    if (c.tls_hello_len < sizeof c.tls_hello) {
+        if (!tls_check_hello(index, data, len)) return; // waits for more, or refused
+        r = tls_drain(index);
+    }
+    if (r == tls_result::want_more && len > 0) {
+        s.feed(data, len);
+        r = tls_drain(index);
     }
     if (!c.tls_counted && s.handshake_done()) {
         c.tls_counted = true;

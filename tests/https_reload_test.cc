@@ -22,51 +22,13 @@
 #include <thread>
 
 #include "tests/e2e_events.hh"
+#include "tests/shell_tools.hh"
 #include "tests/temp_dir.hh"
 #include "tests/tls_test_certs.hh"
 
 using namespace pixelring::test;
 
 namespace {
-
-// Runs a shell command; returns its stdout and sets status to its exit code.
-std::string shell(const std::string& cmd, int& status) {
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) {
-        status = -1;
-        return out;
-    }
-    std::array<char, 4096> b;
-    size_t n;
-    while ((n = fread(b.data(), 1, b.size(), p)) > 0)
-        out.append(b.data(), n);
-    const int rc = pclose(p);
-    status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-    return out;
-}
-
-bool have(const char* tool) {
-    int status;
-    shell(std::string("command -v ") + tool + " >/dev/null 2>&1", status);
-    return status == 0;
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// Waits up to 10 s for text in the collector's log.
-bool wait_log(const collector_process& p, const std::string& text) {
-    for (int i = 0; i < 200; ++i) {
-        if (p.stderr_text().find(text) != std::string::npos) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-}
 
 // The subject of the certificate a new connection to port gets (s_client's "subject=" line).
 std::string served_subject(int port, const std::string& ca_file) {

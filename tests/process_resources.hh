@@ -22,15 +22,9 @@
 #include <unistd.h>
 
 #include "tests/e2e_client.hh"
+#include "tests/shell_tools.hh"
 
 namespace pixelring::test {
-
-inline std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 // A "Name:   123 kB" field of /proc/<pid>/status, in bytes; 0 when missing.
 inline uint64_t status_bytes(pid_t pid, const char* field) {

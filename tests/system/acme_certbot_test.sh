@@ -15,28 +15,11 @@ for tool in certbot pebble pebble-challtestsrv openssl curl python3; do
     command -v "$tool" >/dev/null || { echo "skip: no $tool"; exit 77; }
 done
 
-tmp="$(mktemp -d /tmp/pixelring-acme.XXXXXX)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    for log in "$tmp"/*.log; do echo "== $log"; tail -n 30 "$log"; done
-    exit 1
-}
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "$0")/lib.sh"
+system_test_dir acme
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_for() { # wait_for SECONDS FILE TEXT
-    for _ in $(seq $(($1 * 10))); do
-        grep -qF -- "$3" "$2" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
 }
 
 # pixelring, with a placeholder certificate where the hook will write (HTTPS needs one to start).
