@@ -159,18 +159,21 @@ bool ticket_keys::reload(std::string& error) {
     return true;
 }
 
+// The sequence lock without fences: the writer marks the sequence odd, then stores every word
+// with release, so a reader that loads (with acquire) any word of the new keys also sees the
+// odd mark when it reads the sequence again, and reads again; the sequence's final release
+// store publishes the whole set.
 void ticket_keys::publish(const key* keys, size_t n) noexcept {
     const uint64_t s = sequence_.load(std::memory_order_relaxed);
     sequence_.store(s + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
     for (size_t i = 0; i < n * words_per_key; ++i) {
         uint64_t w;
         std::memcpy(&w, reinterpret_cast<const unsigned char*>(keys) + i * 8, 8);
-        words_[i].store(w, std::memory_order_relaxed);
+        words_[i].store(w, std::memory_order_release);
     }
     for (size_t i = n * words_per_key; i < words_.size(); ++i)
-        words_[i].store(0, std::memory_order_relaxed);
-    count_.store(n, std::memory_order_relaxed);
+        words_[i].store(0, std::memory_order_release);
+    count_.store(n, std::memory_order_release);
     sequence_.store(s + 2, std::memory_order_release);
     changes_.store(changes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
@@ -179,12 +182,11 @@ bool ticket_keys::encrypting(key& out) const noexcept {
     for (int attempt = 0; attempt < read_attempts; ++attempt) {
         const uint64_t s = sequence_.load(std::memory_order_acquire);
         if (s & 1) continue;
-        const size_t n = count_.load(std::memory_order_relaxed);
+        const size_t n = count_.load(std::memory_order_acquire);
         for (size_t i = 0; i < words_per_key; ++i) {
-            const uint64_t w = words_[i].load(std::memory_order_relaxed);
+            const uint64_t w = words_[i].load(std::memory_order_acquire);
             std::memcpy(reinterpret_cast<unsigned char*>(&out) + i * 8, &w, 8);
         }
-        std::atomic_thread_fence(std::memory_order_acquire);
         if (sequence_.load(std::memory_order_relaxed) == s) return n > 0;
     }
     return false;
@@ -196,20 +198,19 @@ int ticket_keys::find(const unsigned char (&name)[16], key& out) const noexcept 
     for (int attempt = 0; attempt < read_attempts; ++attempt) {
         const uint64_t s = sequence_.load(std::memory_order_acquire);
         if (s & 1) continue;
-        const size_t n = count_.load(std::memory_order_relaxed);
+        const size_t n = count_.load(std::memory_order_acquire);
         int found = -1;
         for (size_t k = 0; k < n && k < max_keys && found < 0; ++k) {
             const size_t base = k * words_per_key;
-            if (words_[base].load(std::memory_order_relaxed) != want[0] ||
-                words_[base + 1].load(std::memory_order_relaxed) != want[1])
+            if (words_[base].load(std::memory_order_acquire) != want[0] ||
+                words_[base + 1].load(std::memory_order_acquire) != want[1])
                 continue;
             for (size_t i = 0; i < words_per_key; ++i) {
-                const uint64_t w = words_[base + i].load(std::memory_order_relaxed);
+                const uint64_t w = words_[base + i].load(std::memory_order_acquire);
                 std::memcpy(reinterpret_cast<unsigned char*>(&out) + i * 8, &w, 8);
             }
             found = int(k);
         }
-        std::atomic_thread_fence(std::memory_order_acquire);
         if (sequence_.load(std::memory_order_relaxed) == s) return found;
     }
     return -1;
