@@ -27,12 +27,20 @@ void write_all(int fd, std::string_view data) {
     }
 }
 
+// extra: more header fields, each ending in CRLF.
 std::string answer(int status, std::string_view reason, std::string_view type,
-                   std::string_view body) {
+                   std::string_view body, std::string_view extra = {}) {
     return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
-                       "Cache-Control: no-store\r\nConnection: close\r\n\r\n{}",
-                       status, reason, type, body.size(), body);
+                       "Cache-Control: no-store\r\n{}Connection: close\r\n\r\n{}",
+                       status, reason, type, body.size(), extra, body);
 }
+
+// The page runs only its own inline script and style and talks only to this listener.
+constexpr std::string_view page_headers =
+    "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
+    "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'\r\n"
+    "X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n"
+    "X-Content-Type-Options: nosniff\r\n";
 
 } // namespace
 
@@ -98,6 +106,9 @@ void admin_server::serve() {
             bool ready = handlers_.ready && handlers_.ready();
             out = ready ? answer(200, "OK", "text/plain", "ready\n")
                         : answer(503, "Service Unavailable", "text/plain", "sink not ready\n");
+        } else if (req.path == "/dashboard" || req.path == "/dashboard/" ||
+                   req.path == "/stats.json") {
+            out = dashboard_answer(req.path, req.field("authorization"));
         } else if (req.path == "/metrics") {
             std::string body;
             if (handlers_.metrics) handlers_.metrics(body);
@@ -110,6 +121,25 @@ void admin_server::serve() {
         write_all(fd, out);
         ::close(fd);
     }
+}
+
+std::string admin_server::dashboard_answer(std::string_view path, std::string_view authorization) {
+    if (!handlers_.off_reason.empty())
+        return answer(403, "Forbidden", "text/plain; charset=utf-8",
+                      fmt::format("dashboard off: {}\n", handlers_.off_reason));
+    if (handlers_.authorize && !handlers_.authorize(authorization)) {
+        if (handlers_.auth_failures && !authorization.empty())
+            handlers_.auth_failures->fetch_add(1, std::memory_order_relaxed);
+        return answer(
+            401, "Unauthorized", "text/plain", "credentials needed\n",
+            "WWW-Authenticate: Basic realm=\"pixelring dashboard\", charset=\"UTF-8\"\r\n");
+    }
+    if (path == "/stats.json") {
+        std::string body;
+        if (handlers_.stats) handlers_.stats(body);
+        return answer(200, "OK", "application/json", body, "X-Content-Type-Options: nosniff\r\n");
+    }
+    return answer(200, "OK", "text/html; charset=utf-8", handlers_.dashboard_page, page_headers);
 }
 
 } // namespace pixelring

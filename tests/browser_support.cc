@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -151,63 +153,212 @@ void page_server::answer(int c) {
     }
 }
 
-browser::browser(const std::string& url, const std::vector<std::string>& extra_args)
-    : dir_(make_dir()) {
-    std::vector<std::string> args = {chromium_path(),
-                                     "--headless=new",
-                                     "--no-sandbox",
-                                     "--disable-gpu",
-                                     "--disable-dev-shm-usage",
-                                     "--no-first-run",
-                                     "--no-default-browser-check",
-                                     "--disable-background-networking",
-                                     "--disable-component-update",
-                                     "--disable-sync",
-                                     "--disable-extensions",
-                                     "--user-data-dir=" + dir_ + "/profile"};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    args.push_back(url);
+namespace {
+
+std::vector<std::string> headless_args(const std::string& dir) {
+    return {chromium_path(),
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--user-data-dir=" + dir + "/profile"};
+}
+
+// Starts Chromium with args in a process group of its own, output to dir/chromium.log.
+// pipes: the DevTools pipe's two ends for the child (its fd 3 reads, fd 4 writes), or -1.
+pid_t spawn(const std::string& dir, std::vector<std::string> args, int child_reads = -1,
+            int child_writes = -1) {
     std::vector<char*> argv;
     for (auto& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);
-    std::string home = "HOME=" + dir_;
-    std::string log = dir_ + "/chromium.log";
+    std::string home = "HOME=" + dir;
+    std::string log = dir + "/chromium.log";
     char path_env[] = "PATH=/usr/bin:/bin";
     char* envp[] = {path_env, home.data(), nullptr};
-    pid_ = fork();
-    if (pid_ == 0) {
+    const pid_t pid = fork();
+    if (pid == 0) {
         setpgid(0, 0);
         int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int null = open("/dev/null", O_RDONLY);
+        if (child_reads >= 0) {
+            // Out of the way of 3 and 4 first, then into place.
+            const int r = fcntl(child_reads, F_DUPFD, 10), w = fcntl(child_writes, F_DUPFD, 10);
+            dup2(r, 3);
+            dup2(w, 4);
+        }
         dup2(null, 0);
         dup2(out, 1);
         dup2(out, 2);
         execve(argv[0], argv.data(), envp);
         _exit(127);
     }
-    if (pid_ > 0) setpgid(pid_, pid_); // also here, so the group exists before any kill
+    if (pid > 0) setpgid(pid, pid); // also here, so the group exists before any kill
+    return pid;
+}
+
+void end_group(pid_t pid) {
+    if (pid <= 0) return;
+    kill(-pid, SIGTERM);
+    bool gone = false;
+    for (int i = 0; i < 300 && !gone; ++i) { // 3 s for a clean exit
+        gone = waitpid(pid, nullptr, WNOHANG) == pid;
+        if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(-pid, SIGKILL); // whatever is left of the group
+    if (!gone) waitpid(pid, nullptr, 0);
+}
+
+std::string read_log(const std::string& dir) {
+    std::ifstream in(dir + "/chromium.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+} // namespace
+
+browser::browser(const std::string& url, const std::vector<std::string>& extra_args)
+    : dir_(make_dir()) {
+    std::vector<std::string> args = headless_args(dir_);
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    args.push_back(url);
+    pid_ = spawn(dir_, std::move(args));
 }
 
 browser::~browser() {
-    if (pid_ > 0) {
-        kill(-pid_, SIGTERM);
-        bool gone = false;
-        for (int i = 0; i < 300 && !gone; ++i) { // 3 s for a clean exit
-            gone = waitpid(pid_, nullptr, WNOHANG) == pid_;
-            if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        kill(-pid_, SIGKILL); // whatever is left of the group
-        if (!gone) waitpid(pid_, nullptr, 0);
-    }
+    end_group(pid_);
     remove_dir(dir_);
 }
 
 std::string browser::log() const {
-    std::ifstream in(dir_ + "/chromium.log");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return read_log(dir_);
+}
+
+devtools_browser::devtools_browser(const std::vector<std::string>& extra_args) : dir_(make_dir()) {
+    int to_child[2], from_child[2];
+    if (pipe2(to_child, O_CLOEXEC) != 0) return;
+    if (pipe2(from_child, O_CLOEXEC) != 0) {
+        close(to_child[0]);
+        close(to_child[1]);
+        return;
+    }
+    std::vector<std::string> args = headless_args(dir_);
+    args.push_back("--remote-debugging-pipe");
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    args.push_back("about:blank");
+    pid_ = spawn(dir_, std::move(args), to_child[0], from_child[1]);
+    close(to_child[0]);
+    close(from_child[1]);
+    to_ = to_child[1];
+    from_ = from_child[0];
+    if (pid_ <= 0) return;
+    // The page Chromium opened, and a session on it whose events come flattened to us.
+    const json_value targets = command("Target.getTargets", "{}", "");
+    std::string target;
+    if (const json_value* infos = targets.get("targetInfos"))
+        for (const json_value& t : infos->items)
+            if (t.str("type") == "page") target = t.str("targetId");
+    if (target.empty()) return;
+    const json_value attached =
+        command("Target.attachToTarget", R"({"targetId":")" + target + R"(","flatten":true})", "");
+    session_ = attached.str("sessionId");
+    if (session_ == "<absent>") session_.clear();
+}
+
+devtools_browser::~devtools_browser() {
+    if (to_ >= 0) close(to_);
+    if (from_ >= 0) close(from_);
+    end_group(pid_);
+    remove_dir(dir_);
+}
+
+std::string devtools_browser::log() const {
+    return read_log(dir_);
+}
+
+int devtools_browser::send(const std::string& method, const std::string& params) {
+    return send_to(method, params, session_);
+}
+
+int devtools_browser::send_to(const std::string& method, const std::string& params,
+                              const std::string& session) {
+    const int id = next_id_++;
+    std::string msg =
+        R"({"id":)" + std::to_string(id) + R"(,"method":")" + method + R"(","params":)" + params;
+    if (!session.empty()) msg += R"(,"sessionId":")" + session + "\"";
+    msg += '}';
+    msg += '\0';
+    for (size_t off = 0; off < msg.size();) {
+        const ssize_t n = write(to_, msg.data() + off, msg.size() - off);
+        if (n <= 0) return -1;
+        off += size_t(n);
+    }
+    return id;
+}
+
+json_value devtools_browser::command(const std::string& method, const std::string& params,
+                                     const std::string& session, int timeout_ms) {
+    const int id = send_to(method, params, session);
+    json_value out;
+    if (id < 0) return out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+        json_value msg;
+        if (!next_message(msg, deadline)) break;
+        const json_value* mid = msg.get("id");
+        if (mid && int(mid->number) == id) {
+            if (const json_value* error = msg.get("error")) last_error_ = error->str("message");
+            if (const json_value* result = msg.get("result")) out = *result;
+            return out;
+        }
+        if (msg.has("method") && on_event) on_event(msg);
+    }
+    last_error_ = method + ": no answer within " + std::to_string(timeout_ms) + " ms";
+    return out;
+}
+
+json_value devtools_browser::call(const std::string& method, const std::string& params,
+                                  int timeout_ms) {
+    return command(method, params, session_, timeout_ms);
+}
+
+void devtools_browser::pump(int ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    json_value msg;
+    while (next_message(msg, deadline))
+        if (msg.has("method") && on_event) on_event(msg);
+}
+
+bool devtools_browser::next_message(json_value& msg,
+                                    std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+        const size_t nul = buffer_.find('\0');
+        if (nul != std::string::npos) {
+            const std::string text = buffer_.substr(0, nul);
+            buffer_.erase(0, nul + 1);
+            std::string error;
+            msg = json_value{};
+            if (json_reader::parse(text, msg, error)) return true;
+            continue;
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              deadline - std::chrono::steady_clock::now())
+                              .count();
+        if (left <= 0 || from_ < 0) return false;
+        pollfd p{from_, POLLIN, 0};
+        if (poll(&p, 1, int(left)) <= 0) return false;
+        char buf[65536];
+        const ssize_t n = read(from_, buf, sizeof buf);
+        if (n <= 0) return false;
+        buffer_.append(buf, size_t(n));
+    }
 }
 
 } // namespace pixelring::test

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include <sys/types.h>
+
+#include "tests/json_reader.hh"
 
 namespace pixelring::test {
 
@@ -66,6 +69,45 @@ public:
 private:
     std::string dir_;
     pid_t pid_ = -1;
+};
+
+// Headless Chromium driven over the DevTools protocol through a pipe (--remote-debugging-pipe:
+// the browser reads commands on its fd 3 and writes answers and events on fd 4, each message a
+// JSON text ended by NUL), attached to the page it opened (about:blank). Commands wait for
+// their answer; events that arrive meanwhile, or during pump(), go to on_event, which may
+// send() commands of its own (their answers are dropped).
+class devtools_browser {
+public:
+    explicit devtools_browser(const std::vector<std::string>& extra_args = {});
+    ~devtools_browser();
+    devtools_browser(const devtools_browser&) = delete;
+    devtools_browser& operator=(const devtools_browser&) = delete;
+    bool started() const { return pid_ > 0 && !session_.empty(); }
+
+    // A command to the page's session: its result (null on error or timeout; last_error()).
+    json_value call(const std::string& method, const std::string& params = "{}",
+                    int timeout_ms = 10000);
+    // A command whose answer is not awaited; returns its id.
+    int send(const std::string& method, const std::string& params);
+    // Hands events to on_event for ms milliseconds.
+    void pump(int ms);
+    std::function<void(const json_value& event)> on_event;
+    const std::string& last_error() const { return last_error_; }
+    std::string log() const;
+
+private:
+    int send_to(const std::string& method, const std::string& params, const std::string& session);
+    json_value command(const std::string& method, const std::string& params,
+                       const std::string& session, int timeout_ms = 10000);
+    bool next_message(json_value& msg, std::chrono::steady_clock::time_point deadline);
+
+    std::string dir_;
+    pid_t pid_ = -1;
+    int to_ = -1, from_ = -1;
+    int next_id_ = 1;
+    std::string session_;
+    std::string buffer_;
+    std::string last_error_;
 };
 
 // Polls every 50 ms, for at most timeout_ms, until done() holds.

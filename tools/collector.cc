@@ -17,9 +17,13 @@
 
 #include "core/action_allowlist.hh"
 #include "core/clock.hh"
+#include "core/json_escape.hh"
 #include "core/metrics.hh"
 #include "core/sink_gate.hh"
 #include "core/spsc_ring.hh"
+#include "dashboard/basic_auth.hh"
+#include "dashboard/event_stats.hh"
+#include "dashboard/page.hh"
 #include "net/admin_server.hh"
 #include "net/listener.hh"
 #include "net/uring_setup.hh"
@@ -49,17 +53,6 @@ std::vector<int> allowed_cpus() {
     return cpus;
 }
 
-// Keys of DESIGN.md §7 that later parts of pixelring act on; say so when they are set.
-void warn_unimplemented(const config& cfg) {
-    auto warn = [](std::string_view key) {
-        fmt::print(stderr,
-                   "pixelring: warning: {} is set but not implemented in this version; "
-                   "it has no effect\n",
-                   key);
-    };
-    if (!cfg.admin.user.empty() || !cfg.admin.password.empty()) warn("admin.user/password");
-}
-
 // Every connection is a file descriptor: raise the soft limit to the hard one, and say so
 // when even that is short of server.max_connections (plus room for listeners, files, Kafka).
 void raise_descriptor_limit(uint32_t max_connections) {
@@ -81,14 +74,15 @@ void raise_descriptor_limit(uint32_t max_connections) {
                    lim.rlim_cur > reserve ? uint64_t(lim.rlim_cur - reserve) : 0);
 }
 
-// The sink thread: drains every worker's ring into the sink. After stop is set (which
-// happens only once every worker has returned) it drains until the rings are empty, then
-// closes the sink.
+// The sink thread: drains every worker's ring into the sink, and counts each event for the
+// dashboard (stats). After stop is set (which happens only once every worker has returned)
+// it drains until the rings are empty, then closes the sink.
 class sink_thread {
 public:
     sink_thread(std::vector<std::unique_ptr<spsc_byte_ring>>& rings, sink& out,
-                drain_counters& counters, sink_gate& gate)
-        : rings_(rings), sink_(out), counters_(counters), gate_(gate) {}
+                drain_counters& counters, sink_gate& gate, event_stats& stats, stats_board& board)
+        : rings_(rings), sink_(out), counters_(counters), gate_(gate), stats_(stats),
+          board_(board) {}
 
     void start() {
         thread_ = std::thread([this] {
@@ -126,6 +120,7 @@ private:
                     std::string_view rec = ring->peek();
                     if (rec.empty()) break;
                     sink_.write(rec);
+                    stats_.add(rec);
                     ring->release();
                     ++drained;
                 }
@@ -147,6 +142,8 @@ private:
                 incoming += ring->used_bytes();
             gate_.set(sink_.can_keep(incoming));
             uint64_t now = realtime_ms();
+            stats_.tick(now);
+            board_.serve(stats_, now);
             if (now - last_tick >= 100) {
                 sink_.tick(now);
                 last_tick = now;
@@ -167,6 +164,8 @@ private:
     sink& sink_;
     drain_counters& counters_;
     sink_gate& gate_;
+    event_stats& stats_;
+    stats_board& board_;
     std::atomic<bool> stop_{false};
     std::atomic<bool> reopen_{false};
     std::atomic<uint64_t> reopened_{0};
@@ -255,6 +254,53 @@ void reload_certificates(const tls_config& cfg, tls_store& store, tls_status& st
     state.reloaded(keys_ok);
 }
 
+// The dashboard on the admin listener: open with admin.user and admin.password; without them
+// only where the admin listener is on loopback. Says at start which it is.
+void set_dashboard(admin_handlers& handlers, const config& cfg, const std::string& version,
+                   const std::string& admin_bound, const basic_auth& auth,
+                   std::atomic<uint64_t>& auth_failures, stats_board& board, const sink& out,
+                   const sink_gate& gate) {
+    handlers.dashboard_page = dashboard_page();
+    if (auth.enabled()) {
+        handlers.authorize = [&auth](std::string_view field) { return auth.allows(field); };
+        handlers.auth_failures = &auth_failures;
+        fmt::print(stderr,
+                   "pixelring: dashboard: http://{}/dashboard, basic auth as admin.user \"{}\"\n",
+                   admin_bound, cfg.admin.user);
+    } else if (is_loopback_listen(admin_bound)) {
+        fmt::print(stderr,
+                   "pixelring: dashboard: http://{}/dashboard without a password, because "
+                   "admin.listen is a loopback address; set admin.user and admin.password "
+                   "(or DASHBOARD_USER and DASHBOARD_PASSWORD) to require one\n",
+                   admin_bound);
+    } else {
+        handlers.off_reason =
+            fmt::format("admin.listen ({}) is not a loopback address and admin.user and "
+                        "admin.password are not set",
+                        admin_bound);
+        fmt::print(stderr,
+                   "pixelring: dashboard: off: {}; /metrics, /healthz and /readyz stay open\n",
+                   handlers.off_reason);
+    }
+    std::string collector(cfg.collector.name.size() * 6, '\0');
+    collector.resize(json_escape(cfg.collector.name, collector.data()));
+    handlers.stats = [&board, &out, &gate, collector, version,
+                      type = cfg.sink.type](std::string& body) {
+        body = board.read(500);
+        if (body.empty()) body = "{}";
+        body.pop_back();
+        const sink_counters& c = out.counters();
+        fmt::format_to(std::back_inserter(body),
+                       "{}\"collector\":\"{}\",\"version\":\"{}\",\"sink\":{{\"type\":\"{}\","
+                       "\"healthy\":{},\"accepting\":{},\"written\":{},\"failed\":{},"
+                       "\"queued\":{},\"spooled\":{},\"dropped_spool_full\":{},"
+                       "\"dropped_spool_error\":{}}}}}",
+                       body.size() > 1 ? "," : "", collector, version, type, out.healthy(),
+                       gate.is_open(), c.written.load(), c.failed.load(), c.queued.load(),
+                       c.spooled.load(), c.dropped_spool_full.load(), c.dropped_spool_error.load());
+    };
+}
+
 } // namespace
 
 int run_collector(const config& cfg, const std::string& version) {
@@ -272,7 +318,6 @@ int run_collector(const config& cfg, const std::string& version) {
         fmt::print(stderr, "pixelring: this kernel cannot run pixelring: {}\n", err);
         return 1;
     }
-    warn_unimplemented(cfg);
     raise_descriptor_limit(cfg.server.max_connections);
     // Socket activation (systemd/pixelring.socket): listening sockets that outlive this
     // process, so that a restart refuses no connection.
@@ -463,7 +508,9 @@ int run_collector(const config& cfg, const std::string& version) {
             worker_errors[i] = pool[i]->run();
         });
 
-    sink_thread drainer(rings, *out, drain, gate);
+    event_stats stats(realtime_ms(), cfg.tracking.enrich);
+    stats_board board;
+    sink_thread drainer(rings, *out, drain, gate, stats, board);
     drainer.start();
 
     auto stop_workers = [&] {
@@ -520,6 +567,19 @@ int run_collector(const config& cfg, const std::string& version) {
         if (tls) tls_state.write_metrics(body);
     };
     handlers.ready = [sink_ptr, &gate] { return sink_ptr->healthy() && gate.is_open(); };
+    std::atomic<uint64_t> auth_failures{0};
+    const basic_auth auth(cfg.admin.user, cfg.admin.password);
+    set_dashboard(handlers, cfg, version, admin_bound, auth, auth_failures, board, *sink_ptr, gate);
+    handlers.metrics = [&view, &tls, &tls_state, &auth_failures](std::string& body) {
+        write_prometheus(view, body);
+        if (tls) tls_state.write_metrics(body);
+        fmt::format_to(std::back_inserter(body),
+                       "# HELP pixelring_admin_auth_failures_total Requests for the dashboard "
+                       "refused because their credentials were wrong.\n"
+                       "# TYPE pixelring_admin_auth_failures_total counter\n"
+                       "pixelring_admin_auth_failures_total {}\n",
+                       auth_failures.load(std::memory_order_relaxed));
+    };
     admin_server admin(admin_fd, std::move(handlers));
     admin.start();
 
