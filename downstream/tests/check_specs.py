@@ -192,7 +192,7 @@ def druid_field_compatible(dim_type, m):
         if t == {"number", "string"} or t == {"integer", "string"}:
             # client_ts: a number becomes its text in a string column, which is what we want.
             return None
-        return f"a string dimension for a member of type {m.describe()}"
+        return f"a string dimension for '{m.path}' of type {m.describe()} (use long, double or json)"
     if dim_type == "long":
         if t and t <= {"integer", "boolean"}:
             return None
