@@ -102,9 +102,13 @@ class Member:
         self.sub = sub            # the member's subschema in "properties"
         self.types = types_of(sub) or set()
         self.where = ["properties"]
+        self.absent_for = []      # event types whose if/then branch forbids the member
 
     def describe(self):
-        return "/".join(sorted(self.types)) or "any"
+        d = "/".join(sorted(self.types)) or "any"
+        if self.absent_for:
+            d += ", never in " + "/".join(self.absent_for)
+        return d
 
 
 def collect_members(schema):
@@ -115,7 +119,7 @@ def collect_members(schema):
     for name, sub in schema.get("properties", {}).items():
         members[name] = Member(name, sub)
 
-    def branch(sub, where):
+    def branch(sub, where, event_type=None):
         if not isinstance(sub, dict):
             return
         for name, s in sub.get("properties", {}).items():
@@ -123,6 +127,8 @@ def collect_members(schema):
                 error(f"schema: {where} names member '{name}' that 'properties' does not define")
                 continue
             members[name].where.append(where)
+            if s is False and event_type:
+                members[name].absent_for.append(event_type)
             narrowed = types_of(s)
             if narrowed and members[name].types and not narrowed <= members[name].types:
                 error(f"schema: {where} gives '{name}' type {sorted(narrowed)} outside its base {sorted(members[name].types)}")
@@ -133,9 +139,11 @@ def collect_members(schema):
     for i, part in enumerate(schema.get("allOf", [])):
         cond = part.get("if", {}).get("properties", {})
         label = ",".join(f"{k}={v.get('const', '...')}" if isinstance(v, dict) else k for k, v in cond.items())
+        type_cond = cond.get("type", {}) if isinstance(cond.get("type"), dict) else {}
         for key in ("then", "else"):
             if key in part:
-                branch(part[key], f"allOf[{i}] ({label}) {key}")
+                branch(part[key], f"allOf[{i}] ({label}) {key}",
+                       type_cond.get("const") if key == "then" else None)
     for name, sub in schema.get("dependentSchemas", {}).items():
         branch(sub, f"dependentSchemas[{name}]")
     return members
