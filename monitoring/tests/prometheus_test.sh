@@ -21,7 +21,7 @@ for bin in pixelring pixelring-devkafka; do
     [ -x "$build/tools/$bin" ] || { echo "skip: no $build/tools/$bin"; exit 77; }
 done
 
-# shellcheck source=../../tests/system/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../../tests/system/lib.sh
 source "$monitoring/../tests/system/lib.sh"
 system_test_dir prometheus
 n=25
@@ -50,9 +50,13 @@ ports() { # ports NAME: prints "PUBLIC ADMIN" from the start line
 start_collector file --set sink.type=file --set sink.file.path="$tmp/events.ndjson"
 start_collector kafka --set sink.type=kafka --set "sink.kafka.brokers=$brokers" \
     --set sink.kafka.stop_timeout_ms=2000
-read -r file_port file_admin <<<"$(ports file)"
-read -r kafka_port kafka_admin <<<"$(ports kafka)"
-[ -n "$file_admin" ] && [ -n "$kafka_admin" ] || fail "no ports in the start lines"
+declare -A port admin
+for name in file kafka; do
+    read -r "port[$name]" "admin[$name]" <<<"$(ports "$name")"
+    [ -n "${admin[$name]}" ] || fail "no ports in the $name collector's start line"
+done
+file_admin="${admin[file]}"
+kafka_admin="${admin[kafka]}"
 
 # The per-broker series appear with librdkafka's first statistics (every second).
 for _ in $(seq 100); do
@@ -65,8 +69,7 @@ done
 
 # The live pages: promtool's lint, then the metric names of the rules and the dashboard.
 for name in file kafka; do
-    admin_var="${name}_admin"
-    curl -sf "http://127.0.0.1:${!admin_var}/metrics" >"$tmp/$name.metrics" ||
+    curl -sf "http://127.0.0.1:${admin[$name]}/metrics" >"$tmp/$name.metrics" ||
         fail "no /metrics from the $name collector"
     lint="$(promtool check metrics <"$tmp/$name.metrics" 2>&1)" ||
         fail "promtool check metrics ($name sink): $lint"
@@ -102,10 +105,9 @@ curl -sf "$api/-/ready" >/dev/null || fail "Prometheus did not become ready"
 
 # N pixels to each collector.
 for name in file kafka; do
-    port_var="${name}_port"
     for i in $(seq "$n"); do
         code="$(curl -s -o /dev/null -w '%{http_code}' \
-            "http://127.0.0.1:${!port_var}/track/open.gif?campaignID=prom-$name-$i")"
+            "http://127.0.0.1:${port[$name]}/track/open.gif?campaignID=prom-$name-$i")"
         [ "$code" = 200 ] || fail "pixel $i to the $name collector: HTTP $code"
     done
 done
