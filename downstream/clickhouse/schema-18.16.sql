@@ -75,10 +75,18 @@ SETTINGS kafka_broker_list = 'localhost:9092',
          kafka_row_delimiter = '\n',
          kafka_num_consumers = 1;
 
--- The inner query cuts the objects out: `top` is the event with "params" and "utm" set to
+-- The WITH clause cuts the objects out: `top` is the event with "params" and "utm" set to
 -- null, `p` and `u` are the two objects (or ''). A JSON string is "(?:[^"\\]|\\.)*" and
--- neither object holds another object, so an object is \{ (?:[^"}]|STRING)* \}.
+-- neither object holds another object, so an object is \{ (?:[^"}]|STRING)* \}. (A subquery
+-- in FROM would read better, but 18.16 fails to push a Kafka table's rows through a view
+-- whose query has one: "There is no query".)
 CREATE MATERIALIZED VIEW IF NOT EXISTS pixelring.events_mv TO pixelring.events AS
+WITH
+    replaceRegexpAll(raw, '"(params|utm)":\\{(?:[^"}]|"(?:[^"\\\\]|\\\\.)*")*\\}', '"\\1":null') AS top,
+    extract(raw, '"params":(\\{(?:[^"}]|"(?:[^"\\\\]|\\\\.)*")*\\})') AS p,
+    extract(raw, '"utm":(\\{(?:[^"}]|"(?:[^"\\\\]|\\\\.)*")*\\})') AS u,
+    visitParamExtractString(top, 'id') AS id_text,
+    visitParamExtractString(top, 'ts') AS ts_text
 SELECT
     toUInt8(visitParamExtractUInt(top, 'v')) AS v,
     toUUID(if(match(id_text, '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'),
@@ -123,14 +131,4 @@ SELECT
     if(visitParamExtractRaw(top, 'host') IN ('', 'null'), NULL, visitParamExtractString(top, 'host')) AS host,
     visitParamExtractString(top, 'collector') AS collector,
     raw
-FROM
-(
-    SELECT
-        raw,
-        replaceRegexpAll(raw, '"(params|utm)":\\{(?:[^"}]|"(?:[^"\\\\]|\\\\.)*")*\\}', '"\\1":null') AS top,
-        extract(raw, '"params":(\\{(?:[^"}]|"(?:[^"\\\\]|\\\\.)*")*\\})') AS p,
-        extract(raw, '"utm":(\\{(?:[^"}]|"(?:[^"\\\\]|\\\\.)*")*\\})') AS u,
-        visitParamExtractString(top, 'id') AS id_text,
-        visitParamExtractString(top, 'ts') AS ts_text
-    FROM pixelring.events_queue
-);
+FROM pixelring.events_queue;
