@@ -10,7 +10,10 @@
 #   topic, also with FINAL), and the id sets are equal;
 # - the events per type and action are those sent;
 # - every member of every event round-trips into its column (params in order, ts to the
-#   second plus ts_ms, nulls and absent members as NULL), and raw is the message itself.
+#   second plus ts_ms, nulls and absent members as NULL), and raw is the message itself;
+# - with every message sent to the topic once more (kcat; without it the rows are copied
+#   inside ClickHouse), uniqExact(id) and count() FINAL still count each event once, and
+#   OPTIMIZE FINAL leaves one row per id.
 # Prints one summary line: events, and seconds from the last answer to the last row.
 # Usage: clickhouse_test.sh BUILD_DIR. Exit 77 without clickhouse-server, clickhouse-client,
 # curl or python3.
@@ -356,9 +359,35 @@ if problems:
     sys.exit(1)
 EOF
 
+# At-least-once: the same messages once more, as a spool replay would send them (with kcat;
+# without it, the rows are copied inside ClickHouse). The table then holds every event
+# twice; uniqExact(id) and FINAL still count each once, and OPTIMIZE ... FINAL keeps one row
+# per id (ReplacingMergeTree, id in the sorting key).
+if command -v kcat >/dev/null; then
+    how="sent again with kcat"
+    kcat -P -b "$bootstrap" -t pixelring.events -l "$tmp/topic.ndjson" 2>"$tmp/kcat.log" ||
+        fail "kcat could not produce the duplicates"
+else
+    how="copied with INSERT SELECT"
+    chq -q "INSERT INTO pixelring.events SELECT * FROM pixelring.events"
+fi
+rows=0
+for _ in $(seq 300); do
+    rows="$(chq -q "SELECT count() FROM pixelring.events" 2>>"$tmp/client.log" || echo 0)"
+    [ "$rows" -ge $((2 * events)) ] && break
+    sleep 0.2
+done
+[ "$rows" -eq $((2 * events)) ] || fail "duplicates $how: $rows rows, expected $((2 * events))"
+dups="$(chq -q "SELECT uniqExact(id), (SELECT count() FROM pixelring.events FINAL) FROM pixelring.events")"
+[ "$dups" = "$events	$events" ] || fail "with every event twice, uniqExact(id) and count() FINAL are $dups, expected $events"
+chq -q "OPTIMIZE TABLE pixelring.events FINAL"
+after="$(chq -q "SELECT count(), uniqExact(id) FROM pixelring.events")"
+[ "$after" = "$events	$events" ] || fail "after OPTIMIZE FINAL count() and uniqExact(id) are $after, expected $events"
+
 by_type="$(awk -F'\t' '{ n[$1] += $3 } END {
     printf "%d pixel, %d beacon, %d rest, %d redirect", n["pixel"], n["beacon"], n["rest"], n["redirect"] }' \
     "$tmp/by-action.tsv")"
 echo "ok: clickhouse $version: $events events ($by_type), each in pixelring.events exactly once" \
-    "$seconds s after the last answer, every member round-trips"
+    "$seconds s after the last answer, every member round-trips; $events duplicates ($how) counted" \
+    "once by uniqExact(id) and FINAL, and merged away by OPTIMIZE FINAL"
 stop_clickhouse
