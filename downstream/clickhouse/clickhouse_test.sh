@@ -254,10 +254,14 @@ consume 3000 tail --raw >"$tmp/topic.ndjson" 2>"$tmp/consume.log" || true
 # Wait (at most 60 s) for every event in pixelring.events. 18.16's Kafka engine writes a
 # block when it has read kafka_max_block_size messages or after stream_flush_interval_ms
 # (7.5 s), whichever comes first.
+# A view that cannot write (a column missing, a function refused) shows as an error in the
+# server's log at every retry: then there is no point in waiting.
 rows=0
 for _ in $(seq 300); do
     rows="$(chq -q "SELECT count() FROM pixelring.events" 2>>"$tmp/client.log" || echo 0)"
     [ "$rows" -ge "$events" ] && break
+    grep -q "while pushing to view" "$tmp/clickhouse-errors.log" 2>/dev/null &&
+        fail "the view cannot write to pixelring.events: $(grep -m1 -o 'Code: .*while pushing to view [a-z_.]*' "$tmp/clickhouse-errors.log")"
     sleep 0.2
 done
 all_at="$(date +%s.%N)"
