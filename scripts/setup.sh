@@ -15,7 +15,7 @@ packages=(
   libsimdjson-dev libsodium-dev libmaxminddb-dev libmimalloc-dev libsystemd-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-format
   curl openssl wrk procps kcat chromium systemd-container python3 python3-h11 certbot pebble
-  testssl.sh
+  testssl.sh python3-jsonschema prometheus clickhouse-server clickhouse-client
 )
 
 missing=()
