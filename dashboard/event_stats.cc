@@ -149,13 +149,11 @@ void event_stats::add(std::string_view event) noexcept {
     type_index t = other;
     if (event.size() > type_at + 4 && std::memcmp(p, k_open_id.data(), k_open_id.size()) == 0 &&
         std::memcmp(p + type_name_at, k_type.data(), k_type.size()) == 0) {
-        const char* v = p + type_at;
-        if (v[0] == 'p')
-            t = pixel;
-        else if (v[0] == 'b')
-            t = beacon;
-        else if (v[0] == 'r')
-            t = v[2] == 's' ? rest : redirect;
+        const std::string_view v = event.substr(type_at);
+        for (uint8_t i = 0; i < other; ++i)
+            if (v.size() > type_names[i].size() && v.starts_with(type_names[i]) &&
+                v[type_names[i].size()] == '"')
+                t = type_index(i);
     }
     ++totals_[t];
     ++current_->by_type[t];
@@ -170,19 +168,23 @@ void event_stats::add(std::string_view event) noexcept {
         weight = sample_every;
     }
     ++listed_;
+    if (!read_lists(p + type_at + type_names[t].size(), end, weight)) ++unread_;
+}
 
-    p += type_at + type_names[t].size();
+// The members the lists count, from the end of the type on; false when the event does not
+// read as the encoder writes.
+bool event_stats::read_lists(const char* p, const char* const end, uint64_t weight) noexcept {
     value action, campaign, url, path, page_host, referrer;
-    if (!skip(p, end, k_action)) return;
+    if (!skip(p, end, k_action)) return false;
     --p; // k_action's last quote opens the value
     if (!read_value(p, end, action) || !skip(p, end, k_campaign.substr(1)) ||
         !read_value(p, end, campaign) || !skip(p, end, k_params))
-        return;
+        return false;
     current_tops_[actions]->add(action.text, weight);
     if (!campaign.is_null && !campaign.text.empty())
         current_tops_[campaigns]->add(campaign.text, weight);
     // The params object: string members only.
-    if (p == end) return;
+    if (p == end) return false;
     if (*p == '}') {
         ++p;
     } else {
@@ -190,7 +192,7 @@ void event_stats::add(std::string_view event) noexcept {
             value key, param;
             if (!read_value(p, end, key) || !skip(p, end, ":") || !read_value(p, end, param) ||
                 p == end)
-                return;
+                return false;
             if (*p++ == '}') break;
         }
     }
@@ -198,7 +200,7 @@ void event_stats::add(std::string_view event) noexcept {
     if (!skip(p, end, k_url) || !read_value(p, end, url) || !skip(p, end, k_path) ||
         !read_value(p, end, path) || !skip(p, end, k_page_host) || !read_value(p, end, page_host) ||
         !skip(p, end, k_referrer) || !read_value(p, end, referrer))
-        return;
+        return false;
     if (!page_host.is_null) {
         char buf[top_counter::max_key];
         const size_t host_len = cut_escaped(page_host.text, sizeof buf);
@@ -213,21 +215,22 @@ void event_stats::add(std::string_view event) noexcept {
         const std::string_view host = url_host(referrer.text, buf, sizeof buf);
         if (!host.empty()) current_tops_[referrers]->add(host, weight);
     }
-    if (!enriched_) return;
+    if (!enriched_) return true;
     // The members after referrer, one by one up to agent: names are the encoder's, values a
     // string, the utm object (strings only), a number, true or false.
     while (end - p > 3 && p[0] == ',' && p[1] == '"') {
         const char* name = p + 2;
         const auto* name_end = static_cast<const char*>(std::memchr(name, '"', size_t(end - name)));
-        if (!name_end || name_end + 1 >= end || name_end[1] != ':') return;
+        if (!name_end || name_end + 1 >= end || name_end[1] != ':') return false;
         const std::string_view member{name, size_t(name_end - name)};
         p = name_end + 2;
+        if (p == end) return false;
         if (*p == '"') {
             value v;
-            if (!read_value(p, end, v)) return;
+            if (!read_value(p, end, v)) return false;
             if (member == "agent") {
                 current_tops_[agents]->add(v.text, weight);
-                return;
+                return true;
             }
             if (member == "country") current_tops_[countries]->add(v.text, weight);
         } else if (*p == '{') {
@@ -237,15 +240,17 @@ void event_stats::add(std::string_view event) noexcept {
                 if (*p == ',' || *p == ':') {
                     ++p;
                 } else if (!read_value(p, end, v)) {
-                    return;
+                    return false;
                 }
             }
+            if (p == end) return false;
             ++p;
         } else {
             while (p < end && *p != ',' && *p != '}')
                 ++p;
         }
     }
+    return true;
 }
 
 void event_stats::write_json(std::string& out, uint64_t now_ms) {
@@ -294,9 +299,9 @@ void event_stats::write_json(std::string& out, uint64_t now_ms) {
         fmt::format_to(out_it, "{}{}", back == 60 ? "" : ",", n);
     }
     fmt::format_to(out_it,
-                   "],\"events_per_second\":{:.1f},\"listed\":{},\"full_per_second\":{},"
-                   "\"sample_every\":{}",
-                   double(last10) / 10.0, listed_, full_per_second, sample_every);
+                   "],\"events_per_second\":{:.1f},\"listed\":{},\"unread\":{},"
+                   "\"full_per_second\":{},\"sample_every\":{}",
+                   double(last10) / 10.0, listed_, unread_, full_per_second, sample_every);
 
     // Top lists: the last 60 minute summaries; the last 24 hour summaries plus this minute's.
     if (scratch_.empty())

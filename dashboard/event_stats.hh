@@ -67,6 +67,9 @@ public:
     void write_json(std::string& out, uint64_t now_ms);
 
     uint64_t total(type_index t) const noexcept { return totals_[t]; }
+    // Events of a type that were to be listed but did not read as the encoder writes (0 unless
+    // the encoder and this reader disagree; the fuzzer checks it).
+    uint64_t unread() const noexcept { return unread_; }
 
 private:
     struct minute_bucket {
@@ -81,6 +84,7 @@ private:
     static constexpr size_t seconds_kept = 64;
 
     void roll_minute(uint64_t minute) noexcept;
+    bool read_lists(const char* p, const char* end, uint64_t weight) noexcept;
     top_counter& minute_top(list_index l, uint64_t minute) noexcept {
         return minute_tops_[l * 60 + minute % 60];
     }
@@ -94,6 +98,7 @@ private:
     std::array<uint64_t, type_count> totals_{};
     uint64_t unsampled_ = 0;             // events passed over since the last sampled one
     uint64_t listed_ = 0;                // events read for the top lists
+    uint64_t unread_ = 0;                // of those, events that did not read
     std::vector<minute_bucket> minutes_; // minutes_kept, by minute % minutes_kept
     std::array<second_bucket, seconds_kept> seconds_{};
     std::array<uint64_t, 60> minute_stamp_{}; // which minute each minute_tops_ column holds

@@ -30,6 +30,7 @@
 #include "core/http_parser.hh"
 #include "core/redirect.hh"
 #include "core/url_fields.hh"
+#include "dashboard/event_stats.hh"
 #include "fuzz/fuzz_support.hh"
 #include "net/router.hh"
 
@@ -106,6 +107,25 @@ void check_event(std::string_view event, size_t bound, std::string_view type, bo
         for (const char* member : {"visitor", "ip", "ua"})
             FUZZ_CHECK(root[member].error() == simdjson::NO_SUCH_FIELD,
                        "\"%s\" in an event with DNT honoured", member);
+    // The dashboard's reader (dashboard/event_stats.cc) reads every event the encoder writes:
+    // its type, and the members of the top lists. One event per (fake) second, so that none is
+    // passed over by the lists' sampling.
+    static pixelring::event_stats stats(now_ms, true);
+    static uint64_t clock_ms = now_ms;
+    clock_ms += 1000;
+    stats.tick(clock_ms);
+    const uint64_t unread = stats.unread();
+    std::string_view t = type;
+    const auto index = t == "pixel"    ? pixelring::event_stats::pixel
+                       : t == "beacon" ? pixelring::event_stats::beacon
+                       : t == "rest"   ? pixelring::event_stats::rest
+                                       : pixelring::event_stats::redirect;
+    const uint64_t before = stats.total(index);
+    stats.add(event);
+    FUZZ_CHECK(stats.total(index) == before + 1,
+               "event_stats counted the %.*s event as another type", int(type.size()), type.data());
+    FUZZ_CHECK(stats.unread() == unread, "event_stats could not read %s",
+               escaped(event.substr(0, 300)).c_str());
 }
 
 // answer_beacon: the body, read whole, in a buffer with the padding simdjson needs.
