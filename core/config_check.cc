@@ -52,6 +52,15 @@ std::string check_feature_config(const config& cfg) {
                "load balancers whose PROXY headers are believed (for example "
                "[\"10.0.0.0/8\"]); a PROXY header from any other peer is ignored";
     if (std::string e = check_cors_origins(cfg.tracking.cors_origins); !e.empty()) return e;
+    if (cfg.admin.user.empty() != cfg.admin.password.empty())
+        return cfg.admin.user.empty()
+                   ? "admin.password is set but admin.user is empty: the dashboard's basic auth "
+                     "needs both (or DASHBOARD_USER and DASHBOARD_PASSWORD)"
+                   : "admin.user is set but admin.password is empty: the dashboard's basic auth "
+                     "needs both (or DASHBOARD_USER and DASHBOARD_PASSWORD)";
+    if (cfg.admin.user.find(':') != std::string::npos)
+        return fmt::format("admin.user = \"{}\": a basic-auth user name cannot contain ':'",
+                           cfg.admin.user);
     redirect_policy redirects;
     if (std::string e =
             make_redirect_policy(cfg.redirect.secret, cfg.redirect.allow_hosts, redirects);

@@ -144,6 +144,26 @@ collector_process start_collector() {
         {std::string("DASHBOARD_USER=") + user, std::string("DASHBOARD_PASSWORD=") + password});
 }
 
+// Half a pair of credentials, or a user name basic auth cannot carry, is a configuration error
+// naming the key.
+TEST(Dashboard, CredentialsComeInPairs) {
+    run_result r = run_binary({"--set", "admin.user=ann", "--check-config"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("admin.user is set but admin.password is empty"), std::string::npos)
+        << r.err;
+    r = run_binary({"--check-config"}, {"DASHBOARD_PASSWORD=x"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("admin.password is set but admin.user is empty"), std::string::npos)
+        << r.err;
+    r = run_binary({"--set", "admin.user=a:b", "--set", "admin.password=x", "--check-config"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("admin.user = \"a:b\": a basic-auth user name cannot contain ':'"),
+              std::string::npos)
+        << r.err;
+    r = run_binary({"--set", "admin.user=ann", "--set", "admin.password=x", "--check-config"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 TEST(Dashboard, CredentialsGuardTheDashboardOnly) {
     collector_process px = start_collector();
     ASSERT_TRUE(px.started()) << px.stderr_text();
