@@ -1,6 +1,7 @@
 // What counting an event for the dashboard costs the sink thread: event_stats::add on events
 // in the encoder's layout. "same" repeats the event bench/load/run.sh sends (one action,
-// campaign and page, as under wrk); "mixed" cycles through 4,096 events over 2,000 campaigns,
+// campaign and page, as under wrk); "read_whole" reads every event for the lists, as at low
+// rates; "mixed" cycles through 4,096 events over 2,000 campaigns,
 // 300 pages, 40 referrer hosts and 30 countries (Zipf-like), so the top lists evict.
 
 #include <cmath>
@@ -54,6 +55,21 @@ void BM_event_stats_same(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_event_stats_same);
+
+// Every event read whole for the lists, as below event_stats::full_per_second a second: the
+// clock moves a second every full_per_second events.
+void BM_event_stats_read_whole(benchmark::State& state) {
+    event_stats stats(now_ms, true);
+    const std::string e =
+        event("pixel", "pageview", "example.com", "www.example.com", "/blog/post", "", "DE");
+    uint64_t n = 0, clock = now_ms;
+    for (auto _ : state) {
+        if (++n % event_stats::full_per_second == 0) stats.tick(clock += 1000);
+        stats.add(e);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_event_stats_read_whole);
 
 void BM_event_stats_mixed(benchmark::State& state) {
     event_stats stats(now_ms, true);

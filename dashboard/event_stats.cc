@@ -46,7 +46,8 @@ const char* string_end(const char* p, const char* end) noexcept {
     }
 }
 
-bool skip(const char*& p, const char* end, std::string_view lit) noexcept {
+[[gnu::always_inline]] inline bool skip(const char*& p, const char* end,
+                                        std::string_view lit) noexcept {
     if (size_t(end - p) < lit.size() || std::memcmp(p, lit.data(), lit.size()) != 0) return false;
     p += lit.size();
     return true;
@@ -147,13 +148,19 @@ void event_stats::add(std::string_view event) noexcept {
     const char* p = event.data();
     const char* const end = p + event.size();
     type_index t = other;
-    if (event.size() > type_at + 4 && std::memcmp(p, k_open_id.data(), k_open_id.size()) == 0 &&
-        std::memcmp(p + type_name_at, k_type.data(), k_type.size()) == 0) {
-        const std::string_view v = event.substr(type_at);
-        for (uint8_t i = 0; i < other; ++i)
-            if (v.size() > type_names[i].size() && v.starts_with(type_names[i]) &&
-                v[type_names[i].size()] == '"')
-                t = type_index(i);
+    // Comparisons of constant length, which the compiler turns into a few loads.
+    constexpr size_t open_len = k_open_id.size(), type_len = k_type.size();
+    if (event.size() > type_at + 9 && std::memcmp(p, k_open_id.data(), open_len) == 0 &&
+        std::memcmp(p + type_name_at, k_type.data(), type_len) == 0) {
+        const char* v = p + type_at;
+        if (v[0] == 'p' && std::memcmp(v, "pixel\"", 6) == 0)
+            t = pixel;
+        else if (v[0] == 'b' && std::memcmp(v, "beacon\"", 7) == 0)
+            t = beacon;
+        else if (v[0] == 'r' && std::memcmp(v, "rest\"", 5) == 0)
+            t = rest;
+        else if (v[0] == 'r' && std::memcmp(v, "redirect\"", 9) == 0)
+            t = redirect;
     }
     ++totals_[t];
     ++current_->by_type[t];

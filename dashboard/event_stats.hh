@@ -53,8 +53,8 @@ public:
     static constexpr size_t top_shown = 10;
     // Events of one second read for the top lists one by one; beyond, one in sample_every,
     // counted sample_every times, so that a busy sink thread pays for few of them.
-    static constexpr uint64_t full_per_second = 2000;
-    static constexpr uint64_t sample_every = 32;
+    static constexpr uint64_t full_per_second = 1000;
+    static constexpr uint64_t sample_every = 64;
 
     // enriched: tracking.enrich, whether events carry agent and GeoIP members.
     event_stats(uint64_t now_ms, bool enriched);
