@@ -13,11 +13,14 @@ schema's fields.
     validate_events.py PIXELRING [--keep]
 
 Exit 0: all good; 1: a failure, printed with the event and the error; 77: python3-jsonschema
-(Debian package) is not installed.
+(Debian package) is not installed, or MaxMind's test databases are not in
+../shared/testdata/geoip next to the checkout (everything else is still checked and printed).
 
-Two collectors are run one after the other, each with one worker: one with the defaults
-(enrichment on, addresses truncated) and one with tracking.enrich = false and privacy.ip =
-full, on [::1] when the machine has IPv6 loopback.
+Three collectors are run one after the other, each with one worker: one with the defaults
+(enrichment on, addresses truncated); one with tracking.enrich = false and privacy.ip = full,
+on [::1] when the machine has IPv6 loopback; and one with the GeoIP test databases and
+127.0.0.1 as a trusted proxy, so that a forwarded address gets country, region, city, asn
+and as_org.
 """
 
 import argparse
@@ -42,6 +45,11 @@ except ImportError:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCHEMA_PATH = os.path.join(HERE, "..", "event.schema.json")
+# MaxMind's GeoIP2/GeoLite2 test databases, next to the checkout (as the other tests read them).
+GEOIP_DIR = os.path.join(HERE, "..", "..", "..", "shared", "testdata", "geoip")
+GEOIP_CITY = os.path.join(GEOIP_DIR, "GeoIP2-City-Test.mmdb")
+GEOIP_ASN = os.path.join(GEOIP_DIR, "GeoLite2-ASN-Test.mmdb")
+GEOIP_ADDRESS = "89.160.20.112"  # in both test databases: a Swedish city, AS 29518
 README_PATH = os.path.join(HERE, "..", "..", "README.md")
 
 REDIRECT_SECRET = "schema-test-redirect-secret-0123"
@@ -227,6 +235,10 @@ def requests_for(binary):
         R("GET", "/track/open.gif?campaignID=mail", [("User-Agent", GMAIL_PROXY)]), 200, 1)
     add("pixel, prefetch",
         R("GET", "/track/pre.gif", [("Sec-Purpose", "prefetch"), ("User-Agent", FIREFOX)]), 200, 1)
+    add("pixel, X-Forwarded-For of an address the GeoIP test databases know (trusted only in "
+        "the geoip run)",
+        R("GET", "/track/geo.gif?campaignID=geo", [("X-Forwarded-For", GEOIP_ADDRESS),
+                                                   ("User-Agent", FIREFOX)]), 200, 1)
     add("pixel, X-Forwarded-For from an untrusted peer",
         R("GET", "/track/xff.gif", [("X-Forwarded-For", "198.51.100.7"),
                                     ("User-Agent", FIREFOX)]), 200, 1)
@@ -456,8 +468,14 @@ def check_refusals(validator, events):
     return failures
 
 
-def check_coverage(events):
-    missing = [name for name, seen in COVERAGE if not any(seen(e) for e in events)]
+GEO_COVERAGE = [
+    ("country, region, city, asn and as_org (GeoIP)",
+     lambda e: all(k in e for k in ("country", "region", "city", "asn", "as_org"))),
+]
+
+
+def check_coverage(events, coverage=COVERAGE):
+    missing = [name for name, seen in coverage if not any(seen(e) for e in events)]
     for name in missing:
         print(f"FAIL coverage: no event with {name}")
     return len(missing)
@@ -546,6 +564,15 @@ def main():
     runs = [("enriched", "127.0.0.1:0", common),
             ("plain", "[::1]:0" if has_ipv6_loopback() else "127.0.0.1:0",
              common + ["tracking.enrich=false", "privacy.ip=full"])]
+    have_geoip = os.path.exists(GEOIP_CITY) and os.path.exists(GEOIP_ASN)
+    if have_geoip:
+        runs.append(("geoip", "127.0.0.1:0",
+                     common + [f"geoip.city_db={os.path.abspath(GEOIP_CITY)}",
+                               f"geoip.asn_db={os.path.abspath(GEOIP_ASN)}",
+                               'server.trusted_proxies=["127.0.0.1/32"]']))
+    else:
+        print(f"validate_events: no GeoIP test databases in {os.path.abspath(GEOIP_DIR)}: "
+              "the run with GeoIP members is skipped")
     all_events = []
     try:
         for name, listen, sets in runs:
@@ -557,6 +584,8 @@ def main():
                   + ", ".join(f"{n} {t}" for t, n in counts.items()))
             all_events += events
         failures += check_coverage(all_events)
+        if have_geoip:
+            failures += check_coverage(all_events, GEO_COVERAGE)
         failures += check_refusals(validator, all_events)
     except Failure as e:
         print(f"FAIL {e}")
@@ -572,7 +601,7 @@ def main():
         return 1
     print(f"validate_events: {len(all_events)} events valid against {os.path.basename(args.schema)}; "
           f"README.md's event table matches it")
-    return 0
+    return 0 if have_geoip else 77
 
 
 if __name__ == "__main__":
