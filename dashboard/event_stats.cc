@@ -106,18 +106,12 @@ event_stats::event_stats(uint64_t now_ms, bool enriched)
 }
 
 void event_stats::roll_minute(uint64_t minute) noexcept {
+    // The minute that ended joins its hour, whose column was made fresh when that minute began
+    // (below).
     const uint64_t old = minute_;
     if (old != UINT64_MAX)
-        for (uint8_t l = 0; l < list_count; ++l) {
-            // The minute that ended joins its hour (whose column is fresh if the hour is new).
-            const uint64_t hour = old / 60;
-            if (hour_stamp_[hour % 24] != hour) {
-                for (uint8_t k = 0; k < list_count; ++k)
-                    hour_top(list_index(k), hour).clear();
-                hour_stamp_[hour % 24] = hour;
-            }
-            hour_top(list_index(l), hour).merge(minute_top(list_index(l), old));
-        }
+        for (uint8_t l = 0; l < list_count; ++l)
+            hour_top(list_index(l), old / 60).merge(minute_top(list_index(l), old));
     minute_ = minute;
     if (hour_stamp_[(minute / 60) % 24] != minute / 60) {
         for (uint8_t l = 0; l < list_count; ++l)
