@@ -4,7 +4,7 @@
 // directory: the enrichment lookup case reads the GeoIP test databases from
 // ../shared/testdata/geoip.
 
-#include "core/event.hh"
+#include "core/event/event.hh"
 
 #include <benchmark/benchmark.h>
 
@@ -13,13 +13,13 @@
 #include <vector>
 
 #include "bench/harness_request.hh"
-#include "core/beacon.hh"
-#include "core/enrichment.hh"
-#include "core/geoip.hh"
-#include "core/http_parser.hh"
-#include "core/url_fields.hh"
-#include "core/user_agent.hh"
-#include "core/visitor.hh"
+#include "core/enrich/enrichment.hh"
+#include "core/enrich/geoip.hh"
+#include "core/enrich/user_agent.hh"
+#include "core/enrich/visitor.hh"
+#include "core/event/beacon.hh"
+#include "core/event/url_fields.hh"
+#include "core/http/request_parser.hh"
 
 namespace {
 
@@ -177,8 +177,8 @@ void BM_enrich_and_encode_pixel_event(benchmark::State& state) {
 BENCHMARK(BM_enrich_and_encode_pixel_event);
 
 // The whole per-request user-space work of the load harness's hit (bench/load/lib.sh: the
-// path, Referer and Chrome 131 User-Agent as wrk sends them) as net/worker_requests.cc does it
-// for a pixel, minus routing and the ring: parse_head, enrich_request (no GeoIP database, as in
+// path, Referer and Chrome 131 User-Agent as wrk sends them) as net/worker/worker_requests.cc does
+// it for a pixel, minus routing and the ring: parse_head, enrich_request (no GeoIP database, as in
 // the harness), raw_campaign and enrich_visitor, max_pixel_event_size, the id, the encoder.
 // The figure to hold against the worker's per-request user time.
 void BM_pixel_request(benchmark::State& state) {

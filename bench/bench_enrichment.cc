@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "core/geoip.hh"
-#include "core/user_agent.hh"
-#include "core/visitor.hh"
+#include "core/enrich/geoip.hh"
+#include "core/enrich/user_agent.hh"
+#include "core/enrich/visitor.hh"
 #include "tests/json_reader.hh"
 
 namespace {

@@ -47,11 +47,11 @@
 #include <fmt/format.h>
 
 #include "bench/round_trip.hh"
-#include "core/event.hh"
-#include "core/user_agent.hh"
-#include "core/visitor.hh"
-#include "sinks/kafka_message.hh"
-#include "sinks/kafka_sink.hh"
+#include "core/enrich/user_agent.hh"
+#include "core/enrich/visitor.hh"
+#include "core/event/event.hh"
+#include "sinks/kafka/kafka_message.hh"
+#include "sinks/kafka/kafka_sink.hh"
 
 namespace {
 
@@ -67,7 +67,7 @@ constexpr char schema_version[] = "1";
 int64_t events_per_run = 1'000'000;
 constexpr int64_t paced_seconds = 3;
 
-// A mirror of producer_defaults in sinks/kafka_sink.cc (not exported), without its
+// A mirror of producer_defaults in sinks/kafka/kafka_sink.cc (not exported), without its
 // statistics.interval.ms (the raw producer has no statistics callback): the raw variants
 // start from these, so that raw and sink differ only by the sink's own code.
 const std::vector<property> producer_defaults = {
@@ -124,7 +124,7 @@ event_set make_events(size_t count, size_t campaigns) {
         const uint8_t addr[4] = {203, 0, 113, uint8_t(i)};
         std::copy(addr, addr + 4, hit.client.bytes);
         ms += 1 + i % 3;
-        // As the worker enriches (net/worker.cc): the site is the campaign as sent.
+        // As the worker enriches (net/worker/worker.cc): the site is the campaign as sent.
         pixel_enrichment extra;
         extra.agent = &agent;
         char visitor[visitor_id_size];
@@ -346,7 +346,7 @@ public:
     }
 
     void write(std::string_view event) { sink_->write(event); }
-    // What the sink thread does after each drain pass (tools/collector.cc).
+    // What the sink thread does after each drain pass (app/collector.cc).
     void pass() {
         sink_->flush();
         sink_->poll();

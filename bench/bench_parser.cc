@@ -2,7 +2,7 @@
 // beacon body. Time per iteration is time per request.
 
 #include "bench/harness_request.hh"
-#include "core/http_parser.hh"
+#include "core/http/request_parser.hh"
 
 #include <benchmark/benchmark.h>
 

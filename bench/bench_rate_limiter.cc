@@ -7,7 +7,7 @@
 // The addresses are made before the run. Run on an otherwise idle machine:
 //   bench_rate_limiter --benchmark_repetitions=3 --benchmark_display_aggregates_only=true
 
-#include "core/rate_limiter.hh"
+#include "core/policy/rate_limiter.hh"
 
 #include <benchmark/benchmark.h>
 

@@ -8,7 +8,7 @@
 //   rwq_peek<S>/N/M  the same queue read in place with peek()/pop(), no copy: shows how much
 //                    of the difference is the copy and how much the fixed slot size.
 // N is the event size in bytes; S the smallest power of two that holds it; M the memory of
-// either queue in MiB: 32 is ring_bytes' default (core/config.hh), 1 fits the 1 MiB L2.
+// either queue in MiB: 32 is ring_bytes' default (core/config/config.hh), 1 fits the 1 MiB L2.
 // The consumer checks every event's sequence number and length and sums its bytes; a
 // benchmark that loses, repeats or tears an event stops with an error.
 //

@@ -3,17 +3,18 @@
 // chunk and answers each with pixelring's prebuilt pixel answer, all the answers of one chunk
 // in one send. What it spends per request is what loopback TCP and io_uring cost any io_uring
 // server answering this way: the kernel's share, under pixelring's CPU per request.
-// io_uring features (as net/worker.cc): multishot accept (5.19), multishot recv with a provided
-// buffer ring (6.0; net/provided_buffers.cc), SINGLE_ISSUER|DEFER_TASKRUN (6.1) falling back
-// to COOP_TASKRUN (net/uring_setup.cc), a timeout, a read of a signalfd. Minimum kernel: 6.0.
+// io_uring features (as net/worker/worker.cc): multishot accept (5.19), multishot recv with a
+// provided buffer ring (6.0; net/uring/provided_buffers.cc), SINGLE_ISSUER|DEFER_TASKRUN (6.1)
+// falling back to COOP_TASKRUN (net/uring/uring_setup.cc), a timeout, a read of a signalfd. Minimum
+// kernel: 6.0.
 //
 //   floor_server --listen 127.0.0.1:PORT     (port 0: the kernel picks one)
 //
 // stderr: "floor_server listening on 127.0.0.1:PORT" once listening; on SIGTERM or SIGINT it
 // closes every connection and prints "floor_server: stopped: N requests answered, ..." (exit 0).
-// The answers: the GIF of net/responses.cc with "Connection: keep-alive", or "Connection: close"
-// (then the connection is closed once it is sent) when a head has a "Connection: close" field
-// (case-insensitive); the Date is the start time. No parsing beyond that: any head is a hit.
+// The answers: the GIF of net/http/responses.cc with "Connection: keep-alive", or "Connection:
+// close" (then the connection is closed once it is sent) when a head has a "Connection: close"
+// field (case-insensitive); the Date is the start time. No parsing beyond that: any head is a hit.
 
 #include <algorithm>
 #include <cerrno>
@@ -34,17 +35,17 @@
 #include <fmt/format.h>
 #include <liburing.h>
 
+#include "net/http/responses.hh"
 #include "net/listener.hh"
-#include "net/provided_buffers.hh"
-#include "net/responses.hh"
-#include "net/uring_setup.hh"
-#include "net/user_data.hh"
+#include "net/uring/provided_buffers.hh"
+#include "net/uring/uring_setup.hh"
+#include "net/uring/user_data.hh"
 
 namespace pixelring {
 namespace {
 
 constexpr uint32_t max_connections = 4096;
-constexpr int listen_backlog = 4096; // as pixelring's listener (tools/collector.cc)
+constexpr int listen_backlog = 4096; // as pixelring's listener (app/collector.cc)
 // An unfinished head is carried across receives in a buffer of a fixed pool; a head longer
 // than pixelring's server.max_header_bytes default closes the connection.
 constexpr size_t max_head_bytes = 16384;

@@ -58,7 +58,7 @@ inline constexpr std::array<std::string_view, 13> tls_cipher_names{"TLS_AES_128_
 inline constexpr size_t tls13_cipher_count = 3; // the first three are TLS 1.3's
 
 // Why handshakes failed, in the order of tls_failure (tls/tls_session.hh), then too_large:
-// a ClientHello or a handshake over the worker's limits (net/worker_impl.hh). plain_http is
+// a ClientHello or a handshake over the worker's limits (net/worker/worker_impl.hh). plain_http is
 // counted as a result of its own (tls_plain_http), not as a failure.
 inline constexpr std::array<std::string_view, 6> tls_failure_reasons{
     "version", "cipher", "alpn", "plain_http", "other", "too_large"};

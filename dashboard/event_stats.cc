@@ -1,5 +1,7 @@
 #include "dashboard/event_stats.hh"
 
+#include "core/base/ascii.hh"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -7,13 +9,13 @@
 
 #include <fmt/format.h>
 
-#include "core/event_layout.hh"
+#include "core/event/event_layout.hh"
 
 namespace pixelring {
 
 namespace {
 
-// The encoder's layout (core/event.cc): {"v":1,"id":"<36>","ts":"<24>","type":"<type>",
+// The encoder's layout (core/event/encoder.cc): {"v":1,"id":"<36>","ts":"<24>","type":"<type>",
 // "action":"…","campaign":null|"…","params":{…}[,"params_truncated":true],"url":…,"path":…,
 // "page_host":…,"referrer":…, … ,"country":"…", … ,"agent":"…", …}
 using namespace event_layout;
@@ -78,7 +80,7 @@ std::string_view url_host(std::string_view url, char* buf, size_t cap) noexcept 
         ++n;
     n = cut_escaped(url.substr(0, n), cap);
     for (size_t i = 0; i < n; ++i)
-        buf[i] = url[i] >= 'A' && url[i] <= 'Z' ? char(url[i] - 'A' + 'a') : url[i];
+        buf[i] = ascii_lower(url[i]);
     return {buf, n};
 }
 

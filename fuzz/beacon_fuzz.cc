@@ -1,5 +1,5 @@
-// The input is a whole POST /e body. The harness hands it to beacon_parser (core/beacon.hh)
-// as net/worker_requests.cc's answer_beacon does, with one parser reused for every body and
+// The input is a whole POST /e body. The harness hands it to beacon_parser (core/event/beacon.hh)
+// as net/worker/worker_requests.cc's answer_beacon does, with one parser reused for every body and
 // the default limits (server.max_body_bytes 64 KiB, tracking.beacon_batch 50), but in a heap
 // buffer of exactly the body plus beacon_body_padding bytes, capacity saying so: simdjson may
 // read the padding, ASan reports a byte beyond it. The padding holds a byte picked from the
@@ -18,11 +18,11 @@
 #include <cstring>
 #include <string_view>
 
-#include "core/action_allowlist.hh"
-#include "core/beacon.hh"
-#include "core/event.hh"
-#include "core/json_scalars.hh"
-#include "core/user_agent.hh"
+#include "core/enrich/user_agent.hh"
+#include "core/event/beacon.hh"
+#include "core/event/event.hh"
+#include "core/event/json_scalars.hh"
+#include "core/policy/action_allowlist.hh"
 #include "fuzz/fuzz_support.hh"
 
 namespace pixelring {

@@ -1,7 +1,7 @@
 // The input is a chunked request body: the bytes after a head that said Transfer-Encoding:
 // chunked, perhaps followed by the next pipelined request. The harness feeds them to
-// chunked_decoder (core/chunked_decoder.hh) as net/worker_input.cc's feed_body does: each
-// recv-sized piece is copied right behind the payload decoded so far in one body buffer and
+// chunked_decoder (core/http/chunked_decoder.hh) as net/worker/worker_input.cc's feed_body does:
+// each recv-sized piece is copied right behind the payload decoded so far in one body buffer and
 // decoded in place there. While decode runs, only the new piece is readable (the payload before
 // it and the buffer's free tail are ASan-poisoned), since the contract names buf[0..*len) only.
 // Each input is decoded whole and in pieces, under the default server.max_body_bytes and a
@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/chunked_decoder.hh"
+#include "core/http/chunked_decoder.hh"
 #include "fuzz/fuzz_support.hh"
 
 namespace pixelring {

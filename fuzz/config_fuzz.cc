@@ -1,8 +1,8 @@
 // The input is a configuration file (TOML text), optionally followed by NUL-separated --set
 // arguments (KEY=VALUE): what `pixelring --config FILE --set ...` reads at start-up. The
-// harness writes the text to a memfd and calls load_config (core/config.hh) with its
+// harness writes the text to a memfd and calls load_config (core/config/config.hh) with its
 // /proc/self/fd path and the --set arguments, the environment ignored, as tools/pixelring.cc
-// does; then check_feature_config (core/config_check.hh), with tracking.image and the GeoIP
+// does; then check_feature_config (app/config_check.hh), with tracking.image and the GeoIP
 // paths cleared so that no fuzzed path is opened. Checked: loading never throws or crashes,
 // and an accepted configuration survives to_toml:
 // with its secrets cleared (to_toml redacts them), the TOML text loads back to an equal
@@ -17,8 +17,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/config.hh"
-#include "core/config_check.hh"
+#include "app/config_check.hh"
+#include "core/config/config.hh"
 #include "fuzz/fuzz_support.hh"
 
 namespace pixelring {

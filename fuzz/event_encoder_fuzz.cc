@@ -1,13 +1,13 @@
 // The input is one HTTP request as a client sends it: a pixel, /tr/v1/ or /r/ GET, or a POST
 // /e beacon with its body (Content-Length or chunked). The harness does what the worker does
-// with it (net/worker_input.cc, net/worker_requests.cc): parse the head, route it, check a
-// redirect target (redirect.allow_hosts admits two hosts), read and decode a beacon body into a
-// buffer with beacon_body_padding, run enrich_request and enrich_visitor (core/enrichment.hh;
-// every address is a trusted proxy, so X-Forwarded-For and Forwarded choose the client, and
-// the GeoIP test databases in ../shared/testdata are used when present), then
-// encode_pixel_event or encode_beacon_event (core/event.hh, core/event_kinds.cc) into a heap
-// buffer of exactly max_pixel_event_size / max_beacon_event_size bytes, the bound the encoder
-// promises, as the worker reserves a ring slot of that size. Twice: with enrichment and IPs
+// with it (net/worker/worker_input.cc, net/worker/worker_requests.cc): parse the head, route it,
+// check a redirect target (redirect.allow_hosts admits two hosts), read and decode a beacon body
+// into a buffer with beacon_body_padding, run enrich_request and enrich_visitor
+// (core/enrich/enrichment.hh; every address is a trusted proxy, so X-Forwarded-For and Forwarded
+// choose the client, and the GeoIP test databases in ../shared/testdata are used when present),
+// then encode_pixel_event or encode_beacon_event (core/event/event.hh, core/event/encoder.cc)
+// into a heap buffer of exactly max_pixel_event_size / max_beacon_event_size bytes, the bound the
+// encoder promises, as the worker reserves a ring slot of that size. Twice: with enrichment and IPs
 // truncated, and without enrichment, with full IPs and no User-Agent. Checked: the event is no
 // longer than the bound, is strict UTF-8, and simdjson's DOM parser reads it as one object
 // with no member twice (params too) that starts with v, id and ts, has the documented type, and
@@ -23,16 +23,16 @@
 #include <string_view>
 #include <unistd.h>
 
-#include "core/beacon.hh"
-#include "core/chunked_decoder.hh"
-#include "core/enrichment.hh"
-#include "core/event.hh"
-#include "core/http_parser.hh"
-#include "core/redirect.hh"
-#include "core/url_fields.hh"
+#include "core/enrich/enrichment.hh"
+#include "core/event/beacon.hh"
+#include "core/event/event.hh"
+#include "core/event/url_fields.hh"
+#include "core/http/chunked_decoder.hh"
+#include "core/http/request_parser.hh"
+#include "core/policy/redirect.hh"
 #include "dashboard/event_stats.hh"
 #include "fuzz/fuzz_support.hh"
-#include "net/router.hh"
+#include "net/http/router.hh"
 
 #ifndef PIXELRING_TESTDATA_DIR
 #define PIXELRING_TESTDATA_DIR ""

@@ -1,8 +1,8 @@
 // The input is the byte stream of one client connection: pipelined request heads, with or
-// without bodies. The harness plays it to request_parser (core/http_parser.hh) the way
-// net/worker_input.cc's consume() does: parse_head on the bytes received so far, again with
+// without bodies. The harness plays it to request_parser (core/http/request_parser.hh) the way
+// net/worker/worker_input.cc's consume() does: parse_head on the bytes received so far, again with
 // the same request start and a larger length after need_more, the body skipped (Content-Length)
-// or decoded by chunked_decoder for POST /e, route_request (net/router.hh) deciding whether
+// or decoded by chunked_decoder for POST /e, route_request (net/http/router.hh) deciding whether
 // the connection goes on. The bytes live in one heap buffer of exactly the input's size whose
 // not-yet-received tail is ASan-poisoned, so a read past what recv delivered is reported. Each
 // input is played twice, whole and in recv-sized pieces (recv_schedule), under the default
@@ -18,10 +18,10 @@
 #include <string_view>
 #include <vector>
 
-#include "core/chunked_decoder.hh"
-#include "core/http_parser.hh"
+#include "core/http/chunked_decoder.hh"
+#include "core/http/request_parser.hh"
 #include "fuzz/fuzz_support.hh"
-#include "net/router.hh"
+#include "net/http/router.hh"
 
 namespace pixelring {
 namespace {
@@ -89,7 +89,7 @@ std::string_view first_non_empty(const http_request& r, std::string_view name) {
     return {};
 }
 
-// Every promise of core/http_parser.hh about a complete head at head[0..req.head_length).
+// Every promise of core/http/request_parser.hh about a complete head at head[0..req.head_length).
 void check_complete(const char* head, size_t available, const http_request& r,
                     const http_limits& limits) {
     const size_t n = r.head_length;

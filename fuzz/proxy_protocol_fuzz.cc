@@ -1,5 +1,5 @@
 // The input is the first bytes of a connection when server.proxy_protocol is on. The harness
-// calls parse_proxy_header (core/proxy_protocol.hh) as net/worker_input.cc's
+// calls parse_proxy_header (core/http/proxy_protocol.hh) as net/worker/worker_input.cc's
 // take_proxy_header does: from buf[0] again after every recv, with max_bytes the staging
 // buffer's capacity (server.max_header_bytes + 4 receive buffers, for the default and the
 // smallest max_header_bytes). It does so for every length from 0 to the input's size — a
@@ -18,7 +18,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "core/proxy_protocol.hh"
+#include "core/http/proxy_protocol.hh"
 #include "fuzz/fuzz_support.hh"
 
 namespace pixelring {
@@ -133,7 +133,7 @@ void play(std::string_view input, size_t max_bytes) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view input(reinterpret_cast<const char*>(data), size);
     // The staging buffer's capacity: server.max_header_bytes (default 16 KiB, at least 1 KiB)
-    // plus four 16 KiB receive buffers (net/worker.cc).
+    // plus four 16 KiB receive buffers (net/worker/worker.cc).
     pixelring::play(input, 16384 + 4 * 16384);
     pixelring::play(input, 1024 + 4 * 16384);
     return 0;

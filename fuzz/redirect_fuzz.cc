@@ -1,9 +1,9 @@
 // The input is the request-target of a click redirect, "/r/<action>?url=...&sig=...&
 // campaignID=...". The harness wraps it in a GET request, parses and routes it with the real
-// parser and router, and calls check_redirect (core/redirect.hh) as net/worker_requests.cc's
-// answer_redirect does: the url and sig parameters by query_param, the subject by
-// find_redirect_subject, a policy with a secret and two allowed hosts, and the Location
-// written into a heap buffer of exactly 3 * raw_url.size() bytes, the size the header says
+// parser and router, and calls check_redirect (core/policy/redirect.hh) as
+// net/worker/worker_requests.cc's answer_redirect does: the url and sig parameters by query_param,
+// the subject by find_redirect_subject, a policy with a secret and two allowed hosts, and the
+// Location written into a heap buffer of exactly 3 * raw_url.size() bytes, the size the header says
 // always suffices. Checked: an admitted target obeys the header's grammar (absolute http(s),
 // no control bytes, space or backslash, no userinfo, ASCII host) and its Location is printable
 // ASCII starting with the lower-case scheme; and a link that `pixelring sign-url` prints
@@ -19,12 +19,12 @@
 #include <string>
 #include <string_view>
 
-#include "core/http_parser.hh"
-#include "core/percent_decode.hh"
-#include "core/redirect.hh"
-#include "core/url_fields.hh"
+#include "core/event/url_fields.hh"
+#include "core/http/percent_decode.hh"
+#include "core/http/request_parser.hh"
+#include "core/policy/redirect.hh"
 #include "fuzz/fuzz_support.hh"
-#include "net/router.hh"
+#include "net/http/router.hh"
 
 namespace pixelring {
 namespace {

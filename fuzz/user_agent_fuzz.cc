@@ -1,6 +1,6 @@
 // The input is a User-Agent value, optionally followed by LF-separated Sec-Purpose, Purpose,
 // X-Purpose and X-Moz values and a sixth line that, when not empty, says the client came
-// through Apple's Private Relay. The harness calls classify_agent (core/user_agent.hh) as
+// through Apple's Private Relay. The harness calls classify_agent (core/enrich/user_agent.hh) as
 // enrich_request does, each value in a heap buffer of exactly its size, and once more with
 // the per-thread cache off. Checked: cached and uncached answers agree (the cache persists
 // across inputs, as on a worker); only the first max_user_agent_scan bytes count; browser
@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "core/user_agent.hh"
+#include "core/enrich/user_agent.hh"
 #include "fuzz/fuzz_support.hh"
 
 namespace pixelring {

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "core/http_parser.hh"
+#include "core/http/request_parser.hh"
 
 namespace pixelring {
 

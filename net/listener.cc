@@ -11,8 +11,8 @@
 
 #include <fmt/format.h>
 
-#include "core/client_address.hh"
-#include "core/config.hh"
+#include "core/base/address.hh"
+#include "core/config/config.hh"
 
 namespace pixelring {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/event.hh"
+#include "core/base/address.hh"
 
 namespace pixelring {
 

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "core/clock.hh"
+#include "core/base/clock.hh"
 
 namespace pixelring {
 

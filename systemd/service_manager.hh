@@ -3,7 +3,7 @@
 // (sd_listen_fds_with_names) and the state messages to the service manager (sd_notify:
 // READY, RELOADING, STOPPING, STATUS, WATCHDOG, EXTEND_TIMEOUT_USEC). Outside systemd both
 // are no-ops: no sockets are passed and nothing is sent. No threads, no worker state: the
-// collector (tools/collector.cc) decides when to say what.
+// collector (app/collector.cc) decides when to say what.
 
 #include <cstdint>
 #include <string>

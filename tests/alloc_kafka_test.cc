@@ -21,8 +21,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "sinks/kafka_message.hh"
-#include "sinks/kafka_sink.hh"
+#include "sinks/kafka/kafka_message.hh"
+#include "sinks/kafka/kafka_sink.hh"
 #include "tests/counting_allocator.hh"
 
 using namespace pixelring;
@@ -139,7 +139,7 @@ private:
     rd_kafka_mock_cluster_t* mc_ = nullptr;
 };
 
-// Pixel events as core/event.hh encodes them with the default enrichment (~650 bytes), 4096
+// Pixel events as core/event/event.hh encodes them with the default enrichment (~650 bytes), 4096
 // distinct visitors (the message key).
 std::vector<std::string> make_events() {
     std::vector<std::string> out;

@@ -1,12 +1,12 @@
-// Zero allocations on the request path (issue 5 item 3). A real worker thread (net/worker) on a
-// loopback listener, enrichment on with the GeoIP test databases (the client address comes from
-// X-Forwarded-For behind a trusted 127.0.0.1, so the lookups find a city), a thread that drains
-// its ring, and a client on the test thread: after a warm-up, the heap allocations of the worker
-// thread over 100,000 keep-alive pixel requests must be 0, and the same for beacons, preflights,
-// REST hits and signed redirects. The worker's count is read from the test thread through
-// thread_allocation_counter() (tests/counting_allocator.hh), once the worker has gone quiet.
-// A negative control makes the worker's loop allocate (an interposed clock_gettime) and checks
-// that the same measurement sees it.
+// Zero allocations on the request path (issue 5 item 3). A real worker thread (net/worker/worker)
+// on a loopback listener, enrichment on with the GeoIP test databases (the client address comes
+// from X-Forwarded-For behind a trusted 127.0.0.1, so the lookups find a city), a thread that
+// drains its ring, and a client on the test thread: after a warm-up, the heap allocations of the
+// worker thread over 100,000 keep-alive pixel requests must be 0, and the same for beacons,
+// preflights, REST hits and signed redirects. The worker's count is read from the test thread
+// through thread_allocation_counter() (tests/counting_allocator.hh), once the worker has gone
+// quiet. A negative control makes the worker's loop allocate (an interposed clock_gettime) and
+// checks that the same measurement sees it.
 
 #include <gtest/gtest.h>
 
@@ -30,12 +30,12 @@
 #include <unistd.h>
 #include <vector>
 
-#include "core/config.hh"
-#include "core/enrichment.hh"
-#include "core/redirect.hh"
+#include "core/config/config.hh"
+#include "core/enrich/enrichment.hh"
+#include "core/policy/redirect.hh"
 #include "core/spsc_ring.hh"
 #include "net/listener.hh"
-#include "net/worker.hh"
+#include "net/worker/worker.hh"
 #include "tests/counting_allocator.hh"
 
 using namespace pixelring;
@@ -46,7 +46,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // While set, every clock read allocates (and frees) a block on the calling thread. The worker
-// reads the clocks on every pass of its loop (core/clock.hh), so each request it serves then
+// reads the clocks on every pass of its loop (core/base/clock.hh), so each request it serves then
 // allocates at least once, as a regression in the request path would.
 std::atomic<bool> g_clock_allocates{false};
 
@@ -87,7 +87,7 @@ constexpr char user_agent[] =
 // A London address of GeoIP2-City-Test.mmdb, believed from 127.0.0.1 (server.trusted_proxies).
 constexpr char client_address[] = "81.2.69.160";
 
-// One worker thread serving 127.0.0.1:<port 0> with the collector's wiring (tools/collector.cc),
+// One worker thread serving 127.0.0.1:<port 0> with the collector's wiring (app/collector.cc),
 // and a thread that drains its ring as the sink thread would (without a sink: the events are
 // counted and the last one kept).
 class server {

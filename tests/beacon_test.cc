@@ -1,10 +1,11 @@
-// Tests of the beacon body parser (core/beacon.hh): single objects and batches, the batch
+// Tests of the beacon body parser (core/event/beacon.hh): single objects and batches, the batch
 // limit, every field's type errors with their exact reason texts, numbers and booleans in
 // params, escapes and surrogates, invalid JSON (a corpus and random mutations checked against
 // a strict reference reader), trailing content, deep nesting, the allowlist, receipts, reads
 // past the padding (guard page), zero allocations after construction, and the cost per item.
 
-#include "core/beacon.hh"
+#include "core/event/beacon.hh"
+#include "core/policy/action_allowlist.hh"
 
 #include <gtest/gtest.h>
 

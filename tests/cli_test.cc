@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "core/redirect.hh"
+#include "core/policy/redirect.hh"
 #include "tests/e2e_client.hh"
 
 using pixelring::test::run_binary;

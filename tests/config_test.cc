@@ -2,7 +2,7 @@
 // (passed as an explicit array, never the real environ), --set, NanoTrack's aliases, the error
 // messages operators read, parse_listen_address and to_toml's round trip.
 
-#include "core/config.hh"
+#include "core/config/config.hh"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -105,7 +105,7 @@ TEST(TopCounter, LongKeysAreCutWhereACharacterOrEscapeEnds) {
     EXPECT_EQ(entries_of(t).begin()->first, std::string(64, 'k'));
 }
 
-// Events as core/event.cc writes them (taken from the collector's output).
+// Events as core/event/encoder.cc writes them (taken from the collector's output).
 constexpr std::string_view pixel_event =
     R"({"v":1,"id":"01a250f6-d9c1-75ba-818f-d78f6351448f","ts":"2026-12-07T14:44:44.609Z","type":"pixel","action":"open","campaign":"spring","params":{"url":"not the page","x":"},\"url\":"},"url":"https://Shop.example/cart?x=1","path":"/cart","page_host":"shop.example","referrer":null,"visitor":"8aa3e97fcc265e3c8ce17bf90d7d59ce","ip":"127.0.0.0","country":"SE","region":"Stockholm","ua":"Mozilla/5.0 \"agent\":\"bot\"","agent":"browser","device":"desktop","browser":"Firefox","os":"Linux","dnt":false,"host":"px.example.com","collector":"test"})";
 constexpr std::string_view beacon_event =

@@ -1,9 +1,9 @@
-// Tests of the rest, redirect and beacon events (core/event.hh) and of the per-request and
-// per-event enrichment split (core/enrichment.hh): exact events, each field rule, the rest
+// Tests of the rest, redirect and beacon events (core/event/event.hh) and of the per-request and
+// per-event enrichment split (core/enrich/enrichment.hh): exact events, each field rule, the rest
 // tuple rules, the size bound under random worst-case bytes (checked with a strict JSON
 // reader, a UTF-8 check and a sentinel past the bound), and no allocation.
 
-#include "core/event.hh"
+#include "core/event/event.hh"
 
 #include <gtest/gtest.h>
 
@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "core/beacon.hh"
-#include "core/enrichment.hh"
-#include "core/geoip.hh"
-#include "core/http_parser.hh"
-#include "core/user_agent.hh"
-#include "core/visitor.hh"
+#include "core/enrich/enrichment.hh"
+#include "core/enrich/geoip.hh"
+#include "core/enrich/user_agent.hh"
+#include "core/enrich/visitor.hh"
+#include "core/event/beacon.hh"
+#include "core/http/request_parser.hh"
 #include "tests/counting_allocator.hh"
 #include "tests/json_reader.hh"
 #include "tests/utf8_check.hh"
@@ -820,44 +820,36 @@ TEST(enrichment_split, dnt_and_disabled) {
     EXPECT_EQ(std::memcmp(client.bytes, ipv4("192.0.2.1").bytes, 4), 0);
 }
 
-// enrich_pixel is enrich_request + enrich_visitor (raw campaignID, else the Referer's host).
-TEST(enrichment_split, enrich_pixel_is_the_two_steps) {
+// The worker's two steps for a pixel: enrich_request, then enrich_visitor for the site
+// raw_campaign gives (the campaignID as sent, key compared after percent-decoding), else the
+// Referer's host. The visitor is the one the hasher gives for that site directly.
+TEST(enrichment_split, pixel_visitor_from_the_raw_campaign) {
     enrich_fixture fx;
     visitor_hasher a(fx.key);
     visitor_hasher b(fx.key);
-    for (const char* query : {"campaignID=caf%C3%A9", "x=1", "campaign%49D=y", ""}) {
-        SCOPED_TRACE(query);
-        parsed_request req("GET /track/open.gif?" + std::string(query) +
+    struct example {
+        const char* query;
+        std::string_view site;
+    };
+    for (const example& ex :
+         {example{"campaignID=caf%C3%A9", "caf%C3%A9"}, example{"campaign%49D=y", "y"},
+          example{"x=1", "shop.example"}, example{"", "shop.example"}}) {
+        SCOPED_TRACE(ex.query);
+        parsed_request req("GET /track/open.gif?" + std::string(ex.query) +
                            " HTTP/1.1\r\nHost: px\r\nReferer: https://Shop.Example/p\r\n"
                            "User-Agent: curl/8\r\nX-Forwarded-For: 198.51.100.9\r\n\r\n");
         pixel_hit hit;
         hit.query = req.r.query;
         hit.client = ipv4("10.0.0.1");
-        enrichment_scratch s1;
-        enrich_pixel(fx.setup, req.r, k_ms, a, hit, s1);
-        ASSERT_EQ(hit.enrichment, &s1.fields);
-
-        ip_address client = ipv4("10.0.0.1");
-        enrichment_scratch s2;
-        enrich_request(fx.setup, req.r, client, s2);
-        const std::string_view q = req.r.query;
-        const std::string_view campaign =
-            q.starts_with("campaignID=") ? q.substr(11) : std::string_view{};
-        enrich_visitor(fx.setup, req.r, k_ms, b, client, campaign, req.r.referer, s2);
-        EXPECT_EQ(std::memcmp(&hit.client, &client, sizeof client), 0);
-        EXPECT_EQ(s1.fields.visitor, s2.fields.visitor);
-        EXPECT_EQ(s1.fields.visitor.size(), visitor_id_size);
-        EXPECT_EQ(s1.fields.dnt, s2.fields.dnt);
+        enrichment_scratch s;
+        enrich_request(fx.setup, req.r, hit.client, s);
+        enrich_visitor(fx.setup, req.r, k_ms, a, hit.client, raw_campaign(hit), req.r.referer, s);
+        EXPECT_EQ(std::memcmp(hit.client.bytes, ipv4("198.51.100.9").bytes, 4), 0);
+        char expected[visitor_id_size];
+        ASSERT_TRUE(b.visitor_id(k_ms, ex.site, hit.client, req.r.user_agent, expected));
+        EXPECT_EQ(s.fields.visitor, std::string_view(expected, visitor_id_size));
+        EXPECT_FALSE(s.fields.dnt);
     }
-    // Off: only the address changes, hit.enrichment stays nullptr.
-    fx.setup.enabled = false;
-    parsed_request req(beacon_request(""));
-    pixel_hit hit;
-    hit.client = ipv4("10.0.0.1");
-    enrichment_scratch s;
-    enrich_pixel(fx.setup, req.r, k_ms, a, hit, s);
-    EXPECT_EQ(hit.enrichment, nullptr);
-    EXPECT_EQ(std::memcmp(hit.client.bytes, ipv4("198.51.100.9").bytes, 4), 0);
 }
 
 } // namespace

@@ -1,9 +1,9 @@
-// Tests of the event encoder (core/event.hh): exact events for representative hits, each
+// Tests of the event encoder (core/event/event.hh): exact events for representative hits, each
 // field rule, the enrichment fields (utm, visitor, GeoIP, agent, dnt), a hostile corpus
 // checked with a strict UTF-8 and JSON validator, the size bound, no allocation, json_escape
 // against a slow reference, UUIDv7 and timestamps.
 
-#include "core/event.hh"
+#include "core/event/event.hh"
 
 #include <gtest/gtest.h>
 
@@ -25,10 +25,10 @@
 #include <utility>
 #include <vector>
 
-#include "core/geoip.hh"
-#include "core/url_fields.hh"
-#include "core/user_agent.hh"
-#include "core/visitor.hh"
+#include "core/enrich/geoip.hh"
+#include "core/enrich/user_agent.hh"
+#include "core/enrich/visitor.hh"
+#include "core/event/url_fields.hh"
 #include "tests/json_reader.hh"
 #include "tests/utf8_check.hh"
 
@@ -367,7 +367,7 @@ ip_address ipv6(const char* text) {
 }
 
 // The members the event of this hit must have, in DESIGN.md §3 order: every rule of
-// presence from core/event.hh, written out independently of the encoder.
+// presence from core/event/event.hh, written out independently of the encoder.
 std::vector<std::string> expected_members(const pixel_hit& hit, const encode_options& opt) {
     std::vector<std::string> expected_order = {"v",      "id",        "ts",      "type",
                                                "action", "campaign",  "params",  "url",

@@ -20,14 +20,14 @@
 #include <string_view>
 #include <vector>
 
-#include "core/event.hh"
-#include "core/geoip.hh"
-#include "core/http_chars.hh"
-#include "core/http_parser.hh"
-#include "core/json_escape.hh"
-#include "core/percent_decode.hh"
-#include "core/url_fields.hh"
-#include "core/user_agent.hh"
+#include "core/enrich/geoip.hh"
+#include "core/enrich/user_agent.hh"
+#include "core/event/event.hh"
+#include "core/event/json_escape.hh"
+#include "core/event/url_fields.hh"
+#include "core/http/http_chars.hh"
+#include "core/http/percent_decode.hh"
+#include "core/http/request_parser.hh"
 #include "tests/guarded_memory.hh"
 
 namespace pixelring {

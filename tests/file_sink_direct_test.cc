@@ -1,4 +1,4 @@
-// The file sink under sink.file.direct (sinks/direct_writer.hh), against real files in a
+// The file sink under sink.file.direct (sinks/file/direct_writer.hh), against real files in a
 // mkdtemp directory: byte-exact output across many whole-block writes, events held until
 // poll() after direct_hold_ms, the page cache left alone, files that end off a block or inside
 // a line, rotation and reopen, events larger than the buffer, fsync "always", exact accounting
@@ -23,7 +23,7 @@
 
 #include <gtest/gtest.h>
 
-#include "sinks/file_sink.hh"
+#include "sinks/file/file_sink.hh"
 #include "tests/sink_files.hh"
 #include "tests/temp_dir.hh"
 

@@ -33,7 +33,7 @@
 
 #include <gtest/gtest.h>
 
-#include "sinks/file_sink.hh"
+#include "sinks/file/file_sink.hh"
 #include "sinks/stdout_sink.hh"
 #include "tests/sink_files.hh"
 #include "tests/temp_dir.hh"

@@ -1,10 +1,10 @@
-// Tests of enrichment: GeoIP lookups (core/geoip.hh) against MaxMind's test databases, checked
-// address by address against the JSON they were built from, plus open errors, allocation and
-// cost; and the URL fields (core/url_fields.hh): utm parameters and the referrer host.
+// Tests of enrichment: GeoIP lookups (core/enrich/geoip.hh) against MaxMind's test databases,
+// checked address by address against the JSON they were built from, plus open errors, allocation
+// and cost; and the URL fields (core/event/url_fields.hh): utm parameters and the referrer host.
 
-#include "core/geoip.hh"
-#include "core/json_escape.hh"
-#include "core/url_fields.hh"
+#include "core/enrich/geoip.hh"
+#include "core/event/json_escape.hh"
+#include "core/event/url_fields.hh"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
-// Tests for core/http_parser: every input is placed so that it ends right before an
+// Tests for core/http/request_parser: every input is placed so that it ends right before an
 // unreadable guard page, so a parser that reads one byte too far crashes the test.
 
-#include "core/http_parser.hh"
+#include "core/http/request_parser.hh"
 
 #include <gtest/gtest.h>
 

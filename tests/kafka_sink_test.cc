@@ -17,10 +17,10 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "core/event.hh"
-#include "sinks/kafka_message.hh"
-#include "sinks/kafka_sink.hh"
-#include "sinks/kafka_stats.hh"
+#include "core/event/event.hh"
+#include "sinks/kafka/kafka_message.hh"
+#include "sinks/kafka/kafka_sink.hh"
+#include "sinks/kafka/kafka_stats.hh"
 #include "tests/temp_dir.hh"
 
 using namespace pixelring;

@@ -23,7 +23,7 @@
 
 #include <fmt/format.h>
 
-#include "sinks/spool.hh"
+#include "sinks/kafka/spool.hh"
 #include "tests/e2e_client.hh"
 #include "tests/kafka_fixture.hh"
 #include "tests/temp_dir.hh"

@@ -1,8 +1,8 @@
-// Tests for core/proxy_protocol: valid v1 and v2 headers field by field, every truncation
+// Tests for core/http/proxy_protocol: valid v1 and v2 headers field by field, every truncation
 // point, corruptions, limits. Every input ends right before an unreadable guard page, so a
 // parser that reads one byte past len crashes the test.
 
-#include "core/proxy_protocol.hh"
+#include "core/http/proxy_protocol.hh"
 
 #include <gtest/gtest.h>
 

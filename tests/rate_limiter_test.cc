@@ -1,10 +1,10 @@
-// Tests of the per-client token bucket (core/rate_limiter.hh): exact counts and refill in
+// Tests of the per-client token bucket (core/policy/rate_limiter.hh): exact counts and refill in
 // milli-tokens without drift, the burst cap, IPv6 grouped by /64, IPv4-mapped addresses as
 // IPv4, a clock that goes backwards, costs above 1 and above the burst, which slot an
 // eviction takes, and a flood of 1,000,000 distinct addresses that allocates nothing and
 // leaves a heavy client's limit exactly as it is without the flood.
 
-#include "core/rate_limiter.hh"
+#include "core/policy/rate_limiter.hh"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/client_address.hh"
+#include "core/enrich/client_address.hh"
 #include "tests/counting_allocator.hh"
 
 namespace pixelring {

@@ -1,11 +1,11 @@
-// Tests of the /r/ redirect policy (core/redirect.hh): the open-redirect bypass list of issue 4,
-// signatures (valid, tampered, malformed), the exact-host allowlist, sign_url round trips,
+// Tests of the /r/ redirect policy (core/policy/redirect.hh): the open-redirect bypass list of
+// issue 4, signatures (valid, tampered, malformed), the exact-host allowlist, sign_url round trips,
 // start-up validation of redirect.secret and redirect.allow_hosts, a randomised search for an
 // accepted target that leaves the allowed host, and the cost of one check.
 
-#include "core/redirect.hh"
+#include "core/policy/redirect.hh"
 
-#include "core/http_parser.hh"
+#include "core/http/request_parser.hh"
 
 #include <gtest/gtest.h>
 
@@ -65,7 +65,7 @@ std::string encode(std::string_view s) {
     return out;
 }
 
-// HMAC-SHA256 as lower-case hex, computed here independently of core/redirect.cc.
+// HMAC-SHA256 as lower-case hex, computed here independently of core/policy/redirect.cc.
 std::string hmac_hex(std::string_view key, std::string_view message) {
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_state st;

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "core/http_parser.hh"
-#include "net/responses.hh"
-#include "net/router.hh"
-#include "net/tracker_script.hh"
+#include "core/http/request_parser.hh"
+#include "net/http/responses.hh"
+#include "net/http/router.hh"
+#include "net/http/tracker_script.hh"
 
 using namespace pixelring;
 

@@ -13,9 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/dynamic_answer.hh"
+#include "net/http/dynamic_answer.hh"
+#include "net/http/router.hh"
 #include "net/listener.hh"
-#include "net/router.hh"
 
 using namespace pixelring;
 

@@ -101,7 +101,7 @@ std::string hmac_hex(const std::string& text) {
     return hex;
 }
 
-// The sig of a /r/<action> link to target with that campaign, as core/redirect.hh defines
+// The sig of a /r/<action> link to target with that campaign, as core/policy/redirect.hh defines
 // the signed message ("What is signed"), built here byte by byte.
 std::string link_sig(const std::string& action, std::optional<std::string> campaign,
                      const std::string& target) {

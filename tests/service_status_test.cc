@@ -1,4 +1,4 @@
-// tools/service_status: the STATUS= line the service reports and the liveness that feeds
+// app/service_status: the STATUS= line the service reports and the liveness that feeds
 // systemd's watchdog, from the counters the workers and the sink thread keep.
 
 #include <gtest/gtest.h>
@@ -6,8 +6,8 @@
 #include <atomic>
 #include <string>
 
+#include "app/service_status.hh"
 #include "core/metrics.hh"
-#include "tools/service_status.hh"
 
 using namespace pixelring;
 

@@ -24,9 +24,9 @@
 
 #include <gtest/gtest.h>
 
-#include "core/clock.hh"
-#include "core/crc32c.hh"
-#include "sinks/spool.hh"
+#include "core/base/clock.hh"
+#include "sinks/kafka/crc32c.hh"
+#include "sinks/kafka/spool.hh"
 #include "tests/temp_dir.hh"
 
 namespace pixelring {

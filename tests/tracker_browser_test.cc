@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/tracker_script.hh"
+#include "net/http/tracker_script.hh"
 #include "tests/browser_support.hh"
 #include "tests/e2e_events.hh"
 

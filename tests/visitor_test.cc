@@ -1,8 +1,8 @@
-// Tests of the visitor id (core/visitor.hh): stability within a UTC day, rotation at
+// Tests of the visitor id (core/enrich/visitor.hh): stability within a UTC day, rotation at
 // midnight, fleet and process salts, the IPv6 /64 cut, length-prefixing, the DNT / Sec-GPC
 // test, and the cost of one call.
 
-#include "core/visitor.hh"
+#include "core/enrich/visitor.hh"
 
 #include <gtest/gtest.h>
 
@@ -65,7 +65,7 @@ TEST(VisitorTest, IdIs32LowerCaseHexDigits) {
         EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << id;
 }
 
-// The salt of day t0 for the fleet secret, as core/visitor.hh defines it.
+// The salt of day t0 for the fleet secret, as core/enrich/visitor.hh defines it.
 void documented_salt(const std::string& secret, uint64_t ms, unsigned char salt[16]) {
     unsigned char root[32];
     const std::string root_msg = "pixelring visitor_secret v1" + secret;
@@ -101,7 +101,7 @@ std::string documented_id(const unsigned char salt[16], const std::string& site,
     return hex;
 }
 
-// The documented construction in core/visitor.hh, recomputed here with libsodium directly.
+// The documented construction in core/enrich/visitor.hh, recomputed here with libsodium directly.
 TEST(VisitorTest, MatchesTheDocumentedConstruction) {
     unsigned char salt[16];
     documented_salt(fleet_secret, t0, salt);
@@ -116,8 +116,8 @@ TEST(VisitorTest, MatchesTheDocumentedConstruction) {
     EXPECT_EQ(want, "c21e0e302f6c6aea318aec97333b8b5f");
 }
 
-// The incremental SipHash in core/visitor.cc against libsodium's one-shot function, for every
-// alignment of the fields in the 8-byte words: sites of 0 to 24 bytes, user agents of 0 to
+// The incremental SipHash in core/enrich/visitor.cc against libsodium's one-shot function, for
+// every alignment of the fields in the 8-byte words: sites of 0 to 24 bytes, user agents of 0 to
 // 300 bytes, IPv4 and IPv6.
 TEST(VisitorTest, StreamingSipHashMatchesLibsodiumForEveryLength) {
     unsigned char salt[16];

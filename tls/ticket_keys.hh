@@ -26,7 +26,7 @@
 #include <memory>
 #include <string>
 
-#include "core/config.hh"
+#include "core/config/config.hh"
 
 struct ssl_ctx_st;
 

@@ -2,6 +2,8 @@
 
 #include "tls/tls_context.hh"
 
+#include "core/base/ascii.hh"
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -39,13 +41,13 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_len, const u
 
 // Whether a certificate name (exact, or "*." and one label) matches a host name, in any case.
 bool name_matches(const std::string& name, const char* host) noexcept {
-    const size_t len = std::strlen(host);
-    if (name.size() == len && strncasecmp(name.c_str(), host, len) == 0) return true;
+    const std::string_view h(host);
+    if (ascii_iequals(name, h)) return true;
     // "*.example.com" covers exactly one more label: "a.example.com".
     if (name.size() > 2 && name[0] == '*' && name[1] == '.') {
-        const char* dot = std::strchr(host, '.');
-        return dot && dot != host && std::strlen(dot) == name.size() - 1 &&
-               strncasecmp(dot, name.c_str() + 1, name.size() - 1) == 0;
+        const size_t dot = h.find('.');
+        return dot != std::string_view::npos && dot != 0 &&
+               ascii_iequals(h.substr(dot), std::string_view(name).substr(1));
     }
     return false;
 }
@@ -108,7 +110,7 @@ std::string name_text(const X509_NAME* name) {
 
 std::string lower(std::string s) {
     for (char& c : s)
-        c = char(std::tolower(static_cast<unsigned char>(c)));
+        c = ascii_lower(c);
     return s;
 }
 

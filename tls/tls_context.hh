@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.hh"
+#include "core/config/config.hh"
 #include "tls/ticket_keys.hh"
 
 struct ssl_ctx_st;

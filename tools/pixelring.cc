@@ -12,13 +12,13 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "core/config.hh"
-#include "core/config_check.hh"
-#include "core/redirect.hh"
+#include "app/allocator.hh"
+#include "app/collector.hh"
+#include "app/config_check.hh"
+#include "core/config/config.hh"
+#include "core/policy/redirect.hh"
 #include "sinks/write_all.hh"
 #include "tls/tls_context.hh"
-#include "tools/allocator.hh"
-#include "tools/collector.hh"
 
 extern char** environ;
 

@@ -1,7 +1,8 @@
 // The pixelring side of the differential test (tests/differential/differential.py): each case
-// of a corpus goes through core/http_parser and core/chunked_decoder exactly as the worker
-// feeds them (net/worker_input.cc: consume and feed_body; net/worker_requests.cc:
-// handle_request's keep-alive rule), and one JSON line says what the server would do with it.
+// of a corpus goes through core/http/request_parser and core/http/chunked_decoder exactly as the
+// worker feeds them (net/worker/worker_input.cc: consume and feed_body;
+// net/worker/worker_requests.cc: handle_request's keep-alive rule), and one JSON line says what the
+// server would do with it.
 //
 // Usage: http_differential_driver [--split] CORPUS       (CORPUS "-": standard input)
 // CORPUS is "PXDIFF1\n" followed, per case, by a 4-byte little-endian length and the bytes.
@@ -35,8 +36,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/chunked_decoder.hh"
-#include "core/http_parser.hh"
+#include "core/http/chunked_decoder.hh"
+#include "core/http/request_parser.hh"
 #include "tests/guarded_memory.hh"
 
 namespace pixelring {
@@ -90,7 +91,7 @@ const char* method_name(http_method m) {
 }
 
 // Runs one connection's bytes, delivered in pieces of the given sizes (their sum is
-// input.size()), through the parser and the decoder as net/worker_input.cc does.
+// input.size()), through the parser and the decoder as net/worker/worker_input.cc does.
 class server_model {
 public:
     server_model(const http_limits& limits, test::guarded_buffer& head_mem,
@@ -100,7 +101,8 @@ public:
     outcome run(std::string_view input, const std::vector<size_t>& pieces) {
         outcome out;
         request_parser parser(limits_);
-        chunked_decoder chunks(limits_.max_body_bytes); // as net/connection_table.hh sizes it
+        chunked_decoder chunks(
+            limits_.max_body_bytes); // as net/worker/connection_table.hh sizes it
         enum { reading_head, reading_cl_body, reading_chunked_body, done } state = reading_head;
         size_t delivered = 0; // bytes received so far
         size_t pos = 0;       // bytes consumed: the head, then the body
@@ -335,7 +337,7 @@ int run(int argc, char** argv) {
     size_t largest = 1;
     for (const auto& c : cases)
         largest = std::max(largest, c.size());
-    // The server's defaults: http_limits{} holds core/config.hh's server.* defaults.
+    // The server's defaults: http_limits{} holds core/config/config.hh's server.* defaults.
     const http_limits limits;
     test::guarded_buffer head_mem(largest);
     test::guarded_buffer body_mem(largest);

@@ -1,0 +1,581 @@
+#include "app/collector.hh"
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "app/service_status.hh"
+#include "app/sink_thread.hh"
+#include "core/base/clock.hh"
+#include "core/event/json_escape.hh"
+#include "core/metrics.hh"
+#include "core/policy/action_allowlist.hh"
+#include "core/sink_gate.hh"
+#include "core/spsc_ring.hh"
+#include "dashboard/basic_auth.hh"
+#include "dashboard/event_stats.hh"
+#include "dashboard/page.hh"
+#include "net/admin_server.hh"
+#include "net/listener.hh"
+#include "net/uring/uring_setup.hh"
+#include "net/worker/worker.hh"
+#include "sinks/file/file_sink.hh"
+#include "sinks/kafka/kafka_sink.hh"
+#include "sinks/stdout_sink.hh"
+#include "systemd/service_manager.hh"
+#include "tls/kernel_tls.hh"
+#include "tls/tls_context.hh"
+#include "tls/tls_status.hh"
+#include "tls/tls_store.hh"
+
+namespace pixelring {
+
+namespace {
+
+// CPUs this process may run on, in order: worker i is pinned to cpus[i % size].
+std::vector<int> allowed_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    std::vector<int> cpus;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        for (int i = 0; i < CPU_SETSIZE; ++i)
+            if (CPU_ISSET(i, &set)) cpus.push_back(i);
+    return cpus;
+}
+
+// Every connection is a file descriptor: raise the soft limit to the hard one, and say so
+// when even that is short of server.max_connections (plus room for listeners, files, Kafka).
+void raise_descriptor_limit(uint32_t max_connections) {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    if (lim.rlim_cur < lim.rlim_max) {
+        rlimit want = lim;
+        want.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) lim = want;
+    }
+    constexpr rlim_t reserve = 1024;
+    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < rlim_t(max_connections) + reserve)
+        fmt::print(stderr,
+                   "pixelring: warning: server.max_connections = {} but the process may open "
+                   "only {} file descriptors (RLIMIT_NOFILE; systemd: LimitNOFILE=); beyond "
+                   "about {} connections accepting pauses and pixelring_accept_errors_total "
+                   "counts it\n",
+                   max_connections, uint64_t(lim.rlim_cur),
+                   lim.rlim_cur > reserve ? uint64_t(lim.rlim_cur - reserve) : 0);
+}
+
+// While a stop drains (answers still being sent, the rings emptied into the sink, Kafka
+// acknowledging, the spool written), asks systemd for more time, a few seconds at a time, for
+// as long as the stop may take by configuration (budget_ms: the workers' grace period plus the
+// Kafka sink's stop timeout) and after that while events still move: a stop that does what it
+// was configured to do is not killed by TimeoutStopSec=, one that is stuck still is.
+class stop_extender {
+public:
+    stop_extender(service_notifier& notifier, const service_status& status, uint64_t budget_ms)
+        : notifier_(notifier), status_(status), budget_ms_(budget_ms) {
+        if (notifier_.active()) thread_ = std::thread([this] { run(); });
+    }
+    ~stop_extender() {
+        done_.store(true, std::memory_order_release);
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    static constexpr uint64_t step_ms = 1000;
+    static constexpr uint64_t extend_us = 5'000'000;
+
+    void run() {
+        const uint64_t start = monotonic_ms();
+        uint64_t last = status_.drain_progress();
+        uint64_t next = start;
+        while (!done_.load(std::memory_order_acquire)) {
+            const uint64_t now = monotonic_ms();
+            if (now >= next) {
+                const uint64_t progress = status_.drain_progress();
+                if (progress != last || now - start < budget_ms_)
+                    notifier_.extend_timeout(extend_us);
+                last = progress;
+                next = now + step_ms;
+            }
+            timespec ts{0, 20'000'000};
+            nanosleep(&ts, nullptr);
+        }
+    }
+
+    service_notifier& notifier_;
+    const service_status& status_;
+    uint64_t budget_ms_;
+    std::atomic<bool> done_{false};
+    std::thread thread_;
+};
+
+// One line per certificate (file, subject, names, expiry), then what would trouble clients.
+void log_certificates(const tls_context& ctx, std::string_view how) {
+    for (const tls_certificate_info& info : ctx.certificates())
+        fmt::print(stderr, "pixelring: tls: {}{}\n", how, describe_certificate(info));
+    for (const std::string& problem : ctx.problems(int64_t(std::time(nullptr))))
+        fmt::print(stderr, "pixelring: warning: tls: {}\n", problem);
+}
+
+// SIGHUP: the certificate and key files read again. New handshakes get the new ones, those
+// under way and open connections keep theirs; when the files do not load, the old ones stay.
+// A ticket key file is read again too; when it does not load, the keys read before stay.
+void reload_certificates(const tls_config& cfg, tls_store& store, tls_status& state,
+                         ticket_keys& tickets) {
+    std::string err;
+    const bool keys_ok = tickets.reload(err);
+    if (!keys_ok)
+        fmt::print(stderr,
+                   "pixelring: tls: reload failed, still using the ticket keys read "
+                   "before: {}\n",
+                   err);
+    else if (!tickets.file().empty())
+        fmt::print(stderr, "pixelring: tls: reloaded {}\n", tickets.describe());
+    std::unique_ptr<tls_context> next = tls_context::create(tls_settings_from(cfg, &tickets), err);
+    if (!next) {
+        fmt::print(stderr,
+                   "pixelring: tls: reload failed, still serving the certificates loaded "
+                   "before: {}\n",
+                   err);
+        state.reloaded(false);
+        return;
+    }
+    log_certificates(*next, "reloaded ");
+    state.set(next->certificates());
+    store.install(std::move(next));
+    state.reloaded(keys_ok);
+}
+
+// The dashboard on the admin listener: open with admin.user and admin.password; without them
+// only where the admin listener is on loopback. Says at start which it is.
+void set_dashboard(admin_handlers& handlers, const config& cfg, const std::string& version,
+                   const std::string& admin_bound, const basic_auth& auth,
+                   std::atomic<uint64_t>& auth_failures, stats_board& board, const sink& out,
+                   const sink_gate& gate) {
+    handlers.dashboard_page = dashboard_page();
+    if (auth.enabled()) {
+        handlers.authorize = [&auth](std::string_view field) { return auth.allows(field); };
+        handlers.auth_failures = &auth_failures;
+        fmt::print(stderr,
+                   "pixelring: dashboard: http://{}/dashboard, basic auth as admin.user \"{}\"\n",
+                   admin_bound, cfg.admin.user);
+    } else if (is_loopback_listen(admin_bound)) {
+        fmt::print(stderr,
+                   "pixelring: dashboard: http://{}/dashboard without a password, because "
+                   "admin.listen is a loopback address; set admin.user and admin.password "
+                   "(or DASHBOARD_USER and DASHBOARD_PASSWORD) to require one\n",
+                   admin_bound);
+    } else {
+        handlers.off_reason =
+            fmt::format("admin.listen ({}) is not a loopback address and admin.user and "
+                        "admin.password are not set",
+                        admin_bound);
+        fmt::print(stderr,
+                   "pixelring: dashboard: off: {}; /metrics, /healthz and /readyz stay open\n",
+                   handlers.off_reason);
+    }
+    std::string collector(cfg.collector.name.size() * 6, '\0');
+    collector.resize(json_escape(cfg.collector.name, collector.data()));
+    handlers.stats = [&board, &out, &gate, collector, version,
+                      type = cfg.sink.type](std::string& body) {
+        body = board.read(500);
+        if (body.empty()) body = "{}";
+        body.pop_back();
+        const sink_counters& c = out.counters();
+        fmt::format_to(std::back_inserter(body),
+                       "{}\"collector\":\"{}\",\"version\":\"{}\",\"sink\":{{\"type\":\"{}\","
+                       "\"healthy\":{},\"accepting\":{},\"written\":{},\"failed\":{},"
+                       "\"queued\":{},\"spooled\":{},\"dropped_spool_full\":{},"
+                       "\"dropped_spool_error\":{}}}}}",
+                       body.size() > 1 ? "," : "", collector, version, type, out.healthy(),
+                       gate.is_open(), c.written.load(), c.failed.load(), c.queued.load(),
+                       c.spooled.load(), c.dropped_spool_full.load(), c.dropped_spool_error.load());
+    };
+}
+
+} // namespace
+
+int run_collector(const config& cfg, const std::string& version) {
+    // Blocked before any thread exists (the file sink starts one), so every thread inherits
+    // the mask and only the main thread takes these signals, with sigwaitinfo.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    if (std::string err = probe_io_uring(); !err.empty()) {
+        fmt::print(stderr, "pixelring: this kernel cannot run pixelring: {}\n", err);
+        return 1;
+    }
+    raise_descriptor_limit(cfg.server.max_connections);
+    // Socket activation (systemd/pixelring.socket): listening sockets that outlive this
+    // process, so that a restart refuses no connection.
+    inherited_sockets inherited;
+    if (std::string err = take_inherited_sockets(inherited); !err.empty()) {
+        fmt::print(stderr, "pixelring: {}\n", err);
+        return 1;
+    }
+    const bool activated = !inherited.public_fds.empty();
+    service_notifier notifier;
+
+    std::string error;
+    std::unique_ptr<sink> out;
+    if (cfg.sink.type == "file") {
+        out = make_file_sink(cfg.sink.file, error);
+        if (out) {
+            std::error_code ec;
+            auto abs = std::filesystem::absolute(cfg.sink.file.path, ec);
+            fmt::print(stderr, "pixelring: writing events to {} (sink.file.path)\n",
+                       ec ? cfg.sink.file.path : abs.string());
+        }
+    } else if (cfg.sink.type == "stdout") {
+        out = make_stdout_sink();
+    } else if (cfg.sink.type == "kafka") {
+        spool_settings ss;
+        ss.dir = cfg.spool.dir;
+        ss.max_bytes = cfg.spool.max_bytes;
+        ss.fsync_ms = cfg.spool.fsync_ms;
+        std::unique_ptr<spool> sp = spool::open(ss, error);
+        if (sp)
+            out = make_kafka_sink(cfg.sink.kafka, std::move(sp), error, cfg.spool.max_memory_ms);
+        if (out) {
+            std::error_code ec;
+            auto abs = std::filesystem::absolute(cfg.spool.dir, ec);
+            fmt::print(stderr,
+                       "pixelring: producing events to Kafka topic {} at {}; undelivered events "
+                       "wait in {} (spool.dir)\n",
+                       cfg.sink.kafka.topic, fmt::join(cfg.sink.kafka.brokers, ","),
+                       ec ? cfg.spool.dir : abs.string());
+        }
+    } else {
+        error = fmt::format("sink.type = \"{}\": accepted: file, kafka, stdout", cfg.sink.type);
+    }
+    if (!out) {
+        fmt::print(stderr, "pixelring: {}\n", error);
+        return 1;
+    }
+
+    enrichment_setup enrichment;
+    if (std::string err = make_enrichment_setup(cfg, enrichment); !err.empty()) {
+        fmt::print(stderr, "pixelring: configuration error: {}\n", err);
+        return 2;
+    }
+
+    tracking_image image;
+    if (!cfg.tracking.image.empty()) {
+        if (std::string err = load_tracking_image(cfg.tracking.image, image); !err.empty()) {
+            fmt::print(stderr, "pixelring: configuration error: {}\n", err);
+            return 2;
+        }
+    }
+
+    redirect_policy redirects;
+    if (std::string err =
+            make_redirect_policy(cfg.redirect.secret, cfg.redirect.allow_hosts, redirects);
+        !err.empty()) {
+        fmt::print(stderr, "pixelring: configuration error: {}\n", err);
+        return 2;
+    }
+    action_allowlist allowed_events;
+    if (std::string err = action_allowlist::build(cfg.tracking.allowed_events, allowed_events);
+        !err.empty()) {
+        fmt::print(stderr, "pixelring: configuration error: {}\n", err);
+        return 2;
+    }
+
+    // The ticket keys outlive every context (and so every session) made with them.
+    std::unique_ptr<ticket_keys> tickets;
+    std::unique_ptr<tls_store> tls;
+    tls_status tls_state;
+    if (!cfg.server.tls_listen.empty()) {
+        std::string err;
+        tickets = ticket_keys::from_config(cfg.tls, monotonic_ms(), err);
+        if (!tickets) {
+            fmt::print(stderr, "pixelring: configuration error: {}\n", err);
+            return 2;
+        }
+        std::unique_ptr<tls_context> first =
+            tls_context::create(tls_settings_from(cfg.tls, tickets.get()), err);
+        if (!first) {
+            fmt::print(stderr, "pixelring: configuration error: tls: {}\n", err);
+            return 2;
+        }
+        log_certificates(*first, "");
+        fmt::print(stderr, "pixelring: tls: {}\n", tickets->describe());
+        const kernel_tls_probe ktls = probe_kernel_tls();
+        fmt::print(stderr, "pixelring: tls: {}\n", ktls.log_line);
+        tls_state.set_kernel_tls(ktls.offered);
+        tls_state.set(first->certificates());
+        tls_state.set_tickets(tickets.get());
+        tls = std::make_unique<tls_store>(std::move(first), cfg.server.workers);
+    }
+
+    if (std::error_code ec;
+        !cfg.tls.acme_webroot.empty() && !std::filesystem::is_directory(cfg.tls.acme_webroot, ec))
+        fmt::print(stderr,
+                   "pixelring: warning: tls.acme_webroot = {}: not a directory; ACME challenges "
+                   "are answered 404 until it is (certbot --webroot -w {} writes into it)\n",
+                   cfg.tls.acme_webroot, cfg.tls.acme_webroot);
+
+    const unsigned workers = cfg.server.workers;
+    public_listeners listeners;
+    if (std::string err = activated
+                              ? adopt_public_listeners(inherited.public_fds, workers, listeners)
+                              : open_public_listeners(cfg.server.listen, workers, 4096, listeners);
+        !err.empty()) {
+        fmt::print(stderr, "pixelring: {}\n", err);
+        return 1;
+    }
+    // HTTPS listeners are pixelring's own, also under socket activation.
+    public_listeners tls_listeners;
+    if (std::string err =
+            open_public_listeners(cfg.server.tls_listen, workers, 4096, tls_listeners);
+        !err.empty()) {
+        fmt::print(stderr, "pixelring: {}\n", err);
+        return 1;
+    }
+    int admin_fd = inherited.admin_fd;
+    std::string admin_bound;
+    if (admin_fd >= 0) {
+        admin_bound = local_address_text(admin_fd);
+    } else if (std::string err = open_admin_listener(cfg.admin.listen, admin_fd, admin_bound);
+               !err.empty()) {
+        fmt::print(stderr, "pixelring: {}\n", err);
+        return 1;
+    }
+
+    std::vector<std::unique_ptr<spsc_byte_ring>> rings;
+    std::unique_ptr<worker_counters[]> counters(new worker_counters[workers]);
+    drain_counters drain;
+    sink_gate gate;
+    std::vector<std::unique_ptr<worker>> pool;
+    std::vector<std::thread> threads;
+    std::vector<std::string> worker_errors(workers);
+    std::vector<int> cpus = allowed_cpus();
+    const uint32_t per_worker_conns = (cfg.server.max_connections + workers - 1) / workers;
+    for (unsigned i = 0; i < workers; ++i) {
+        rings.push_back(std::make_unique<spsc_byte_ring>(cfg.server.ring_bytes));
+        worker_settings s;
+        s.index = i;
+        s.cpu = cpus.empty() ? -1 : cpus[i % cpus.size()];
+        s.listen_fds = listeners.fds[i];
+        if (tls) {
+            s.first_tls_listener = uint32_t(s.listen_fds.size());
+            s.listen_fds.insert(s.listen_fds.end(), tls_listeners.fds[i].begin(),
+                                tls_listeners.fds[i].end());
+            s.tls = tls.get();
+        }
+        s.limits.max_header_bytes = cfg.server.max_header_bytes;
+        s.limits.max_body_bytes = cfg.server.max_body_bytes;
+        s.encode.ip = cfg.privacy.ip == "full"   ? ip_privacy::full
+                      : cfg.privacy.ip == "none" ? ip_privacy::none
+                                                 : ip_privacy::truncate;
+        s.encode.user_agent = cfg.privacy.user_agent;
+        s.encode.collector = cfg.collector.name;
+        s.max_connections = per_worker_conns;
+        s.max_requests_per_connection = cfg.server.max_requests_per_connection;
+        s.header_timeout_ms = cfg.server.header_timeout_ms;
+        s.idle_timeout_ms = cfg.server.idle_timeout_ms;
+        s.enrichment = &enrichment;
+        s.image = cfg.tracking.image.empty() ? nullptr : &image;
+        s.redirect = &redirects;
+        s.allowed_events = &allowed_events;
+        s.cors_origins = &cfg.tracking.cors_origins;
+        s.acme_webroot = &cfg.tls.acme_webroot;
+        s.beacon_batch = cfg.tracking.beacon_batch;
+        s.rate_limit = cfg.server.rate_limit;
+        s.proxy_protocol = cfg.server.proxy_protocol;
+        s.shared_listeners = activated;
+        s.gate = &gate;
+        pool.push_back(std::make_unique<worker>(std::move(s), *rings.back(), counters[i]));
+    }
+    for (unsigned i = 0; i < workers; ++i)
+        threads.emplace_back([&, i] {
+            // "pixelring-w<N>" (15 bytes at most): top -H, ps -L and bench/load tell them apart.
+            const std::string name = "pixelring-w" + std::to_string(i % 10000);
+            pthread_setname_np(pthread_self(), name.c_str());
+            worker_errors[i] = pool[i]->run();
+        });
+
+    event_stats stats(realtime_ms(), cfg.tracking.enrich);
+    stats_board board;
+    sink_thread drainer(rings, *out, drain, gate, stats, board);
+    drainer.start();
+
+    auto stop_workers = [&] {
+        for (auto& w : pool)
+            w->request_stop();
+        for (auto& t : threads)
+            t.join();
+    };
+    for (unsigned i = 0; i < workers; ++i) {
+        while (pool[i]->state() == 0) {
+            timespec ts{0, 1'000'000};
+            nanosleep(&ts, nullptr);
+        }
+        if (pool[i]->state() < 0) {
+            stop_workers();
+            drainer.stop_and_join();
+            fmt::print(stderr, "pixelring: worker {} could not start: {}\n", i, worker_errors[i]);
+            return 1;
+        }
+    }
+
+    sink* sink_ptr = out.get();
+    metrics_view view;
+    view.workers = counters.get();
+    view.worker_count = workers;
+    view.events_written = &sink_ptr->counters().written;
+    view.events_failed = &sink_ptr->counters().failed;
+    view.sink_bytes = &sink_ptr->counters().bytes;
+    view.sink_rotations = &sink_ptr->counters().rotations;
+    view.sink_queued = &sink_ptr->counters().queued;
+    view.drain = &drain;
+    view.ring_ctx = &rings;
+    view.ring_used_bytes = [](const void* ctx, size_t w) {
+        return (*static_cast<const std::vector<std::unique_ptr<spsc_byte_ring>>*>(ctx))[w]
+            ->used_bytes();
+    };
+    view.ring_capacity = rings.front()->capacity();
+    view.sink_type = cfg.sink.type;
+    view.version = version;
+    view.sink_ctx = sink_ptr;
+    // healthy() is read without the sink thread's involvement: implementations keep it in
+    // an atomic or a plain flag whose torn read is harmless for a health probe.
+    view.sink_healthy = [](const void* ctx) { return static_cast<const sink*>(ctx)->healthy(); };
+    view.delivery_outcomes = cfg.sink.type == "kafka";
+    view.events_spooled = &sink_ptr->counters().spooled;
+    view.dropped_spool_full = &sink_ptr->counters().dropped_spool_full;
+    view.dropped_spool_error = &sink_ptr->counters().dropped_spool_error;
+    view.sink_metrics = [](const void* ctx, std::string& body) {
+        static_cast<const sink*>(ctx)->write_metrics(body);
+    };
+    admin_handlers handlers;
+    handlers.metrics = [&view, &tls, &tls_state](std::string& body) {
+        write_prometheus(view, body);
+        if (tls) tls_state.write_metrics(body);
+    };
+    handlers.ready = [sink_ptr, &gate] { return sink_ptr->healthy() && gate.is_open(); };
+    std::atomic<uint64_t> auth_failures{0};
+    const basic_auth auth(cfg.admin.user, cfg.admin.password);
+    set_dashboard(handlers, cfg, version, admin_bound, auth, auth_failures, board, *sink_ptr, gate);
+    handlers.metrics = [&view, &tls, &tls_state, &auth_failures](std::string& body) {
+        write_prometheus(view, body);
+        if (tls) tls_state.write_metrics(body);
+        fmt::format_to(std::back_inserter(body),
+                       "# HELP pixelring_admin_auth_failures_total Requests for the dashboard "
+                       "refused because their credentials were wrong.\n"
+                       "# TYPE pixelring_admin_auth_failures_total counter\n"
+                       "pixelring_admin_auth_failures_total {}\n",
+                       auth_failures.load(std::memory_order_relaxed));
+    };
+    admin_server admin(admin_fd, std::move(handlers));
+    admin.start();
+
+    fmt::print(stderr, "pixelring {} listening on {}{}{} admin {} workers {} sink {}{}\n", version,
+               fmt::join(listeners.bound, ", "), tls ? " https " : "",
+               fmt::join(tls_listeners.bound, ", "), admin_bound, workers, cfg.sink.type,
+               activated ? inherited.admin_fd >= 0 ? " (sockets from systemd)"
+                                                   : " (public sockets from systemd)"
+                         : "");
+
+    // Listeners, sink (and spool), workers and admin are up: READY=1. Then, until a stop
+    // signal: SIGHUP reopens the sink (RELOADING=1 ... READY=1), a STATUS= line every
+    // status_ms, and WATCHDOG=1 while every worker's loop and the sink thread turn.
+    service_status status(view, monotonic_ms());
+    notifier.ready(status.summary(monotonic_ms()));
+    constexpr uint64_t status_ms = 5000;
+    // Every worker's loop turns at least every 250 ms (its timer): checking at most every
+    // 500 ms sees each turn, and checking four times per WatchdogSec= leaves room for a late
+    // check.
+    const uint64_t watchdog_ms = notifier.watchdog_usec() / 1000;
+    const uint64_t check_ms = std::max<uint64_t>(500, watchdog_ms / 4);
+    uint64_t next_status = monotonic_ms() + status_ms;
+    uint64_t next_check = watchdog_ms ? monotonic_ms() + check_ms : UINT64_MAX;
+    std::string stuck_before;
+    for (;;) {
+        siginfo_t info;
+        const uint64_t now = monotonic_ms(), next = std::min(next_status, next_check);
+        const uint64_t wait_ms = next > now ? next - now : 0;
+        timespec timeout{time_t(wait_ms / 1000), long(wait_ms % 1000) * 1'000'000};
+        int sig = sigtimedwait(&signals, &info, &timeout);
+        if (sig == SIGHUP) {
+            notifier.reloading();
+            drainer.reopen_and_wait(10'000);
+            if (tls) reload_certificates(cfg.tls, *tls, tls_state, *tickets);
+            notifier.ready(status.summary(monotonic_ms()));
+            continue;
+        }
+        if (tls) {
+            tls->collect(); // the certificates a reload replaced, once no worker holds them
+            tickets->rotate_if_due(monotonic_ms());
+        }
+        if (sig == SIGTERM || sig == SIGINT) break;
+        const uint64_t at = monotonic_ms();
+        if (at >= next_check) {
+            std::string stuck;
+            if (status.all_turned(stuck))
+                notifier.watchdog();
+            else if (stuck != stuck_before)
+                fmt::print(stderr,
+                           "pixelring: {} has not turned for {} ms; the watchdog is not fed\n",
+                           stuck, check_ms);
+            stuck_before = stuck;
+            next_check = at + check_ms;
+        }
+        if (at >= next_status) {
+            notifier.status(status.summary(at));
+            next_status = at + status_ms;
+        }
+    }
+    fmt::print(stderr, "pixelring: stopping: answering what was read, draining the rings\n");
+    notifier.stopping("stopping: answering what was read, draining the rings");
+    {
+        const uint64_t kafka_ms = cfg.sink.type == "kafka" ? cfg.sink.kafka.stop_timeout_ms : 0;
+        stop_extender extend(notifier, status, worker_settings{}.stop_grace_ms + kafka_ms + 1000);
+        stop_workers();
+        drainer.stop_and_join();
+    }
+    admin.stop();
+
+    uint64_t accepted = 0, ring_full = 0, unavailable = 0;
+    for (unsigned i = 0; i < workers; ++i) {
+        accepted += counters[i].events_accepted.get();
+        ring_full += counters[i].events_dropped_ring_full.get();
+        unavailable += counters[i].events_dropped_sink_unavailable.get();
+    }
+    const sink_counters& sc = out->counters();
+    uint64_t failed = sc.failed.load(), spool_full = sc.dropped_spool_full.load(),
+             spool_error = sc.dropped_spool_error.load();
+    if (cfg.sink.type == "kafka") {
+        fmt::print(stderr,
+                   "pixelring: stopped: {} events accepted, {} delivered, {} spooled, {} dropped "
+                   "(ring_full {}, sink_error {}, spool_full {}, spool_error {}); {} refused "
+                   "(sink_unavailable)\n",
+                   accepted, sc.written.load(), sc.spooled.load(),
+                   ring_full + failed + spool_full + spool_error, ring_full, failed, spool_full,
+                   spool_error, unavailable);
+    } else {
+        fmt::print(stderr,
+                   "pixelring: stopped: {} events accepted, {} written, {} dropped (ring_full {}, "
+                   "sink_error {}); {} refused (sink_unavailable)\n",
+                   accepted, sc.written.load(), ring_full + failed, ring_full, failed, unavailable);
+    }
+    return 0;
+}
+
+} // namespace pixelring
