@@ -2,7 +2,8 @@
 # One GoogleTest executable, one CTest test. BINARY: the test runs the pixelring binary, built
 # first and named by PIXELRING_BIN. Exit code 77 means skipped (a kernel feature or
 # tool this machine lacks). Tests run from the source root so that ../shared/testdata is
-# found as the README says.
+# found as the README says. Every test the TSan preset selects (label tsan or e2e, not kafka)
+# is also added to the tsan_tests target (tests/CMakeLists.txt), which CI builds under TSan.
 function(pixelring_add_test name)
   cmake_parse_arguments(T "BINARY" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
@@ -17,4 +18,7 @@ function(pixelring_add_test name)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" SKIP_RETURN_CODE 77
     TIMEOUT ${T_TIMEOUT} WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  if(("tsan" IN_LIST T_LABELS OR "e2e" IN_LIST T_LABELS) AND NOT "kafka" IN_LIST T_LABELS)
+    set_property(GLOBAL APPEND PROPERTY PIXELRING_TSAN_TESTS ${name})
+  endif()
 endfunction()
