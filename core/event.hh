@@ -1,5 +1,5 @@
 #pragma once
-// The event model (DESIGN.md §3, schema version 1) and its JSON encoder. The encoder writes
+// The event model (docs/event.md, schema version 1) and its JSON encoder. The encoder writes
 // one JSON object straight into caller-owned memory (a ring slot): no allocation, no
 // exceptions, and the output is valid UTF-8 JSON whatever bytes the request carried.
 
@@ -25,7 +25,7 @@ enum class ip_privacy : uint8_t { truncate, full, none };
 struct geo_fields; // core/geoip.hh
 struct agent_info; // core/user_agent.hh
 
-// The enrichment fields of an event (DESIGN.md §3, issue 4 items 5 to 7). The caller (the
+// The enrichment fields of an event (docs/event.md, docs/enrichment.md). The caller (the
 // worker) does the lookups — GeoIP, agent classification, the visitor hash, the DNT test —
 // and the encoder only formats what it is given; the one thing it works out itself is the
 // utm object, a pure scan of the Referer. Views and pointees belong to the caller and must
@@ -52,7 +52,7 @@ struct pixel_enrichment {
 // 27 bytes, the longest AS organization in the ASN test database 57.
 inline constexpr size_t max_geo_text_size = 128;
 
-// What a pixel, rest or redirect event is made of (DESIGN.md §2, §3).
+// What a pixel, rest or redirect event is made of (docs/endpoints.md, docs/event.md).
 enum class event_type : uint8_t { pixel, rest, redirect };
 
 // What a tracking-pixel, /tr/v1/ or /r/ request contributes to its event. Every view points
@@ -64,7 +64,7 @@ struct pixel_hit {
     std::string_view user_agent; // raw User-Agent value, empty when absent
     std::string_view host;       // raw Host value, empty when absent
     ip_address client;
-    // nullptr: no enrichment fields and no dnt member (the event as before issue 4).
+    // nullptr: no enrichment fields and no dnt member (the event with tracking.enrich off).
     const pixel_enrichment* enrichment = nullptr;
     // pixel: GET /track/<action>.gif|png?query.
     // rest: GET /tr/v1/<tuples>; query holds the tuples (the path after "/tr/v1/", without
