@@ -1,4 +1,4 @@
-// The parts of pixel enrichment (issue 4), each on realistic input: the GeoIP lookup with the
+// The parts of pixel enrichment, each on realistic input: the GeoIP lookup with the
 // City and ASN test databases open (addresses of their networks, IPv4 and IPv6, and addresses
 // in no network), classify_agent over the User-Agent corpora, and the visitor id. One
 // iteration is one call; the inputs cycle so that branch predictors see the real mix. Run

@@ -1,4 +1,4 @@
-// Producer-only throughput of the Kafka path (issue 3 target: 1,000,000 events/s from one sink
+// Producer-only throughput of the Kafka path (target: 1,000,000 events/s from one sink
 // thread): the rate at which one thread hands realistic events to librdkafka, serving delivery
 // reports as the sink thread does, until every event is acknowledged by an in-process mock
 // cluster (rdkafka_mock.h, the broker of pixelring-devkafka).

@@ -13,8 +13,8 @@
 //     sample_every is read, and counted for all of them: under load the lists are estimates
 //     from a sample (the type counts stay exact).
 //
-// add() reads the event as core/event/encoder.cc writes it: members in a fixed order, the id and the
-// timestamp of fixed width, so the type sits at a fixed offset and each later member is found
+// add() reads the event as core/event/encoder.cc writes it: members in a fixed order, the id and
+// the timestamp of fixed width, so the type sits at a fixed offset and each later member is found
 // by its name where the encoder puts it; an event that does not read that way is counted by
 // type (or as "other") and left out of the lists. Keys are kept as the event has them, JSON
 // escaped, at most top_counter::max_key bytes.

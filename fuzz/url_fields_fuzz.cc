@@ -1,16 +1,16 @@
 // The input is a page URL as the event encoder and enrich_visitor get it: a Referer value or a
 // beacon item's url (any bytes: a beacon's url is unescaped JSON and may hold NUL). The
-// harness calls core/event/url_fields.hh on it as core/event/encoder.cc and core/enrich/enrichment.cc
-// do — url_host into a max_host_size buffer, url_path, extract_utm, split_page_url — and
-// query_param on it as net/worker/worker_requests.cc does on a query, with the URL in a heap buffer
-// of exactly its size and host output buffers of exactly max_host_size bytes. It also runs the
-// percent decoding of core/http/percent_decode.hh (read_byte, with and without '+' as a space)
-// against a plain reference, and json_escape (core/event/json_escape.hh), which decodes while it
-// escapes, into exactly 6 bytes per input byte, against its bytewise twin and simdjson's reading of
-// the result. Checked: a host is lower case, at most 253 bytes, and holds no byte the WHATWG URL
-// standard forbids in a domain (an IPv6 literal only hex digits, ':' and '.', and inet_pton
-// reads it); split_page_url agrees with the three separate calls; every view lies in the URL
-// where the header says; and escaped text reads back as the (decoded) input.
+// harness calls core/event/url_fields.hh on it as core/event/encoder.cc and
+// core/enrich/enrichment.cc do — url_host into a max_host_size buffer, url_path, extract_utm,
+// split_page_url — and query_param on it as net/worker/worker_requests.cc does on a query, with the
+// URL in a heap buffer of exactly its size and host output buffers of exactly max_host_size bytes.
+// It also runs the percent decoding of core/http/percent_decode.hh (read_byte, with and without '+'
+// as a space) against a plain reference, and json_escape (core/event/json_escape.hh), which decodes
+// while it escapes, into exactly 6 bytes per input byte, against its bytewise twin and simdjson's
+// reading of the result. Checked: a host is lower case, at most 253 bytes, and holds no byte the
+// WHATWG URL standard forbids in a domain (an IPv6 literal only hex digits, ':' and '.', and
+// inet_pton reads it); split_page_url agrees with the three separate calls; every view lies in the
+// URL where the header says; and escaped text reads back as the (decoded) input.
 
 #include <arpa/inet.h>
 

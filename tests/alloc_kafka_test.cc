@@ -1,5 +1,5 @@
-// Zero allocations on the Kafka path up to the producer call (issue 5 item 3). The sink thread's
-// work per event is kafka_sink::write(): the message key (kafka_message_key), then
+// Zero allocations on the Kafka path up to the producer call (bench/README.md, Targets). The sink
+// thread's work per event is kafka_sink::write(): the message key (kafka_message_key), then
 // rd_kafka_producev with the key, the value (copied), the "schema" header and the opaque. This
 // executable interposes rd_kafka_producev (forwarding to librdkafka's rd_kafka_produceva), so
 // that each write() is cut in three: our code before the producer call, librdkafka inside it,

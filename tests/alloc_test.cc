@@ -1,11 +1,11 @@
-// Zero allocations on the request path (issue 5 item 3). A real worker thread (net/worker/worker)
-// on a loopback listener, enrichment on with the GeoIP test databases (the client address comes
-// from X-Forwarded-For behind a trusted 127.0.0.1, so the lookups find a city), a thread that
-// drains its ring, and a client on the test thread: after a warm-up, the heap allocations of the
-// worker thread over 100,000 keep-alive pixel requests must be 0, and the same for beacons,
-// preflights, REST hits and signed redirects. The worker's count is read from the test thread
-// through thread_allocation_counter() (tests/counting_allocator.hh), once the worker has gone
-// quiet. A negative control makes the worker's loop allocate (an interposed clock_gettime) and
+// Zero allocations on the request path (bench/README.md, Targets). A real worker thread
+// (net/worker/worker) on a loopback listener, enrichment on with the GeoIP test databases (the
+// client address comes from X-Forwarded-For behind a trusted 127.0.0.1, so the lookups find a
+// city), a thread that drains its ring, and a client on the test thread: after a warm-up, the heap
+// allocations of the worker thread over 100,000 keep-alive pixel requests must be 0, and the same
+// for beacons, preflights, REST hits and signed redirects. The worker's count is read from the test
+// thread through thread_allocation_counter() (tests/counting_allocator.hh), once the worker has
+// gone quiet. A negative control makes the worker's loop allocate (an interposed clock_gettime) and
 // checks that the same measurement sees it.
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Tests of the configuration contract (DESIGN.md §7): defaults, the TOML file, the environment
+// Tests of the configuration contract: defaults, the TOML file, the environment
 // (passed as an explicit array, never the real environ), --set, NanoTrack's aliases, the error
 // messages operators read, parse_listen_address and to_toml's round trip.
 

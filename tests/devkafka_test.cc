@@ -157,7 +157,7 @@ TEST(kafka_sink, every_pixel_reaches_the_topic) {
         size_t at = c.value.find("\"id\":\"");
         ASSERT_NE(at, std::string::npos) << c.value;
         ids.insert(c.value.substr(at + 6, 36));
-        // Keyed by visitor (DESIGN §3): one visitor's events share a partition.
+        // Keyed by visitor (docs/kafka.md): one visitor's events share a partition.
         size_t visitor = c.value.rfind("\"visitor\":\"");
         ASSERT_NE(visitor, std::string::npos) << c.value;
         EXPECT_EQ(c.key, c.value.substr(visitor + 11, 32));

@@ -366,7 +366,7 @@ ip_address ipv6(const char* text) {
     return a;
 }
 
-// The members the event of this hit must have, in DESIGN.md §3 order: every rule of
+// The members the event of this hit must have, in docs/event.md order: every rule of
 // presence from core/event/event.hh, written out independently of the encoder.
 std::vector<std::string> expected_members(const pixel_hit& hit, const encode_options& opt) {
     std::vector<std::string> expected_order = {"v",      "id",        "ts",      "type",
@@ -1173,7 +1173,7 @@ TEST(encode_pixel_event, page_host_is_url_host) {
 
 // ---- enrichment ------------------------------------------------------------------------
 
-// The hit of DESIGN.md §3 with every enrichment field the worker can give.
+// The example hit of docs/event.md, with every enrichment field the worker can give.
 struct enriched_hit {
     geo_fields geo;
     agent_info agent;
@@ -1235,7 +1235,7 @@ TEST(encode_pixel_event, full_enrichment) {
         R"("agent":"browser","device":"desktop","browser":"Firefox","os":"Linux","dnt":false,)"
         R"("host":"px.example.com","collector":"edge-1"})");
 
-    // Every field with the type DESIGN.md §3 gives it, as a JSON reader sees it.
+    // Every field with the type docs/event.md gives it, as a JSON reader sees it.
     const test::json_value event = parse_event(json);
     using kind = test::json_value::kind_t;
     const std::pair<std::string_view, kind> types[] = {

@@ -453,7 +453,7 @@ TEST(params_fast_path, random_queries_split_as_the_reference_does) {
 // ---- max_pixel_event_size ----------------------------------------------------------------
 
 // max_pixel_event_size works the bound out from the hit; detail::event_size from the parts
-// the encoder writes (event_kinds.cc's pixel_parts, rebuilt here). They must agree.
+// the encoder writes (encoder.cc's pixel_parts, rebuilt here). They must agree.
 TEST(max_pixel_event_size_fast_path, equals_the_bound_of_the_parts) {
     const geo_fields geo{"GB", "ENG", "London", 1221, "Telstra"};
     const agent_info agent{agent_label::mail_proxy, "Gmail", "", device_kind::unknown};

@@ -1,7 +1,7 @@
-// Memory at scale (issue 5): the real collector holds 50,000 idle keep-alive connections in
-// at most 256 MiB of resident memory. Each connection comes from one of several 127.0.0.x
-// source addresses, sends one pixel request (so it has been through the parser once), reads
-// the answer and then idles. The server's VmRSS and pixelring_connections_open are read with
+// Memory at scale (bench/README.md, Targets): the real collector holds 50,000 idle keep-alive
+// connections in at most 256 MiB of resident memory. Each connection comes from one of several
+// 127.0.0.x source addresses, sends one pixel request (so it has been through the parser once),
+// reads the answer and then idles. The server's VmRSS and pixelring_connections_open are read with
 // every connection open, and again after all are closed.
 //
 // Both processes need a descriptor per connection. The test raises RLIMIT_NOFILE (the

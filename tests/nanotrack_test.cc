@@ -1,4 +1,4 @@
-// NanoTrack's documented tracking URLs (issue 4, item 11), each with the Referer a browser or
+// NanoTrack's documented tracking URLs, each with the Referer a browser or
 // mail client would send, against the real collector: every one is answered with the pixel
 // and becomes the event its users expect.
 

@@ -1,7 +1,7 @@
-// Tests of the /r/ redirect policy (core/policy/redirect.hh): the open-redirect bypass list of
-// issue 4, signatures (valid, tampered, malformed), the exact-host allowlist, sign_url round trips,
-// start-up validation of redirect.secret and redirect.allow_hosts, a randomised search for an
-// accepted target that leaves the allowed host, and the cost of one check.
+// Tests of the /r/ redirect policy (core/policy/redirect.hh): the open-redirect bypass list
+// (docs/redirects.md), signatures (valid, tampered, malformed), the exact-host allowlist, sign_url
+// round trips, start-up validation of redirect.secret and redirect.allow_hosts, a randomised search
+// for an accepted target that leaves the allowed host, and the cost of one check.
 
 #include "core/policy/redirect.hh"
 
@@ -154,9 +154,9 @@ TEST(RedirectTest, AllowHostsAdmitsExactHostsOnly) {
     refused("https://[2001:db8:0::1]/"); // a textual match, like every other host
 }
 
-// The open-redirect bypass list of issue 4 and its relatives. Each is refused whether the
-// allowlist holds good.example, a secret is set, or a signature over the very same text is
-// sent along.
+// The open-redirect bypass list (docs/redirects.md sums it up) and its relatives. Each is refused
+// whether the allowlist holds good.example, a secret is set, or a signature over the very same text
+// is sent along.
 TEST(RedirectTest, OpenRedirectBypassesAreRefused) {
     struct bypass {
         std::string raw; // as the url parameter arrives

@@ -1,4 +1,4 @@
-// The routes of DESIGN.md §2 beyond the pixel (tests/responses_test.cc has the pixel's) and
+// The routes of docs/endpoints.md beyond the pixel (tests/responses_test.cc has the pixel's) and
 // the dynamic answers the worker writes for them; and the socket options of the listeners.
 
 #include <gtest/gtest.h>

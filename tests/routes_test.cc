@@ -1,6 +1,6 @@
-// The issue 4 routes end to end against the real collector: beacons (POST /e: bodies,
-// receipts, errors, framing: split sends, chunked, pipelined, limits), CORS (preflight,
-// tracking.cors_origins), REST tuples (/tr/v1/), signed redirects (/r/, sign-url, the
+// The routes beyond the pixel (docs/endpoints.md) end to end against the real collector: beacons
+// (POST /e: bodies, receipts, errors, framing: split sends, chunked, pipelined, limits), CORS
+// (preflight, tracking.cors_origins), REST tuples (/tr/v1/), signed redirects (/r/, sign-url, the
 // open-redirect bypass list) and tracking.allowed_events. Events are read back from the
 // NDJSON file, counters from the admin /metrics.
 

@@ -1,5 +1,5 @@
 // Tests of agent classification (core/enrich/user_agent.hh): the bot and browser corpora of
-// ../shared/testdata/ua (issue 4 item 7: at least 99% of bots.json labelled bot, none of
+// ../shared/testdata/ua (the bar: at least 99% of bots.json labelled bot, none of
 // browsers.json), browser/os/device of current browsers, each mail proxy, scanner and prefetch
 // rule, precedence, edge cases, and the cost per call.
 

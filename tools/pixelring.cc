@@ -1,4 +1,4 @@
-// pixelring: the collector's command line (DESIGN.md §7).
+// pixelring: the collector's command line.
 
 #include <cerrno>
 #include <cstdio>

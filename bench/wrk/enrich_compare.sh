@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# enrich_compare.sh: the server CPU that enrichment costs per pixel hit (issue 4: at most 1 µs),
+# enrich_compare.sh: the server CPU that enrichment costs per pixel hit (target: at most 1 µs),
 # with every enrichment on (GeoIP City + ASN, agent labels, visitor id, DNT) against
 # tracking.enrich=false, measured in one run of this script.
 #

@@ -1,4 +1,4 @@
-// Configuration loading (DESIGN.md §7). Every key is described once, in the table of
+// Configuration loading. Every key is described once, in the table of
 // core/config/config_keys.cc: its dotted name, where it lives in `config`, what it accepts and a
 // one-line meaning. The TOML reader, the environment, --set, to_toml and every error message
 // work from that table, so a new key is one line there. Runs once at start-up on the main

@@ -1,5 +1,5 @@
 #pragma once
-// The configuration contract of DESIGN.md §7: defaults, a TOML file, PIXELRING_* environment
+// The configuration contract: defaults, a TOML file, PIXELRING_* environment
 // variables (and NanoTrack's aliases), and --set KEY=VALUE, in rising precedence. Loaded once
 // at start-up on the main thread; read-only afterwards.
 

@@ -1,4 +1,4 @@
-// The configuration keys (DESIGN.md §7), described once in `key_table` below, and what is
+// The configuration keys, described once in `key_table` below, and what is
 // derived from the table alone: lookups, environment names, "did you mean" suggestions, sizes
 // and the text of what a key accepts.
 

@@ -1,6 +1,6 @@
 #pragma once
-// What the request path needs to enrich events (issue 4: client address behind trusted
-// proxies, GeoIP, agent labels, the visitor hash, DNT), built once at start-up from the
+// What the request path needs to enrich events (client address behind trusted proxies,
+// GeoIP, agent labels, the visitor hash, DNT; docs/enrichment.md), built once at start-up from the
 // configuration and then shared read-only by every worker.
 
 #include <string>

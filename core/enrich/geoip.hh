@@ -1,5 +1,5 @@
 #pragma once
-// GeoIP enrichment (DESIGN.md §3 country, region, city, asn): a client address looked up in
+// GeoIP enrichment (the event's country, region, city, asn, as_org): a client address looked up in
 // MaxMind-format databases (geoip.city_db, geoip.asn_db) with libmaxminddb. The databases are
 // opened once at start-up on the main thread and memory-mapped; afterwards they are
 // read-only, so every worker thread may call lookup on the same object at the same time

@@ -1,5 +1,5 @@
 #pragma once
-// Agent classification (DESIGN.md §3 fields agent, browser, os, device): which kind of client
+// Agent classification (the event's agent, browser, os and device): which kind of client
 // made a request, from its User-Agent and the prefetch headers. Pure and allocation-free: one
 // call per request on a worker thread, no locks, no exceptions, nothing shared but constant
 // tables. The rules and the public evidence behind each are in docs/agent-labels.md.

@@ -1,5 +1,5 @@
 #pragma once
-// The visitor field of an event (DESIGN.md §3, issue 4 item 5): a pseudonymous id that is
+// The visitor field of an event (docs/event.md): a pseudonymous id that is
 // stable for one visitor on one site for one UTC day and unlinkable across days: SipHash-2-4
 // with 128-bit output (libsodium's crypto_shorthash_siphashx24) keyed by a daily salt that
 // libsodium's BLAKE2b (crypto_generichash) derives. Also the DNT / Sec-GPC test.
@@ -22,12 +22,12 @@
 //              u8(4 or 6) || address || u32le(|ua|) || ua), i.e. crypto_shorthash_siphashx24
 //              of that message, written as 32 lower-case hex digits.
 // Every variable-length field carries its length, so ("ab", "c") and ("a", "bc") differ.
-// SipHash is a PRF under its key (DESIGN.md §3 allows it or BLAKE2b), so the id says nothing
+// SipHash is a PRF under its key, so the id says nothing
 // about its inputs to whoever lacks the day's salt, and ids of different days are unlinkable.
 // The message is hashed as it streams (an own incremental SipHash, checked against libsodium's
 // one-shot function by tests/visitor_test.cc), so a long User-Agent needs no buffer.
 //
-// Before 1.0, ids changed once: until issue 4's CPU budget they were BLAKE2b-128 of
+// Before 1.0, ids changed once: until enrichment got a CPU budget they were BLAKE2b-128 of
 // u8(32) || salt || the same fields, with a 32-byte "salt v1". The switch cut the call from
 // ~320 ns to ~100 ns (bench/bench_enrichment.cc, Chrome User-Agent, 2-core EPYC dev VM):
 // BLAKE2b compresses whole 128-byte blocks, and a typical message of 130 to 200 bytes took two

@@ -1,5 +1,5 @@
 #pragma once
-// Beacon bodies (POST /e, DESIGN.md §2): one JSON event or an array of them, as sent by
+// Beacon bodies (POST /e, docs/endpoints.md): one JSON event or an array of them, as sent by
 // navigator.sendBeacon (text/plain) or fetch (application/json). beacon_parser turns a
 // complete body into one beacon_item per event, each accepted (views of its fields) or
 // rejected with a reason; write_receipts writes the `?receipts=1` answer. The request path

@@ -11,8 +11,8 @@
 #include "core/event/enrichment_fields.hh"
 #include "core/event/event_layout.hh"
 #include "core/event/event_params.hh"
-#include "core/event/json_scalars.hh"
 #include "core/event/ip_text.hh"
+#include "core/event/json_scalars.hh"
 #include "core/event/url_fields.hh"
 #include "core/http/http_chars.hh"
 
@@ -468,7 +468,6 @@ size_t write_event(const event_parts& parts, const encode_options& opt, const ev
 }
 
 } // namespace detail
-
 
 // ---- what each event type is made of ------------------------------------------------------
 // What each event type is made of: pixel, rest and redirect hits and beacon items become the

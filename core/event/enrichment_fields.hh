@@ -76,7 +76,7 @@ constexpr std::string_view to_string(device_kind device) noexcept {
     return "unknown";
 }
 
-// The enrichment fields of an event (DESIGN.md §3, issue 4 items 5 to 7). The caller (the
+// The enrichment fields of an event (docs/event.md, docs/enrichment.md). The caller (the
 // worker) does the lookups — GeoIP, agent classification, the visitor hash, the DNT test —
 // and the encoder only formats what it is given; the one thing it works out itself is the
 // utm object, a pure scan of the Referer. Views and pointees belong to the caller and must

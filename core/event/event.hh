@@ -1,5 +1,5 @@
 #pragma once
-// The event model (DESIGN.md §3, schema version 1) and its JSON encoder. The encoder writes
+// The event model (docs/event.md, schema version 1) and its JSON encoder. The encoder writes
 // one JSON object straight into caller-owned memory (a ring slot): no allocation, no
 // exceptions, and the output is valid UTF-8 JSON whatever bytes the request carried.
 
@@ -42,7 +42,7 @@ protected:
 // Length of a visitor id: 16 bytes as lower-case hex, not NUL-terminated.
 inline constexpr size_t visitor_id_size = 32;
 
-// What a pixel, rest or redirect event is made of (DESIGN.md §2, §3).
+// What a pixel, rest or redirect event is made of (docs/endpoints.md, docs/event.md).
 enum class event_type : uint8_t { pixel, rest, redirect };
 
 // What a tracking-pixel, /tr/v1/ or /r/ request contributes to its event. Every view points
@@ -54,7 +54,7 @@ struct pixel_hit {
     std::string_view user_agent; // raw User-Agent value, empty when absent
     std::string_view host;       // raw Host value, empty when absent
     ip_address client;
-    // nullptr: no enrichment fields and no dnt member (the event as before issue 4).
+    // nullptr: no enrichment fields and no dnt member (the event with tracking.enrich off).
     const pixel_enrichment* enrichment = nullptr;
     // pixel: GET /track/<action>.gif|png?query.
     // rest: GET /tr/v1/<tuples>; query holds the tuples (the path after "/tr/v1/", without

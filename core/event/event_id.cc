@@ -1,4 +1,4 @@
-// Event ids and timestamps (DESIGN.md §3): the UUIDv7 generator and the ISO-8601 writer.
+// Event ids and timestamps (docs/event.md): the UUIDv7 generator and the ISO-8601 writer.
 
 #include <cstring>
 

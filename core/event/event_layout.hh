@@ -1,7 +1,7 @@
 #pragma once
-// The literal parts of an event in the order core/event/encoder.cc writes them, shared with the code
-// that reads events back in that layout (dashboard/event_stats.cc). event_size adds them up, so
-// an edit here cannot make the bound too small.
+// The literal parts of an event in the order core/event/encoder.cc writes them, shared with the
+// code that reads events back in that layout (dashboard/event_stats.cc). event_size adds them up,
+// so an edit here cannot make the bound too small.
 
 #include <cstddef>
 #include <string_view>

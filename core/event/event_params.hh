@@ -18,8 +18,8 @@
 #include "core/http/percent_decode.hh"
 
 namespace pixelring::detail {
-// Internal linkage, as when these lived in the encoder's file: the one file that includes this header
-// gets the same code as before the split.
+// Internal linkage, as when these lived in the encoder's file: the one file that includes this
+// header gets the same code as before the split.
 namespace {
 
 inline uint64_t load_u64(const char* p) noexcept {

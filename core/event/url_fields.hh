@@ -1,5 +1,5 @@
 #pragma once
-// Event fields taken from a page URL (DESIGN.md §3): the utm object, from the query of the
+// Event fields taken from a page URL (docs/event.md): the utm object, from the query of the
 // page URL (a pixel's Referer, a beacon's url), and a URL's host and path, for page_host and
 // path (of that page URL) and the referrer host. Called on worker threads once per event:
 // pure functions over caller-owned text, no allocation, no exceptions, no shared state.

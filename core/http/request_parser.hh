@@ -17,7 +17,8 @@ namespace pixelring {
 
 enum class http_method : uint8_t { get, head, post, put, delete_, options, patch, trace, connect };
 
-// Limits applied while parsing. Defaults follow DESIGN.md §7.
+// Limits applied while parsing. The collector sets max_header_bytes and max_body_bytes from
+// server.max_header_bytes and server.max_body_bytes (same defaults); the others are fixed.
 struct http_limits {
     size_t max_request_line = 8192;  // longer request line: 414
     size_t max_header_bytes = 16384; // request line + fields + CRLFs beyond this: 431

@@ -1,5 +1,5 @@
 #pragma once
-// server.rate_limit (issue 4 item 9): a token bucket per client address, one rate_limiter per
+// server.rate_limit (docs/enrichment.md): a token bucket per client address, one rate_limiter per
 // worker thread. Over the limit a pixel is still answered (its event counted as
 // dropped{reason="rate_limited"}) and a beacon gets 429; that policy is the caller's.
 //

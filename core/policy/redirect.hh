@@ -1,6 +1,6 @@
 #pragma once
-// Click redirects, GET /r/<action>?url=<target>&sig=<hex>&campaignID=… (DESIGN.md §2, issue 4
-// item 3): which targets may be answered with a 302, and the signed links that admit them.
+// Click redirects, GET /r/<action>?url=<target>&sig=<hex>&campaignID=… (docs/redirects.md):
+// which targets may be answered with a 302, and the signed links that admit them.
 // A target is admitted when sig is the HMAC-SHA256 (libsodium crypto_auth_hmacsha256) under
 // redirect.secret of everything the redirect event records from the link (the action, the
 // campaign and the canonical target; see "What is signed" below), or when its host is exactly

@@ -24,14 +24,14 @@ constexpr unsigned char png_1x1[] = {
     0xda, 0x63, 0x60, 0x00, 0x02, 0x00, 0x00, 0x05, 0x00, 0x01, 0xe9, 0xfa, 0xdc, 0xd8,
     0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
 
-// Keeps browsers, mail proxies and CDNs from answering a hit from a cache (DESIGN.md §2).
+// Keeps browsers, mail proxies and CDNs from answering a hit from a cache (docs/endpoints.md).
 constexpr std::string_view no_cache_headers =
     "Cache-Control: no-store, no-cache, must-revalidate, private, max-age=0\r\n"
     "Pragma: no-cache\r\n"
     "Expires: 0\r\n"
     "CDN-Cache-Control: no-store\r\n";
 
-// The one cacheable answer (DESIGN.md §2). A day is a trade: every page view of a returning
+// The one cacheable answer (docs/endpoints.md). A day is a trade: every page view of a returning
 // visitor within it costs the collector and the CDN nothing, and a new script reaches every
 // browser within a day of a deploy. After a day the browser revalidates with If-None-Match
 // and gets a body-less 304. "public" lets shared caches (the CDN in front) keep it too.

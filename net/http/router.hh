@@ -1,5 +1,5 @@
 #pragma once
-// Which endpoint a parsed request is for (DESIGN.md §2). A pure function of the request: no
+// Which endpoint a parsed request is for (docs/endpoints.md). A pure function of the request: no
 // I/O, no state, so every route is unit-tested without a socket. The worker then does what
 // the endpoint needs (events, bodies, dynamic answers).
 

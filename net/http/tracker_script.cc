@@ -57,7 +57,7 @@ constexpr char script[] =
 
 constexpr std::string_view script_view{script, sizeof script - 1};
 
-// The issue asks for a script under 1 KB uncompressed: one TCP segment, one small arena entry.
+// Under 1 KB uncompressed: one TCP segment, one small arena entry.
 static_assert(script_view.size() < 1024, "the tracker script must stay under 1 KB");
 
 constexpr uint64_t fnv1a_64(std::string_view s) {

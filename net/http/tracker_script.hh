@@ -1,5 +1,5 @@
 #pragma once
-// The tracker script served at GET /t.js (DESIGN.md §2) and its strong ETag. Both are
+// The tracker script served at GET /t.js (docs/endpoints.md) and its strong ETag. Both are
 // constants built at compile time: no allocation, no state, callable from any thread.
 // No io_uring features used here; the bytes are sent from the response arena (net/http/responses).
 

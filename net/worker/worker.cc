@@ -524,7 +524,8 @@ void worker::impl::run_loop() {
         counters.completions.add(seen);
         // The sink thread shares a CPU with some worker (workers = CPUs, plus the sink).
         // When this worker's ring is more than half full, give that CPU away for a
-        // moment instead of filling the ring to the point of dropping events.
+        // moment, so that the sink drains the ring before it runs short and this worker
+        // has to stop reading requests (ring_short, net/worker/worker_input.cc).
         if (events.used_bytes() > events.capacity() / 2) {
             counters.sink_yields.add();
             sched_yield();

@@ -7,7 +7,7 @@
 
 namespace pixelring {
 
-// The message key of an event (DESIGN §3): its "visitor" when present, so that one visitor's
+// The message key of an event (docs/kafka.md): its "visitor" when present, so that one visitor's
 // events stay in one partition; else its "campaign" (still JSON-escaped); empty when the
 // campaign is null. Reads the encoder's output (core/event/event.hh): "campaign" is the first
 // member of that name and "visitor" the last, and a string value cannot contain an

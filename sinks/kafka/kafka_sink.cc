@@ -25,7 +25,7 @@ namespace pixelring {
 
 namespace {
 
-// Producer defaults (DESIGN.md §4); any sink.kafka.properties entry overrides them.
+// Producer defaults (docs/kafka.md); any sink.kafka.properties entry overrides them.
 // statistics.interval.ms: the statistics are how the sink learns that a broker is reachable
 // again (to replay the spool) and what /metrics shows as broker state.
 constexpr std::pair<const char*, const char*> producer_defaults[] = {
