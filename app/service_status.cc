@@ -51,7 +51,7 @@ std::string service_status::summary(uint64_t now_ms) {
 bool service_status::all_turned(std::string& stuck) {
     stuck.clear();
     for (size_t w = 0; w < view_.worker_count; ++w) {
-        const uint64_t turns = view_.workers[w].ring_waits.get();
+        const uint64_t turns = view_.workers[w].uring_waits.get();
         if (turns == worker_turns_[w] && stuck.empty()) stuck = fmt::format("worker {}", w);
         worker_turns_[w] = turns;
     }
