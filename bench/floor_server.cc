@@ -126,7 +126,7 @@ public:
     std::string start(int signal_fd) {
         signal_fd_ = signal_fd;
         std::string error;
-        if (setup_ring(ring_, error) < 0) return error;
+        if (setup_uring(ring_, error) < 0) return error;
         ring_ready_ = true;
         if (std::string err = buffers_.init(ring_); !err.empty()) return err;
         arm_accept();

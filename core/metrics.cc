@@ -203,16 +203,16 @@ void write_prometheus(const metrics_view& v, std::string& out) {
     header(out, "pixelring_io_uring_waits_total", "counter",
            "Times a worker entered the kernel to submit and wait for completions.");
     fmt::format_to(it, "pixelring_io_uring_waits_total {}\n",
-                   sum(v, [](auto& c) { return c.ring_waits.get(); }));
+                   sum(v, [](auto& c) { return c.uring_waits.get(); }));
     header(out, "pixelring_worker_yields_total", "counter",
            "Times a worker yielded its CPU to let the sink thread drain a half-full ring.");
     fmt::format_to(it, "pixelring_worker_yields_total {}\n",
-                   sum(v, [](auto& c) { return c.sink_yields.get(); }));
+                   sum(v, [](auto& c) { return c.event_ring_yields.get(); }));
     header(out, "pixelring_ring_full_pauses_total", "counter",
            "Times a connection stopped reading requests until its worker's ring had room again "
            "(the sink thread fell behind); the requests wait instead of losing their events.");
     fmt::format_to(it, "pixelring_ring_full_pauses_total {}\n",
-                   sum(v, [](auto& c) { return c.ring_pauses.get(); }));
+                   sum(v, [](auto& c) { return c.event_ring_pauses.get(); }));
     header(out, "pixelring_io_uring_completions_total", "counter",
            "Completions the workers handled; divided by waits: completions per kernel entry.");
     fmt::format_to(it, "pixelring_io_uring_completions_total {}\n",

@@ -108,12 +108,13 @@ struct alignas(64) worker_counters {
     counter tls_failures[tls_failure_reasons.size()]; // failed handshakes by reason
     counter header_timeouts;
     counter idle_timeouts;
-    counter cq_overflows;    // completions the kernel could not post
-    counter recv_no_buffers; // -ENOBUFS: provided buffer ring ran dry, recv re-armed
-    counter ring_waits;      // io_uring_enter calls that waited for completions
-    counter completions;     // completions handled; completions / ring_waits = batching
-    counter sink_yields;     // the worker yielded its CPU because its ring was half full
-    counter ring_pauses;     // a connection stopped reading requests until the ring had room
+    counter cq_overflows;      // completions the kernel could not post
+    counter recv_no_buffers;   // -ENOBUFS: provided buffer ring ran dry, recv re-armed
+    counter uring_waits;       // io_uring_enter calls that waited for completions
+    counter completions;       // completions handled; completions / uring_waits = batching
+    counter event_ring_yields; // the worker yielded its CPU because its event ring was half full
+    counter
+        event_ring_pauses; // a connection stopped reading requests until its event ring had room
 
     void count_request(route r, uint16_t status) noexcept {
         requests[size_t(r)][status_index(status)].add();

@@ -22,10 +22,10 @@ public:
     // nullptr when the ring has not that much free space. Calling reserve again without
     // commit abandons the previous reservation. The worker stops reading requests while the
     // free space is below its reserve and goes on once the sink has drained the ring
-    // (net/worker/worker_input.cc, ring_short and wait_for_ring), so a nullptr, which it counts as
-    // ring_full, is left for events that need more than the room its check saw: a request
-    // whose events need more than the reserve, a record over max_record(), or a beacon whose
-    // body arrived after the check while other requests took the room.
+    // (net/worker/worker_input.cc, event_ring_short and wait_for_event_ring), so a nullptr, which
+    // it counts as ring_full, is left for events that need more than the room its check saw: a
+    // request whose events need more than the reserve, a record over max_record(), or a beacon
+    // whose body arrived after the check while other requests took the room.
     char* reserve(size_t max_len) noexcept;
     // Producer thread only. Publishes the reserved record with its real length
     // (len <= the max_len given to reserve). commit(0) publishes nothing, like an abandoned

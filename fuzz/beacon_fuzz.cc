@@ -1,5 +1,5 @@
 // The input is a whole POST /e body. The harness hands it to beacon_parser (core/event/beacon.hh)
-// as net/worker/worker_requests.cc's answer_beacon does, with one parser reused for every body and
+// as net/worker/worker_requests.cc's respond_beacon does, with one parser reused for every body and
 // the default limits (server.max_body_bytes 64 KiB, tracking.beacon_batch 50), but in a heap
 // buffer of exactly the body plus beacon_body_padding bytes, capacity saying so: simdjson may
 // read the padding, ASan reports a byte beyond it. The padding holds a byte picked from the

@@ -128,7 +128,7 @@ void check_event(std::string_view event, size_t bound, std::string_view type, bo
                escaped(event.substr(0, 300)).c_str());
 }
 
-// answer_beacon: the body, read whole, in a buffer with the padding simdjson needs.
+// respond_beacon: the body, read whole, in a buffer with the padding simdjson needs.
 void beacon_events(worker_state& w, const variant& v, const http_request& r, std::string_view body,
                    ip_address client, enrichment_scratch& extra) {
     fuzz::exact_buffer buf(body, beacon_body_padding, '}');

@@ -1,7 +1,7 @@
 // The input is the request-target of a click redirect, "/r/<action>?url=...&sig=...&
 // campaignID=...". The harness wraps it in a GET request, parses and routes it with the real
 // parser and router, and calls check_redirect (core/policy/redirect.hh) as
-// net/worker/worker_requests.cc's answer_redirect does: the url and sig parameters by query_param,
+// net/worker/worker_requests.cc's respond_redirect does: the url and sig parameters by query_param,
 // the subject by find_redirect_subject, a policy with a secret and two allowed hosts, and the
 // Location written into a heap buffer of exactly 3 * raw_url.size() bytes, the size the header says
 // always suffices. Checked: an admitted target obeys the header's grammar (absolute http(s),

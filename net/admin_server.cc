@@ -108,7 +108,7 @@ void admin_server::serve() {
                         : answer(503, "Service Unavailable", "text/plain", "sink not ready\n");
         } else if (req.path == "/dashboard" || req.path == "/dashboard/" ||
                    req.path == "/stats.json") {
-            out = dashboard_answer(req.path, req.field("authorization"));
+            out = dashboard_response(req.path, req.field("authorization"));
         } else if (req.path == "/metrics") {
             std::string body;
             if (handlers_.metrics) handlers_.metrics(body);
@@ -123,7 +123,8 @@ void admin_server::serve() {
     }
 }
 
-std::string admin_server::dashboard_answer(std::string_view path, std::string_view authorization) {
+std::string admin_server::dashboard_response(std::string_view path,
+                                             std::string_view authorization) {
     if (!handlers_.off_reason.empty())
         return answer(403, "Forbidden", "text/plain; charset=utf-8",
                       fmt::format("dashboard off: {}\n", handlers_.off_reason));

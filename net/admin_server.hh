@@ -36,7 +36,7 @@ public:
 
 private:
     void serve();
-    std::string dashboard_answer(std::string_view path, std::string_view authorization);
+    std::string dashboard_response(std::string_view path, std::string_view authorization);
     int listen_fd_;
     int stop_fd_;
     admin_handlers handlers_;

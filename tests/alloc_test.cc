@@ -442,7 +442,7 @@ TEST(alloc_test, beacons_rest_and_redirects_allocate_nothing) {
     ASSERT_EQ(mixed.run(rounds_for(mixed, warm_up_requests)), "");
     const size_t warmed = s.worker_allocations();
     // The answer pools grow to the most dynamic answers held at once (at most
-    // max_owned_answers per connection), which varies with timing: warm up until a whole
+    // max_owned_responses per connection), which varies with timing: warm up until a whole
     // warm-up run allocates nothing (bounded).
     size_t start_up = warmed;
     int extra_runs = 0;

@@ -36,14 +36,14 @@ TEST(router, pixels) {
     parsed p;
     routed r = route_of("GET", "/track/pageview.gif?campaignID=x", p);
     ASSERT_TRUE(p.ok);
-    EXPECT_EQ(r.answer, response_kind::pixel_gif);
+    EXPECT_EQ(r.response, response_kind::pixel_gif);
     EXPECT_EQ(r.metrics_route, pixelring::route::pixel);
     EXPECT_EQ(r.what, endpoint::pixel);
     EXPECT_FALSE(r.head);
     EXPECT_EQ(r.action, "pageview");
 
     r = route_of("HEAD", "/track/email-open:ann@example.com.png", p);
-    EXPECT_EQ(r.answer, response_kind::pixel_png);
+    EXPECT_EQ(r.response, response_kind::pixel_png);
     EXPECT_TRUE(r.head);
     EXPECT_EQ(r.what, endpoint::pixel);
     EXPECT_EQ(r.action, "email-open:ann@example.com");
@@ -60,7 +60,7 @@ TEST(router, not_pixels) {
           "/tracker/a.gif", "/favicon.ico", "/track/a.gif/"}) {
         routed r = route_of("GET", target, p);
         ASSERT_TRUE(p.ok) << target;
-        EXPECT_EQ(r.answer, response_kind::not_found) << target;
+        EXPECT_EQ(r.response, response_kind::not_found) << target;
         EXPECT_EQ(r.metrics_route, pixelring::route::not_found) << target;
         EXPECT_NE(r.what, endpoint::pixel) << target;
     }
@@ -71,7 +71,7 @@ TEST(router, not_pixels) {
         request_parser parser(q.limits);
         ASSERT_EQ(parser.parse_head(q.text.data(), q.text.size(), q.req), parse_status::complete);
         routed r = route_request(q.req);
-        EXPECT_EQ(r.answer, response_kind::method_not_allowed) << method;
+        EXPECT_EQ(r.response, response_kind::method_not_allowed) << method;
         EXPECT_NE(r.what, endpoint::pixel) << method;
     }
 }

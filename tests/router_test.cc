@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/http/dynamic_answer.hh"
+#include "net/http/dynamic_response.hh"
 #include "net/http/router.hh"
 #include "net/listener.hh"
 
@@ -78,11 +78,11 @@ TEST(router, beacon_and_preflight) {
     for (const char* m : {"GET", "HEAD", "PUT", "DELETE"}) {
         r = route_of(m, "/e", p);
         EXPECT_EQ(r.what, endpoint::none) << m;
-        EXPECT_EQ(r.answer, response_kind::method_not_allowed) << m;
+        EXPECT_EQ(r.response, response_kind::method_not_allowed) << m;
         EXPECT_EQ(r.allow, "POST, OPTIONS") << m;
     }
     EXPECT_EQ(route_of("POST", "/e/", p).what, endpoint::none);
-    EXPECT_EQ(route_of("POST", "/ev", p).answer, response_kind::not_found);
+    EXPECT_EQ(route_of("POST", "/ev", p).response, response_kind::not_found);
 }
 
 TEST(router, rest_tuples) {
@@ -91,14 +91,14 @@ TEST(router, rest_tuples) {
     EXPECT_EQ(r.what, endpoint::rest);
     EXPECT_EQ(r.metrics_route, route::rest);
     EXPECT_EQ(r.tuples, "action/buy/sku/42"); // the path only, not the query
-    EXPECT_EQ(r.answer, response_kind::no_content);
+    EXPECT_EQ(r.response, response_kind::no_content);
     r = route_of("HEAD", "/tr/v1/a/b", p);
     EXPECT_EQ(r.what, endpoint::rest);
     EXPECT_TRUE(r.head);
     r = route_of("POST", "/tr/v1/a/b", p);
-    EXPECT_EQ(r.answer, response_kind::method_not_allowed);
+    EXPECT_EQ(r.response, response_kind::method_not_allowed);
     EXPECT_EQ(r.allow, "GET, HEAD");
-    EXPECT_EQ(route_of("GET", "/tr/v2/a/b", p).answer, response_kind::not_found);
+    EXPECT_EQ(route_of("GET", "/tr/v2/a/b", p).response, response_kind::not_found);
 }
 
 TEST(router, redirects) {
@@ -110,8 +110,8 @@ TEST(router, redirects) {
     EXPECT_EQ(route_of("HEAD", "/r/email-click:ann%40example.com", p).action,
               "email-click:ann%40example.com");
     for (const char* t : {"/r/", "/r/a/b", "/r"})
-        EXPECT_EQ(route_of("GET", t, p).answer, response_kind::not_found) << t;
-    EXPECT_EQ(route_of("POST", "/r/click", p).answer, response_kind::method_not_allowed);
+        EXPECT_EQ(route_of("GET", t, p).response, response_kind::not_found) << t;
+    EXPECT_EQ(route_of("POST", "/r/click", p).response, response_kind::method_not_allowed);
 }
 
 TEST(router, tracker_script) {
@@ -119,8 +119,8 @@ TEST(router, tracker_script) {
     EXPECT_EQ(route_of("GET", "/t.js", p).what, endpoint::script);
     EXPECT_EQ(route_of("GET", "/t.js?v=3", p).what, endpoint::script);
     EXPECT_TRUE(route_of("HEAD", "/t.js", p).head);
-    EXPECT_EQ(route_of("POST", "/t.js", p).answer, response_kind::method_not_allowed);
-    EXPECT_EQ(route_of("GET", "/t.jsx", p).answer, response_kind::not_found);
+    EXPECT_EQ(route_of("POST", "/t.js", p).response, response_kind::method_not_allowed);
+    EXPECT_EQ(route_of("GET", "/t.jsx", p).response, response_kind::not_found);
 }
 
 TEST(router, acme_challenge) {
@@ -130,18 +130,18 @@ TEST(router, acme_challenge) {
     EXPECT_EQ(r.tuples, "abc-DEF_1");
     EXPECT_EQ(r.metrics_route, route::acme);
     EXPECT_TRUE(route_of("HEAD", "/.well-known/acme-challenge/x", p).head);
-    EXPECT_EQ(route_of("POST", "/.well-known/acme-challenge/x", p).answer,
+    EXPECT_EQ(route_of("POST", "/.well-known/acme-challenge/x", p).response,
               response_kind::method_not_allowed);
-    EXPECT_EQ(route_of("GET", "/.well-known/other", p).answer, response_kind::not_found);
+    EXPECT_EQ(route_of("GET", "/.well-known/other", p).response, response_kind::not_found);
 }
 
-TEST(dynamic_answer, redirect_is_well_framed) {
-    std::vector<char> buf(answer_headroom + 64);
-    dynamic_answer a{.status = 302,
-                     .location = "https://example.com/x?y=1",
-                     .keep_alive = true,
-                     .unix_s = 1795862100};
-    std::string out(finish_answer(a, buf.data(), 0));
+TEST(dynamic_response, redirect_is_well_framed) {
+    std::vector<char> buf(response_headroom + 64);
+    dynamic_response a{.status = 302,
+                       .location = "https://example.com/x?y=1",
+                       .keep_alive = true,
+                       .unix_s = 1795862100};
+    std::string out(finish_response(a, buf.data(), 0));
     response r = parse(out);
     EXPECT_EQ(r.status, 302);
     EXPECT_EQ(r.headers["location"], "https://example.com/x?y=1");
@@ -153,15 +153,15 @@ TEST(dynamic_answer, redirect_is_well_framed) {
     EXPECT_TRUE(out.ends_with("\r\n\r\n"));
 }
 
-TEST(dynamic_answer, cors_echoes_the_origin_never_a_star) {
-    std::vector<char> buf(answer_headroom + 64);
-    dynamic_answer a{.status = 200,
-                     .content_type = "application/json",
-                     .cors_origin = "https://shop.example",
-                     .vary_origin = true,
-                     .keep_alive = false,
-                     .unix_s = 0};
-    std::string out(write_answer(a, R"([{"status":"accepted"}])", buf.data()));
+TEST(dynamic_response, cors_echoes_the_origin_never_a_star) {
+    std::vector<char> buf(response_headroom + 64);
+    dynamic_response a{.status = 200,
+                       .content_type = "application/json",
+                       .cors_origin = "https://shop.example",
+                       .vary_origin = true,
+                       .keep_alive = false,
+                       .unix_s = 0};
+    std::string out(write_response(a, R"([{"status":"accepted"}])", buf.data()));
     response r = parse(out);
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, R"([{"status":"accepted"}])");
@@ -175,7 +175,7 @@ TEST(dynamic_answer, cors_echoes_the_origin_never_a_star) {
     a.preflight = true;
     a.status = 204;
     a.content_type = {};
-    out = std::string(finish_answer(a, buf.data(), 0));
+    out = std::string(finish_response(a, buf.data(), 0));
     r = parse(out);
     EXPECT_EQ(r.status, 204);
     EXPECT_EQ(r.headers["access-control-allow-methods"], "POST, OPTIONS");
@@ -183,21 +183,21 @@ TEST(dynamic_answer, cors_echoes_the_origin_never_a_star) {
     EXPECT_EQ(r.headers.count("content-length"), 0u);
 }
 
-TEST(dynamic_answer, head_sends_the_length_without_the_body) {
-    std::vector<char> buf(answer_headroom + 64);
-    dynamic_answer a{.status = 400, .content_type = "text/plain", .head = true};
-    std::string out(write_answer(a, "why\n", buf.data()));
+TEST(dynamic_response, head_sends_the_length_without_the_body) {
+    std::vector<char> buf(response_headroom + 64);
+    dynamic_response a{.status = 400, .content_type = "text/plain", .head = true};
+    std::string out(write_response(a, "why\n", buf.data()));
     EXPECT_NE(out.find("Content-Length: 4\r\n"), std::string::npos);
     EXPECT_TRUE(out.ends_with("\r\n\r\n"));
     a.status = 405;
     a.head = false;
     a.allow = "POST, OPTIONS";
-    out = std::string(write_answer(a, "x", buf.data()));
+    out = std::string(write_response(a, "x", buf.data()));
     EXPECT_NE(out.find("Allow: POST, OPTIONS\r\n"), std::string::npos);
     EXPECT_NE(out.find("405 Method Not Allowed"), std::string::npos);
 }
 
-TEST(dynamic_answer, origins_that_may_be_echoed) {
+TEST(dynamic_response, origins_that_may_be_echoed) {
     EXPECT_TRUE(echoable_origin("https://a.example"));
     EXPECT_TRUE(echoable_origin("null"));
     EXPECT_FALSE(echoable_origin(""));

@@ -35,7 +35,7 @@ struct fixture {
     // Every thread's loop turns once.
     void turn_all() {
         for (auto& w : workers)
-            w.ring_waits.add();
+            w.uring_waits.add();
         drain.drain_passes.add();
     }
 };
@@ -78,13 +78,13 @@ TEST(service_status, a_thread_that_did_not_turn_is_named) {
     EXPECT_TRUE(s.all_turned(stuck));
     EXPECT_EQ(stuck, "");
 
-    f.workers[0].ring_waits.add();
+    f.workers[0].uring_waits.add();
     f.drain.drain_passes.add(); // worker 1 stuck
     EXPECT_FALSE(s.all_turned(stuck));
     EXPECT_EQ(stuck, "worker 1");
 
-    f.workers[0].ring_waits.add();
-    f.workers[1].ring_waits.add(); // the sink thread stuck
+    f.workers[0].uring_waits.add();
+    f.workers[1].uring_waits.add(); // the sink thread stuck
     EXPECT_FALSE(s.all_turned(stuck));
     EXPECT_EQ(stuck, "the sink thread");
 }

@@ -1,4 +1,4 @@
-#include "net/http/dynamic_answer.hh"
+#include "net/http/dynamic_response.hh"
 
 #include <cstring>
 
@@ -80,9 +80,9 @@ bool echoable_origin(std::string_view origin) noexcept {
     return true;
 }
 
-std::string_view finish_answer(const dynamic_answer& a, char* buf, size_t body_size,
-                               size_t headroom) noexcept {
-    char head[answer_headroom];
+std::string_view finish_response(const dynamic_response& a, char* buf, size_t body_size,
+                                 size_t headroom) noexcept {
+    char head[response_headroom];
     writer w{head, head + sizeof head};
     w.put("HTTP/1.1 ");
     w.number(a.status);
@@ -134,10 +134,10 @@ std::string_view finish_answer(const dynamic_answer& a, char* buf, size_t body_s
     return {start, head_size + (a.head ? 0 : body_size)};
 }
 
-std::string_view write_answer(const dynamic_answer& a, std::string_view body, char* buf,
-                              size_t headroom) noexcept {
+std::string_view write_response(const dynamic_response& a, std::string_view body, char* buf,
+                                size_t headroom) noexcept {
     if (!body.empty()) std::memcpy(buf + headroom, body.data(), body.size());
-    return finish_answer(a, buf, body.size(), headroom);
+    return finish_response(a, buf, body.size(), headroom);
 }
 
 } // namespace pixelring

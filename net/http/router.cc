@@ -24,7 +24,7 @@ bool get_or_head(const http_request& r, routed& out) noexcept {
         return true;
     }
     out.what = endpoint::none;
-    out.answer = response_kind::method_not_allowed;
+    out.response = response_kind::method_not_allowed;
     out.allow = "GET, HEAD";
     out.head = false;
     return false;
@@ -47,7 +47,7 @@ routed route_request(const http_request& r) noexcept {
                 out.metrics_route = route::pixel;
                 if (!get_or_head(r, out)) return out;
                 out.what = endpoint::pixel;
-                out.answer = gif ? response_kind::pixel_gif : response_kind::pixel_png;
+                out.response = gif ? response_kind::pixel_gif : response_kind::pixel_png;
                 out.action = action;
                 return out;
             }
@@ -60,7 +60,7 @@ routed route_request(const http_request& r) noexcept {
             out.what = endpoint::preflight;
             out.metrics_route = route::preflight;
         } else {
-            out.answer = response_kind::method_not_allowed;
+            out.response = response_kind::method_not_allowed;
             out.allow = "POST, OPTIONS";
         }
         return out;
@@ -68,7 +68,7 @@ routed route_request(const http_request& r) noexcept {
         out.metrics_route = route::rest;
         if (!get_or_head(r, out)) return out;
         out.what = endpoint::rest;
-        out.answer = response_kind::no_content;
+        out.response = response_kind::no_content;
         out.tuples = path.substr(rest_prefix.size());
         return out;
     } else if (starts_with(path, redirect_prefix)) {
@@ -93,7 +93,7 @@ routed route_request(const http_request& r) noexcept {
         return out;
     }
     out.metrics_route = route::not_found;
-    out.answer = response_kind::not_found;
+    out.response = response_kind::not_found;
     out.head = r.method == http_method::head;
     return out;
 }

@@ -25,7 +25,7 @@ enum class endpoint : uint8_t {
 
 struct routed {
     endpoint what = endpoint::none;
-    response_kind answer = response_kind::not_found; // static answer (none, pixel)
+    response_kind response = response_kind::not_found; // static answer (none, pixel)
     route metrics_route = route::not_found;
     bool head = false;       // answer without a body
     std::string_view action; // pixel, redirect: the raw action segment

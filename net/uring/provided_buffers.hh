@@ -24,25 +24,25 @@ public:
 
     // Allocates the buffers, registers the ring with ring and lends every buffer to the
     // kernel. Returns an empty string or an error message.
-    std::string init(io_uring& ring);
+    std::string init(io_uring& uring);
 
     char* data(unsigned bid) const noexcept { return base_ + size_t(bid) * size; }
 
     // Gives buffer bid back to the kernel; visible to it after publish().
     void recycle(unsigned bid) noexcept {
-        io_uring_buf_ring_add(ring_, data(bid), size, uint16_t(bid), io_uring_buf_ring_mask(count),
-                              int(pending_));
+        io_uring_buf_ring_add(buf_ring_, data(bid), size, uint16_t(bid),
+                              io_uring_buf_ring_mask(count), int(pending_));
         ++pending_;
     }
     // Publishes every recycle() since the last call: one store per completion batch.
     void publish() noexcept {
         if (!pending_) return;
-        io_uring_buf_ring_advance(ring_, int(pending_));
+        io_uring_buf_ring_advance(buf_ring_, int(pending_));
         pending_ = 0;
     }
 
 private:
-    io_uring_buf_ring* ring_ = nullptr;
+    io_uring_buf_ring* buf_ring_ = nullptr;
     char* base_ = nullptr;
     unsigned pending_ = 0;
 };

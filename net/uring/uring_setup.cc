@@ -12,19 +12,19 @@
 
 namespace pixelring {
 
-int setup_ring(io_uring& ring, std::string& error) {
+int setup_uring(io_uring& uring, std::string& error) {
     io_uring_params p{};
     p.cq_entries = cq_entries;
     p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
               IORING_SETUP_DEFER_TASKRUN;
-    int ret = io_uring_queue_init_params(sq_entries, &ring, &p);
+    int ret = io_uring_queue_init_params(sq_entries, &uring, &p);
     if (ret == -EINVAL) {
         // Kernels before 6.1 lack DEFER_TASKRUN.
         p = {};
         p.cq_entries = cq_entries;
         p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
                   IORING_SETUP_TASKRUN_FLAG;
-        ret = io_uring_queue_init_params(sq_entries, &ring, &p);
+        ret = io_uring_queue_init_params(sq_entries, &uring, &p);
     }
     if (ret < 0) {
         error = fmt::format("io_uring_queue_init: {}", std::strerror(-ret));
@@ -34,19 +34,19 @@ int setup_ring(io_uring& ring, std::string& error) {
         !(p.features & IORING_FEAT_SUBMIT_STABLE)) {
         error = "io_uring lacks IORING_FEAT_NODROP, FAST_POLL or SUBMIT_STABLE (kernel >= 5.7 "
                 "needed)";
-        io_uring_queue_exit(&ring);
+        io_uring_queue_exit(&uring);
         return -EOPNOTSUPP;
     }
     return 0;
 }
 
 std::string probe_io_uring() {
-    io_uring ring;
+    io_uring uring;
     std::string error;
-    if (setup_ring(ring, error) < 0) return error;
-    io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+    if (setup_uring(uring, error) < 0) return error;
+    io_uring_probe* probe = io_uring_get_probe_ring(&uring);
     if (!probe) {
-        io_uring_queue_exit(&ring);
+        io_uring_queue_exit(&uring);
         return "io_uring opcode probe failed (kernel >= 5.6 needed)";
     }
     struct needed {
@@ -60,7 +60,7 @@ std::string probe_io_uring() {
     for (const needed& n : ops) {
         if (!io_uring_opcode_supported(probe, n.op)) {
             io_uring_free_probe(probe);
-            io_uring_queue_exit(&ring);
+            io_uring_queue_exit(&uring);
             return fmt::format("io_uring: opcode {} not supported by this kernel", n.name);
         }
     }
@@ -68,17 +68,17 @@ std::string probe_io_uring() {
     // A provided buffer ring (5.19) is what multishot recv (6.0) reads into.
     void* mem = nullptr;
     if (posix_memalign(&mem, 4096, 4096) != 0) {
-        io_uring_queue_exit(&ring);
+        io_uring_queue_exit(&uring);
         return "out of memory";
     }
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<uintptr_t>(mem);
     reg.ring_entries = 8;
     reg.bgid = 0;
-    int ret = io_uring_register_buf_ring(&ring, &reg, 0);
-    if (ret == 0) io_uring_unregister_buf_ring(&ring, 0);
+    int ret = io_uring_register_buf_ring(&uring, &reg, 0);
+    if (ret == 0) io_uring_unregister_buf_ring(&uring, 0);
     free(mem);
-    io_uring_queue_exit(&ring);
+    io_uring_queue_exit(&uring);
     if (ret < 0)
         return fmt::format("io_uring: provided buffer rings (IORING_REGISTER_PBUF_RING, kernel "
                            ">= 5.19, and multishot recv, kernel >= 6.0) unavailable: {}",

@@ -17,7 +17,7 @@ inline constexpr unsigned cq_entries = 8 * sq_entries;
 
 // Creates ring on the calling thread (SINGLE_ISSUER ties it to that thread). Returns 0, or a
 // negative errno with error set to one clear message.
-int setup_ring(io_uring& ring, std::string& error);
+int setup_uring(io_uring& uring, std::string& error);
 
 // The workers' wait policy, which bench/floor_server shares so that the floor waits as they do.
 // Submits what is queued, then waits:
@@ -32,17 +32,17 @@ inline constexpr unsigned batch_threshold = 8;
 inline constexpr unsigned batch_wait_count = 16;
 inline constexpr long batch_wait_ns = 50'000; // the most a busy worker delays a completion
 
-inline int submit_and_wait(io_uring& ring, unsigned last_seen, long retry_ns = 0) {
+inline int submit_and_wait(io_uring& uring, unsigned last_seen, long retry_ns = 0) {
     unsigned want = 1;
     long wait_ns = retry_ns;
     if (retry_ns <= 0) {
-        if (last_seen < batch_threshold) return io_uring_submit_and_wait(&ring, 1);
+        if (last_seen < batch_threshold) return io_uring_submit_and_wait(&uring, 1);
         want = batch_wait_count;
         wait_ns = batch_wait_ns;
     }
     io_uring_cqe* first = nullptr;
     __kernel_timespec ts{0, wait_ns};
-    const int ret = io_uring_submit_and_wait_timeout(&ring, &first, want, &ts, nullptr);
+    const int ret = io_uring_submit_and_wait_timeout(&uring, &first, want, &ts, nullptr);
     return ret == -ETIME ? 0 : ret;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // Fixed-size buffers for one worker thread: a buffer is allocated the first time the pool is
 // empty and is reused for the worker's life, so a steady load allocates nothing. Used for
-// request bodies (beacons) and dynamic answers (net/http/dynamic_answer.hh).
+// request bodies (beacons) and dynamic answers (net/http/dynamic_response.hh).
 
 #include <cstddef>
 #include <memory>

@@ -21,11 +21,11 @@ inline constexpr uint32_t no_slot = UINT32_MAX;
 // until a send completes. Twice what a browser or wrk pipelines (16); the queue lives in every
 // connection slot (16 bytes of iovec and 8 of owner per entry), so it also sets the memory
 // of an idle connection (tests/idle_connections_test.cc).
-inline constexpr unsigned max_pending_answers = 32;
-// Dynamic answers (net/http/dynamic_answer.hh: pooled buffers) queued on one connection before
+inline constexpr unsigned max_pending_responses = 32;
+// Dynamic answers (net/http/dynamic_response.hh: pooled buffers) queued on one connection before
 // the worker stops parsing its requests until a send completes: bounds the memory a client
 // that does not read its answers can pin.
-inline constexpr unsigned max_owned_answers = 8;
+inline constexpr unsigned max_owned_responses = 8;
 
 // idle: waiting for a request; header: a request arriving; closing: the last answer sent, the
 // connection half-closed (lingering close) until the client closes its side.
@@ -61,8 +61,8 @@ struct connection {
     bool body_big = false;  // body_buf is from the worker's body pool
     uint64_t body_need = 0; // Content-Length bytes still to read (not chunked)
     bool body_chunked = false;
-    bool proxy_pending = false; // server.proxy_protocol: the PROXY header is still to come
-    bool ring_wait = false;     // in the worker's list of connections waiting for ring room
+    bool proxy_pending = false;   // server.proxy_protocol: the PROXY header is still to come
+    bool event_ring_wait = false; // in the worker's list of connections waiting for ring room
     // HTTPS (net/worker/worker_tls.cc): the session, and the buffer its ciphertext goes to (from
     // the worker's pool while there is something to send); tls_sent bytes of it are sent.
     tls_session* tls = nullptr;
@@ -77,10 +77,10 @@ struct connection {
     chunked_decoder chunks;
     // Answers in request order; pointers into the response arena, or into a buffer of the
     // worker's answer pool when owned[i] is set (given back once the answer is sent).
-    iovec out[max_pending_answers];
-    char* owned[max_pending_answers];
+    iovec out[max_pending_responses];
+    char* owned[max_pending_responses];
     uint32_t owned_large = 0; // bit i: owned[i] is from the large pool
-    static_assert(max_pending_answers <= 32, "owned_large has a bit per queued answer");
+    static_assert(max_pending_responses <= 32, "owned_large has a bit per queued answer");
     uint32_t out_count = 0;
     uint32_t owned_count = 0;
     msghdr msg{};
@@ -100,8 +100,8 @@ struct connection {
 
 // The connection's answer queue is full: no more of its requests are read until a send
 // completes.
-inline bool answers_full(const connection& c) noexcept {
-    return c.out_count >= max_pending_answers || c.owned_count >= max_owned_answers;
+inline bool responses_full(const connection& c) noexcept {
+    return c.out_count >= max_pending_responses || c.owned_count >= max_owned_responses;
 }
 
 class connection_table {

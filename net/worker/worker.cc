@@ -23,7 +23,7 @@
 #include <fmt/format.h>
 
 #include "core/base/clock.hh"
-#include "net/http/dynamic_answer.hh"
+#include "net/http/dynamic_response.hh"
 #include "net/listener.hh"
 #include "net/uring/uring_setup.hh"
 #include "net/uring/user_data.hh"
@@ -47,7 +47,7 @@ constexpr uint32_t rate_limit_clients = 65536;
 constexpr size_t body_memory_per_worker = 16u << 20;
 
 // While a connection waits for room in the events ring, the worker looks again this often.
-constexpr long ring_retry_ns = 200'000;
+constexpr long event_ring_retry_ns = 200'000;
 
 // A body buffer holds the head, the body and simdjson's padding, plus one receive buffer of
 // chunk framing not yet decoded.
@@ -56,8 +56,8 @@ size_t body_buffer_size(const http_limits& l) {
 }
 
 // A dynamic answer: the head room, then the largest body: receipts, or a text error.
-size_t answer_buffer_size(uint32_t beacon_batch) {
-    return answer_headroom + std::max<size_t>(max_receipts_size(beacon_batch), 4096);
+size_t response_buffer_size(uint32_t beacon_batch) {
+    return response_headroom + std::max<size_t>(max_receipts_size(beacon_batch), 4096);
 }
 
 } // namespace
@@ -71,27 +71,28 @@ worker::impl::impl(worker_settings s, spsc_byte_ring& r, worker_counters& c, int
       beacons(
           beacon_limits{.max_body_bytes = cfg.limits.max_body_bytes, .max_items = cfg.beacon_batch},
           cfg.allowed_events),
-      bodies(body_buffer_size(cfg.limits)), answers(answer_buffer_size(cfg.beacon_batch)),
-      small_answers(small_answer_headroom + 2560), tls_outputs(tls_output_size),
+      bodies(body_buffer_size(cfg.limits)), answers(response_buffer_size(cfg.beacon_batch)),
+      small_responses(small_response_headroom + 2560), tls_outputs(tls_output_size),
       max_bodies_out(
           uint32_t(std::max<size_t>(16, body_memory_per_worker / body_buffer_size(cfg.limits)))),
-      ring_reserve(std::min<size_t>(r.capacity() / 4, 2u << 20)), tick{0, tick_ns}, wake_fd(wake) {
+      event_ring_reserve(std::min<size_t>(r.capacity() / 4, 2u << 20)), tick{0, tick_ns},
+      wake_fd(wake) {
     if (cfg.tls) tls_plain = std::make_unique_for_overwrite<char[]>(tls_plain_size);
     if (cfg.enrichment) visitors.emplace(cfg.enrichment->visitor);
     if (cfg.rate_limit > 0) limiter.emplace(cfg.rate_limit, cfg.rate_limit, rate_limit_clients);
 }
 
 worker::impl::~impl() {
-    if (ring_ready) io_uring_queue_exit(&ring);
+    if (uring_ready) io_uring_queue_exit(&uring);
 }
 
 // ---- submission helpers -----------------------------------------------------------------
 
 io_uring_sqe* worker::impl::sqe() noexcept {
-    io_uring_sqe* s = io_uring_get_sqe(&ring);
+    io_uring_sqe* s = io_uring_get_sqe(&uring);
     if (!s) {
-        io_uring_submit(&ring);
-        s = io_uring_get_sqe(&ring);
+        io_uring_submit(&uring);
+        s = io_uring_get_sqe(&uring);
     }
     return s;
 }
@@ -135,25 +136,25 @@ std::string worker::impl::start() {
         sched_setaffinity(0, sizeof set, &set); // best effort: a cpuset may forbid it
     }
     std::string error;
-    if (setup_ring(ring, error) < 0) return error;
-    ring_ready = true;
+    if (setup_uring(uring, error) < 0) return error;
+    uring_ready = true;
 
     // Provided buffers for multishot recv.
-    if (std::string err = buffers.init(ring); !err.empty()) return err;
+    if (std::string err = buffers.init(uring); !err.empty()) return err;
 
     // The prebuilt answers live in registered memory.
     iovec arena{const_cast<char*>(responses.arena()), responses.arena_size()};
-    int ret = io_uring_register_buffers(&ring, &arena, 1);
+    int ret = io_uring_register_buffers(&uring, &arena, 1);
     if (ret < 0) return fmt::format("io_uring_register_buffers: {}", std::strerror(-ret));
 
     accept_paused.reserve(cfg.listen_fds.size());
-    ring_waiters.reserve(cfg.max_connections);
+    event_ring_waiters.reserve(cfg.max_connections);
     resuming.reserve(cfg.max_connections);
     for (uint32_t l = 0; l < cfg.listen_fds.size(); ++l)
         arm_accept(l);
     arm_timer();
     arm_wake();
-    io_uring_submit(&ring);
+    io_uring_submit(&uring);
     return {};
 }
 
@@ -200,7 +201,7 @@ void worker::impl::on_accept(const io_uring_cqe* cqe) {
     c.tls_hello_len = 0;
     c.tls_handshake_in = 0;
     c.proxy_pending = cfg.proxy_protocol;
-    c.ring_wait = false;
+    c.event_ring_wait = false;
     c.out_count = 0;
     c.owned_count = 0;
     c.owned_large = 0;
@@ -289,7 +290,7 @@ connection* worker::impl::settle(uint64_t ud, bool final_completion) {
 // Sends everything queued in one request: one send for one answer, a sendmsg with an iovec
 // per answer for pipelined requests. One send in flight per connection keeps the answers in
 // request order.
-void worker::impl::flush_answers(uint32_t index) {
+void worker::impl::flush_responses(uint32_t index) {
     connection& c = conns[index];
     if (c.send_armed || !c.open) return;
     if (c.tls) {
@@ -339,19 +340,19 @@ void worker::impl::on_send(const io_uring_cqe* cqe) {
             c.out[done].iov_base = static_cast<char*>(c.out[done].iov_base) + sent;
             c.out[done].iov_len -= sent;
         }
-        drop_answers(c, done);
+        drop_responses(c, done);
     }
     // Requests held back while the queue was full.
-    if (c.stage_len > 0 && !c.input_done && c.out_count < max_pending_answers) {
+    if (c.stage_len > 0 && !c.input_done && c.out_count < max_pending_responses) {
         consume_stage(index);
         if (c.open) update_timer(index);
     }
-    flush_answers(index);
+    flush_responses(index);
 }
 
 // The first done answers left the queue (sent, or encrypted for HTTPS); their owned buffers
 // were given back.
-void worker::impl::drop_answers(connection& c, uint32_t done) noexcept {
+void worker::impl::drop_responses(connection& c, uint32_t done) noexcept {
     if (done == 0) return;
     std::memmove(c.out, c.out + done, (c.out_count - done) * sizeof(iovec));
     std::memmove(c.owned, c.owned + done, (c.out_count - done) * sizeof(char*));
@@ -400,7 +401,7 @@ void worker::impl::on_recv(const io_uring_cqe* cqe) {
         }
         c.peer_closed = true;
         c.close_after_send = true;
-        flush_answers(index);
+        flush_responses(index);
         return;
     }
     if (res == -ENOBUFS) counters.recv_no_buffers.add();
@@ -410,7 +411,7 @@ void worker::impl::on_recv(const io_uring_cqe* cqe) {
 
 void worker::impl::on_bytes(uint32_t index, char* data, size_t len) {
     take_bytes(index, data, len);
-    flush_answers(index);
+    flush_responses(index);
 }
 
 // What on_bytes does before the flush: the bytes become requests (or wait in the stage).
@@ -431,7 +432,7 @@ void worker::impl::take_bytes(uint32_t index, char* data, size_t len) {
             // keeps sending while not reading its answers.
             counters.count_request(route::invalid, 431);
             conns.give_stage(c);
-            queue_answer(index, responses.get(response_kind::headers_too_large, false, false));
+            queue_response(index, responses.get(response_kind::headers_too_large, false, false));
             c.input_done = true;
             c.close_after_send = true;
         } else {
@@ -450,7 +451,7 @@ void worker::impl::on_timer(const io_uring_cqe*) {
         for (uint32_t listener : accept_paused)
             arm_accept(listener);
     accept_paused.clear();
-    counters.cq_overflows.set(*ring.cq.koverflow);
+    counters.cq_overflows.set(*uring.cq.koverflow);
     if (cfg.tls) cfg.tls->take(cfg.index, tls_generation, tls_now); // a reload's certificates
     expire_timers();
     if (!stopping || open_count > 0) arm_timer();
@@ -483,9 +484,10 @@ void worker::impl::begin_stop() {
 void worker::impl::run_loop() {
     while (!stopping || (open_count > 0 && mono_ms < stop_deadline)) {
         // Waiting connections (room in the events ring) bring the worker back every
-        // ring_retry_ns even when nothing completes; otherwise the wait policy of
+        // event_ring_retry_ns even when nothing completes; otherwise the wait policy of
         // net/uring/uring_setup.hh.
-        const int ret = submit_and_wait(ring, last_seen, ring_waiters.empty() ? 0 : ring_retry_ns);
+        const int ret =
+            submit_and_wait(uring, last_seen, event_ring_waiters.empty() ? 0 : event_ring_retry_ns);
         if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
             fmt::print(stderr, "pixelring: worker {}: io_uring_submit_and_wait: {}\n", cfg.index,
                        std::strerror(-ret));
@@ -496,7 +498,7 @@ void worker::impl::run_loop() {
         unsigned head;
         unsigned seen = 0;
         io_uring_cqe* cqe;
-        io_uring_for_each_cqe(&ring, head, cqe) {
+        io_uring_for_each_cqe(&uring, head, cqe) {
             ++seen;
             switch (user_data_op(cqe->user_data)) {
             case op::accept:
@@ -518,19 +520,19 @@ void worker::impl::run_loop() {
                 break;
             }
         }
-        io_uring_cq_advance(&ring, seen);
+        io_uring_cq_advance(&uring, seen);
         last_seen = seen;
-        counters.ring_waits.add();
+        counters.uring_waits.add();
         counters.completions.add(seen);
         // The sink thread shares a CPU with some worker (workers = CPUs, plus the sink).
         // When this worker's ring is more than half full, give that CPU away for a
         // moment, so that the sink drains the ring before it runs short and this worker
-        // has to stop reading requests (ring_short, net/worker/worker_input.cc).
+        // has to stop reading requests (event_ring_short, net/worker/worker_input.cc).
         if (events.used_bytes() > events.capacity() / 2) {
-            counters.sink_yields.add();
+            counters.event_ring_yields.add();
             sched_yield();
         }
-        if (!ring_waiters.empty()) resume_ring_waiters();
+        if (!event_ring_waiters.empty()) resume_event_ring_waiters();
         buffers.publish();
     }
     for (uint32_t i = 0; i < conns.size(); ++i)
@@ -544,9 +546,9 @@ void worker::impl::run_loop() {
     cfg.listen_fds.clear();
 }
 
-worker::worker(worker_settings settings, spsc_byte_ring& ring, worker_counters& counters) {
+worker::worker(worker_settings settings, spsc_byte_ring& uring, worker_counters& counters) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
-    impl_ = std::make_unique<impl>(std::move(settings), ring, counters, wake_fd_);
+    impl_ = std::make_unique<impl>(std::move(settings), uring, counters, wake_fd_);
 }
 
 worker::~worker() {

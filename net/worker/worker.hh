@@ -69,7 +69,7 @@ struct worker_settings {
 
 class worker {
 public:
-    worker(worker_settings settings, spsc_byte_ring& ring, worker_counters& counters);
+    worker(worker_settings settings, spsc_byte_ring& uring, worker_counters& counters);
     ~worker();
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;

@@ -12,7 +12,7 @@
 
 #include "core/event/beacon.hh"
 #include "core/policy/rate_limiter.hh"
-#include "net/http/dynamic_answer.hh"
+#include "net/http/dynamic_response.hh"
 #include "net/http/responses.hh"
 #include "net/http/router.hh"
 #include "net/uring/provided_buffers.hh"
@@ -40,8 +40,8 @@ struct worker::impl {
     worker_settings cfg;
     spsc_byte_ring& events;
     worker_counters& counters;
-    io_uring ring{};
-    bool ring_ready = false;
+    io_uring uring{};
+    bool uring_ready = false;
     provided_buffers buffers; // freed after ~impl has exited the ring
     response_table responses;
     uuidv7_generator ids;
@@ -52,7 +52,7 @@ struct worker::impl {
     std::optional<rate_limiter> limiter;  // server.rate_limit
     buffer_pool bodies;                   // connection::body_buf once it outgrew a stage
     buffer_pool answers;                  // dynamic answers (owned): receipts, long Locations
-    buffer_pool small_answers;            // every other dynamic answer
+    buffer_pool small_responses;          // every other dynamic answer
     buffer_pool tls_outputs;              // connection::tls_out
     std::unique_ptr<char[]> tls_plain;    // one record's plaintext, decrypted (HTTPS)
     const tls_context* tls_now = nullptr; // cfg.tls's context as this worker last took it
@@ -60,13 +60,13 @@ struct worker::impl {
     uint32_t max_bodies_out;              // beyond: 503 (body_memory_per_worker)
     uint32_t bodies_out = 0;              // body buffers held by connections
     std::vector<uint32_t> accept_paused;  // listeners to re-arm at the next tick (EMFILE...)
-    size_t ring_reserve;                  // free ring bytes below which requests wait (ring_short)
+    size_t event_ring_reserve; // free ring bytes below which requests wait (event_ring_short)
     struct ring_waiter {
         uint32_t index;
         uint32_t gen;
     };
-    std::vector<ring_waiter> ring_waiters; // connections waiting for room in the ring
-    std::vector<ring_waiter> resuming;     // scratch of resume_ring_waiters
+    std::vector<ring_waiter> event_ring_waiters; // connections waiting for room in the ring
+    std::vector<ring_waiter> resuming;           // scratch of resume_event_ring_waiters
     uint32_t open_count = 0;
     bool stopping = false;
     uint64_t stop_deadline = 0;
@@ -96,7 +96,7 @@ struct worker::impl {
     void release_buffers(connection& c) noexcept;
     connection* settle(uint64_t ud, bool final_completion);
     const ip_address& peer_of(connection& c);
-    void flush_answers(uint32_t index);
+    void flush_responses(uint32_t index);
     void on_send(const io_uring_cqe* cqe);
     size_t consume(uint32_t index, char* data, size_t len);
     bool take_proxy_header(uint32_t index, const char* data, size_t len, size_t& used);
@@ -107,13 +107,13 @@ struct worker::impl {
     size_t feed_body(uint32_t index, const char* data, size_t len);
     void finish_body(uint32_t index);
     void consume_stage(uint32_t index);
-    bool ring_short() const noexcept;
-    void wait_for_ring(uint32_t index);
-    void resume_ring_waiters();
+    bool event_ring_short() const noexcept;
+    void wait_for_event_ring(uint32_t index);
+    void resume_event_ring_waiters();
     void on_recv(const io_uring_cqe* cqe);
     void on_bytes(uint32_t index, char* data, size_t len);
     void take_bytes(uint32_t index, char* data, size_t len);
-    void drop_answers(connection& c, uint32_t done) noexcept;
+    void drop_responses(connection& c, uint32_t done) noexcept;
 
     // ---- worker_tls.cc: HTTPS connections ------------------------------------------------
     bool start_tls(uint32_t index);
@@ -135,13 +135,13 @@ struct worker::impl {
     // closed after the answer.
     bool handle_request(uint32_t index, const http_request& r, const char* body, size_t body_len,
                         size_t body_cap);
-    void queue_answer(uint32_t index, std::string_view bytes) noexcept;
-    // A dynamic answer's buffer: small (small_answer_headroom + 2560 bytes) or large
-    // (answer_headroom + the receipts of a whole batch). headroom_of says which offset the
+    void queue_response(uint32_t index, std::string_view bytes) noexcept;
+    // A dynamic answer's buffer: small (small_response_headroom + 2560 bytes) or large
+    // (response_headroom + the receipts of a whole batch). headroom_of says which offset the
     // body goes to.
-    char* take_answer(bool large);
+    char* take_response(bool large);
     static size_t headroom_of(bool large) noexcept {
-        return large ? answer_headroom : small_answer_headroom;
+        return large ? response_headroom : small_response_headroom;
     }
     void queue_owned(uint32_t index, std::string_view bytes, char* buffer, bool large) noexcept;
     void give_owned(connection& c, uint32_t i) noexcept;
@@ -152,13 +152,14 @@ struct worker::impl {
     // next id, commit, count. False when the ring has no room for it (the caller counts
     // ring_full). Hit: pixel_hit or beacon_hit.
     template <class Hit> bool record_event(const Hit& hit, bool dnt);
-    uint16_t answer_beacon(uint32_t index, const http_request& r, const char* body, size_t body_len,
-                           size_t body_cap, bool keep_alive);
-    uint16_t answer_preflight(uint32_t index, const http_request& r, bool keep_alive);
-    uint16_t answer_acme(uint32_t index, const routed& how, bool keep_alive);
-    uint16_t answer_redirect(uint32_t index, const http_request& r, const routed& how,
-                             bool keep_alive);
-    uint16_t answer_rest(uint32_t index, const http_request& r, const routed& how, bool keep_alive);
+    uint16_t respond_beacon(uint32_t index, const http_request& r, const char* body,
+                            size_t body_len, size_t body_cap, bool keep_alive);
+    uint16_t respond_preflight(uint32_t index, const http_request& r, bool keep_alive);
+    uint16_t respond_acme(uint32_t index, const routed& how, bool keep_alive);
+    uint16_t respond_redirect(uint32_t index, const http_request& r, const routed& how,
+                              bool keep_alive);
+    uint16_t respond_rest(uint32_t index, const http_request& r, const routed& how,
+                          bool keep_alive);
     // What the Origin of a beacon or a preflight gets.
     enum class cors : uint8_t { none, echo, refuse };
     cors cors_for(std::string_view origin) const noexcept;

@@ -35,7 +35,7 @@ bool worker::impl::grow_body(uint32_t index) {
                 beacon_error(index, req, 503, R"({"error":"busy: retry later"})", false));
         } else {
             counters.count_request(route::beacon, 503);
-            queue_answer(index, responses.get(response_for_status(503), false, false));
+            queue_response(index, responses.get(response_for_status(503), false, false));
         }
         drop_body(c);
         c.input_done = true;
@@ -135,7 +135,7 @@ size_t worker::impl::feed_body(uint32_t index, const char* data, size_t len) {
             counters.count_request(route::beacon, body_too_large(index, req));
         } else {
             counters.count_request(route::beacon, status);
-            queue_answer(index, responses.get(response_for_status(status), false, false));
+            queue_response(index, responses.get(response_for_status(status), false, false));
         }
         drop_body(c);
         c.input_done = true;
@@ -190,9 +190,9 @@ size_t worker::impl::consume(uint32_t index, char* data, size_t len) {
             c.body_left -= skip;
             continue;
         }
-        if (answers_full(c)) break;
-        if (ring_short()) {
-            wait_for_ring(index);
+        if (responses_full(c)) break;
+        if (event_ring_short()) {
+            wait_for_event_ring(index);
             break;
         }
         parse_status st = c.parser.parse_head(data + pos, len - pos, req);
@@ -205,7 +205,7 @@ size_t worker::impl::consume(uint32_t index, char* data, size_t len) {
                 counters.count_request(route::beacon, body_too_large(index, req));
             } else {
                 counters.count_request(route::invalid, status);
-                queue_answer(index, responses.get(response_for_status(status), false, false));
+                queue_response(index, responses.get(response_for_status(status), false, false));
             }
             c.input_done = true;
             c.close_after_send = true;
@@ -218,9 +218,9 @@ size_t worker::impl::consume(uint32_t index, char* data, size_t len) {
             // A beacon with a body: collect head and body, handle it once complete.
             // curl and others wait a second for this before sending a body over 1 KiB.
             const size_t have = len - pos - head;
-            if (c.out_count + 2 <= max_pending_answers && req.field("Expect") == "100-continue" &&
+            if (c.out_count + 2 <= max_pending_responses && req.field("Expect") == "100-continue" &&
                 (req.chunked ? have == 0 : have < req.content_length))
-                queue_answer(index, continue_100);
+                queue_response(index, continue_100);
             c.body_buf = conns.take_stage(); // head + padding fit: max_header_bytes < stage
             c.body_cap = uint32_t(conns.stage_capacity());
             c.body_big = false;
@@ -247,38 +247,39 @@ size_t worker::impl::consume(uint32_t index, char* data, size_t len) {
 // Less room in the events ring than the largest request's events can need: rather than
 // answer and drop the events (ring_full), stop reading requests until the sink thread has
 // made room. The clients wait; TCP holds back what they send meanwhile.
-bool worker::impl::ring_short() const noexcept {
-    return events.capacity() - std::min(events.used_bytes(), events.capacity()) < ring_reserve;
+bool worker::impl::event_ring_short() const noexcept {
+    return events.capacity() - std::min(events.used_bytes(), events.capacity()) <
+           event_ring_reserve;
 }
 
-void worker::impl::wait_for_ring(uint32_t index) {
+void worker::impl::wait_for_event_ring(uint32_t index) {
     connection& c = conns[index];
-    if (c.ring_wait) return;
-    c.ring_wait = true;
-    counters.ring_pauses.add();
-    if (ring_waiters.size() < ring_waiters.capacity())
-        ring_waiters.push_back({index, c.gen});
+    if (c.event_ring_wait) return;
+    c.event_ring_wait = true;
+    counters.event_ring_pauses.add();
+    if (event_ring_waiters.size() < event_ring_waiters.capacity())
+        event_ring_waiters.push_back({index, c.gen});
     else
-        c.ring_wait = false; // cannot happen: room for every connection was reserved
+        c.event_ring_wait = false; // cannot happen: room for every connection was reserved
 }
 
 // Each pass of the loop: when the ring has room again, the waiting connections go on with
 // the requests they hold, oldest first.
-void worker::impl::resume_ring_waiters() {
-    if (ring_short()) {
+void worker::impl::resume_event_ring_waiters() {
+    if (event_ring_short()) {
         sched_yield(); // the sink thread shares a CPU with some worker
         return;
     }
-    resuming.swap(ring_waiters);
+    resuming.swap(event_ring_waiters);
     for (const auto& [index, gen] : resuming) {
         connection& c = conns[index];
         if (c.gen != gen || !c.open) continue;
-        c.ring_wait = false;
+        c.event_ring_wait = false;
         if (c.stage_len > 0 && !c.input_done) {
             consume_stage(index);
             if (c.open) update_timer(index);
         }
-        flush_answers(index);
+        flush_responses(index);
     }
     resuming.clear();
 }

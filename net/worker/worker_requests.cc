@@ -11,7 +11,7 @@
 
 #include "core/event/url_fields.hh"
 #include "core/http/percent_decode.hh"
-#include "net/http/dynamic_answer.hh"
+#include "net/http/dynamic_response.hh"
 #include "net/http/tracker_script.hh"
 #include "net/listener.hh"
 #include "net/worker/worker_impl.hh"
@@ -57,9 +57,9 @@ bool receipts_asked(std::string_view query) noexcept {
 
 } // namespace
 
-void worker::impl::queue_answer(uint32_t index, std::string_view bytes) noexcept {
+void worker::impl::queue_response(uint32_t index, std::string_view bytes) noexcept {
     connection& c = conns[index];
-    if (c.out_count >= max_pending_answers) {
+    if (c.out_count >= max_pending_responses) {
         // Only an error answer can come here (requests stop being parsed before): a client
         // that sends without reading. It is closed without that last answer.
         c.input_done = true;
@@ -70,15 +70,15 @@ void worker::impl::queue_answer(uint32_t index, std::string_view bytes) noexcept
     c.out[c.out_count++] = {const_cast<char*>(bytes.data()), bytes.size()};
 }
 
-char* worker::impl::take_answer(bool large) {
-    return large ? answers.take() : small_answers.take();
+char* worker::impl::take_response(bool large) {
+    return large ? answers.take() : small_responses.take();
 }
 
 void worker::impl::queue_owned(uint32_t index, std::string_view bytes, char* buffer,
                                bool large) noexcept {
     connection& c = conns[index];
-    if (c.out_count >= max_pending_answers) { // as in queue_answer
-        (large ? answers : small_answers).give(buffer);
+    if (c.out_count >= max_pending_responses) { // as in queue_response
+        (large ? answers : small_responses).give(buffer);
         c.input_done = true;
         c.close_after_send = true;
         return;
@@ -94,7 +94,7 @@ void worker::impl::give_owned(connection& c, uint32_t i) noexcept {
     if (c.owned_large & (1u << i))
         answers.give(c.owned[i]);
     else
-        small_answers.give(c.owned[i]);
+        small_responses.give(c.owned[i]);
     c.owned[i] = nullptr;
     c.owned_large &= ~(1u << i);
     --c.owned_count;
@@ -103,15 +103,15 @@ void worker::impl::give_owned(connection& c, uint32_t i) noexcept {
 // A text/plain answer that says why (one line), with Allow for a 405.
 uint16_t worker::impl::queue_text(uint32_t index, uint16_t status, std::string_view text,
                                   bool keep_alive, bool head, std::string_view allow) {
-    char* buf = small_answers.take();
-    dynamic_answer a{.status = status,
-                     .content_type = "text/plain; charset=utf-8",
-                     .allow = allow,
-                     .keep_alive = keep_alive,
-                     .head = head,
-                     .unix_s = now_ms / 1000};
-    text = text.substr(0, small_answers.size() - small_answer_headroom);
-    queue_owned(index, write_answer(a, text, buf, small_answer_headroom), buf, false);
+    char* buf = small_responses.take();
+    dynamic_response a{.status = status,
+                       .content_type = "text/plain; charset=utf-8",
+                       .allow = allow,
+                       .keep_alive = keep_alive,
+                       .head = head,
+                       .unix_s = now_ms / 1000};
+    text = text.substr(0, small_responses.size() - small_response_headroom);
+    queue_owned(index, write_response(a, text, buf, small_response_headroom), buf, false);
     return status;
 }
 
@@ -132,16 +132,16 @@ worker::impl::cors worker::impl::cors_for(std::string_view origin) const noexcep
 // A beacon answered with a JSON error, with the CORS headers its Origin earns.
 uint16_t worker::impl::beacon_error(uint32_t index, const http_request& r, uint16_t status,
                                     std::string_view json, bool keep_alive) {
-    char* buf = small_answers.take();
+    char* buf = small_responses.take();
     std::string_view origin = r.field("Origin");
-    dynamic_answer a{.status = status,
-                     .content_type = "application/json",
-                     .cors_origin = cors_for(origin) == cors::echo ? origin : std::string_view{},
-                     .vary_origin = true,
-                     .retry_after = status == 429 || status == 503,
-                     .keep_alive = keep_alive,
-                     .unix_s = now_ms / 1000};
-    queue_owned(index, write_answer(a, json, buf, small_answer_headroom), buf, false);
+    dynamic_response a{.status = status,
+                       .content_type = "application/json",
+                       .cors_origin = cors_for(origin) == cors::echo ? origin : std::string_view{},
+                       .vary_origin = true,
+                       .retry_after = status == 429 || status == 503,
+                       .keep_alive = keep_alive,
+                       .unix_s = now_ms / 1000};
+    queue_owned(index, write_response(a, json, buf, small_response_headroom), buf, false);
     return status;
 }
 
@@ -169,39 +169,39 @@ bool worker::impl::handle_request(uint32_t index, const http_request& r, const c
         hit.action = how.action;
         hit.query = r.query;
         record_hit(c, r, hit, how.action);
-        queue_answer(index, responses.get(how.answer, keep_alive, how.head));
-        status = response_status(how.answer);
+        queue_response(index, responses.get(how.response, keep_alive, how.head));
+        status = response_status(how.response);
         break;
     }
     case endpoint::rest:
-        status = answer_rest(index, r, how, keep_alive);
+        status = respond_rest(index, r, how, keep_alive);
         break;
     case endpoint::redirect:
-        status = answer_redirect(index, r, how, keep_alive);
+        status = respond_redirect(index, r, how, keep_alive);
         break;
     case endpoint::beacon:
-        status = answer_beacon(index, r, body, body_len, body_cap, keep_alive);
+        status = respond_beacon(index, r, body, body_len, body_cap, keep_alive);
         break;
     case endpoint::preflight:
-        status = answer_preflight(index, r, keep_alive);
+        status = respond_preflight(index, r, keep_alive);
         break;
     case endpoint::script: {
         response_kind kind = tracker_etag_matches(r.field("If-None-Match"))
                                  ? response_kind::not_modified
                                  : response_kind::tracker_script;
-        queue_answer(index, responses.get(kind, keep_alive, how.head));
+        queue_response(index, responses.get(kind, keep_alive, how.head));
         status = response_status(kind);
         break;
     }
     case endpoint::acme:
-        status = answer_acme(index, how, keep_alive);
+        status = respond_acme(index, how, keep_alive);
         break;
     case endpoint::none:
-        if (how.answer == response_kind::method_not_allowed && how.allow != "GET, HEAD") {
+        if (how.response == response_kind::method_not_allowed && how.allow != "GET, HEAD") {
             status = queue_text(index, 405, "method not allowed\n", keep_alive, false, how.allow);
         } else {
-            queue_answer(index, responses.get(how.answer, keep_alive, how.head));
-            status = response_status(how.answer);
+            queue_response(index, responses.get(how.response, keep_alive, how.head));
+            status = response_status(how.response);
         }
         break;
     }
@@ -213,7 +213,7 @@ bool worker::impl::handle_request(uint32_t index, const http_request& r, const c
 // <webroot>/.well-known/acme-challenge/<token>, as certbot wrote it, as text. A token is
 // base64url (RFC 8555 §8.3), so nothing else is looked up: no '/', no "..". The file is
 // opened and read on the worker (a small local file, a request or two per renewal).
-uint16_t worker::impl::answer_acme(uint32_t index, const routed& how, bool keep_alive) {
+uint16_t worker::impl::respond_acme(uint32_t index, const routed& how, bool keep_alive) {
     constexpr std::string_view dir = "/.well-known/acme-challenge/";
     const std::string_view token = how.tuples;
     bool valid =
@@ -236,7 +236,7 @@ uint16_t worker::impl::answer_acme(uint32_t index, const routed& how, bool keep_
         if (fd >= 0) ::close(fd);
     }
     if (n < 0) {
-        queue_answer(index, responses.get(response_kind::not_found, keep_alive, how.head));
+        queue_response(index, responses.get(response_kind::not_found, keep_alive, how.head));
         return 404;
     }
     return queue_text(index, 200, {content, size_t(n)}, keep_alive, how.head);
@@ -326,8 +326,8 @@ void worker::impl::record_hit(connection& c, const http_request& r, pixel_hit& h
         counters.events_dropped_ring_full.add();
 }
 
-uint16_t worker::impl::answer_rest(uint32_t index, const http_request& r, const routed& how,
-                                   bool keep_alive) {
+uint16_t worker::impl::respond_rest(uint32_t index, const http_request& r, const routed& how,
+                                    bool keep_alive) {
     if (!valid_rest_tuples(how.tuples))
         return queue_text(index, 400,
                           "bad /tr/v1/ path: expected /tr/v1/<key>/<value>[/<key>/<value>...] "
@@ -338,14 +338,14 @@ uint16_t worker::impl::answer_rest(uint32_t index, const http_request& r, const 
     hit.query = how.tuples;
     std::string_view action = tuple_value(how.tuples, "action");
     record_hit(conns[index], r, hit, action.empty() ? "event" : action);
-    queue_answer(index, responses.get(response_kind::no_content, keep_alive, how.head));
+    queue_response(index, responses.get(response_kind::no_content, keep_alive, how.head));
     return 204;
 }
 
-uint16_t worker::impl::answer_redirect(uint32_t index, const http_request& r, const routed& how,
-                                       bool keep_alive) {
+uint16_t worker::impl::respond_redirect(uint32_t index, const http_request& r, const routed& how,
+                                        bool keep_alive) {
     if (!cfg.redirect || !cfg.redirect->enabled()) {
-        queue_answer(index, responses.get(response_kind::not_found, keep_alive, how.head));
+        queue_response(index, responses.get(response_kind::not_found, keep_alive, how.head));
         return 404;
     }
     char location[3 * max_redirect_target];
@@ -368,15 +368,15 @@ uint16_t worker::impl::answer_redirect(uint32_t index, const http_request& r, co
     }
     std::string_view target(location, check.location_size);
     const bool large = target.size() > small_location_max;
-    char* buf = take_answer(large);
-    dynamic_answer a{.status = 302,
-                     .location = target,
-                     .keep_alive = keep_alive,
-                     .head = how.head,
-                     .unix_s = now_ms / 1000};
-    std::string_view bytes = finish_answer(a, buf, 0, headroom_of(large));
-    if (bytes.empty()) { // cannot happen: answer_headroom holds the longest Location
-        (large ? answers : small_answers).give(buf);
+    char* buf = take_response(large);
+    dynamic_response a{.status = 302,
+                       .location = target,
+                       .keep_alive = keep_alive,
+                       .head = how.head,
+                       .unix_s = now_ms / 1000};
+    std::string_view bytes = finish_response(a, buf, 0, headroom_of(large));
+    if (bytes.empty()) { // cannot happen: response_headroom holds the longest Location
+        (large ? answers : small_responses).give(buf);
         return queue_text(index, 400, "redirect refused: url too long\n", keep_alive, how.head);
     }
     pixel_hit hit;
@@ -389,24 +389,24 @@ uint16_t worker::impl::answer_redirect(uint32_t index, const http_request& r, co
     return 302;
 }
 
-uint16_t worker::impl::answer_preflight(uint32_t index, const http_request& r, bool keep_alive) {
+uint16_t worker::impl::respond_preflight(uint32_t index, const http_request& r, bool keep_alive) {
     std::string_view origin = r.field("Origin");
     cors how = cors_for(origin);
     if (how == cors::refuse)
         return queue_text(index, 403, "origin not allowed\n", keep_alive, false);
-    char* buf = small_answers.take();
-    dynamic_answer a{.status = 204,
-                     .cors_origin = how == cors::echo ? origin : std::string_view{},
-                     .preflight = true,
-                     .vary_origin = true,
-                     .keep_alive = keep_alive,
-                     .unix_s = now_ms / 1000};
-    queue_owned(index, finish_answer(a, buf, 0, small_answer_headroom), buf, false);
+    char* buf = small_responses.take();
+    dynamic_response a{.status = 204,
+                       .cors_origin = how == cors::echo ? origin : std::string_view{},
+                       .preflight = true,
+                       .vary_origin = true,
+                       .keep_alive = keep_alive,
+                       .unix_s = now_ms / 1000};
+    queue_owned(index, finish_response(a, buf, 0, small_response_headroom), buf, false);
     return 204;
 }
 
-uint16_t worker::impl::answer_beacon(uint32_t index, const http_request& r, const char* body,
-                                     size_t body_len, size_t body_cap, bool keep_alive) {
+uint16_t worker::impl::respond_beacon(uint32_t index, const http_request& r, const char* body,
+                                      size_t body_len, size_t body_cap, bool keep_alive) {
     connection& c = conns[index];
     std::string_view origin = r.field("Origin");
     cors how = cors_for(origin);
@@ -459,23 +459,23 @@ uint16_t worker::impl::answer_beacon(uint32_t index, const http_request& r, cons
         auto res = fmt::format_to_n(json, sizeof json, R"({{"error":"{}"}})", dropped_reason);
         return beacon_error(index, r, 503, {json, res.size}, keep_alive);
     }
-    char* buf = take_answer(receipts);
-    dynamic_answer a{.content_type = "application/json",
-                     .cors_origin = how == cors::echo ? origin : std::string_view{},
-                     .vary_origin = true,
-                     .retry_after = !dropped_reason.empty(),
-                     .keep_alive = keep_alive,
-                     .unix_s = now_ms / 1000};
+    char* buf = take_response(receipts);
+    dynamic_response a{.content_type = "application/json",
+                       .cors_origin = how == cors::echo ? origin : std::string_view{},
+                       .vary_origin = true,
+                       .retry_after = !dropped_reason.empty(),
+                       .keep_alive = keep_alive,
+                       .unix_s = now_ms / 1000};
     if (receipts) {
-        size_t n = write_receipts(result, buf + answer_headroom, answers.size() - answer_headroom,
-                                  kept, dropped_reason);
+        size_t n = write_receipts(result, buf + response_headroom,
+                                  answers.size() - response_headroom, kept, dropped_reason);
         a.status = dropped_reason.empty() ? 200 : 503;
-        queue_owned(index, finish_answer(a, buf, n), buf, true);
+        queue_owned(index, finish_response(a, buf, n), buf, true);
         return a.status;
     }
     a.status = 204;
     a.content_type = {};
-    queue_owned(index, finish_answer(a, buf, 0, small_answer_headroom), buf, false);
+    queue_owned(index, finish_response(a, buf, 0, small_response_headroom), buf, false);
     return 204;
 }
 

@@ -24,7 +24,7 @@ uint32_t timer_key(const connection& c) noexcept {
 // room. The client is not the one making them wait.
 bool held_back(const connection& c) noexcept {
     return c.stage_len > 0 && c.body_buf == nullptr && c.body_left == 0 &&
-           (c.ring_wait || answers_full(c));
+           (c.event_ring_wait || responses_full(c));
 }
 
 } // namespace
@@ -87,9 +87,9 @@ void worker::impl::expire_timers() {
         c.body_left = 0;
         c.input_done = true;
         counters.count_request(route::invalid, 408);
-        queue_answer(index, responses.get(response_kind::request_timeout, false, false));
+        queue_response(index, responses.get(response_kind::request_timeout, false, false));
         c.close_after_send = true;
-        flush_answers(index);
+        flush_responses(index);
     }
     for (uint32_t index; (index = expired(timer_list::idle)) != no_slot;) {
         conns.unlink(index);

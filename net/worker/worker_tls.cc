@@ -91,7 +91,7 @@ bool worker::impl::tls_check_hello(uint32_t index, char*& data, size_t& len) {
     const size_t announced = size_t(h[6]) << 16 | size_t(h[7]) << 8 | h[8];
     if (h[0] == 22 && h[5] == 1 && announced > tls_hello_limit) { // handshake, ClientHello
         tls_refuse(c, tls_too_large);
-        flush_answers(index);
+        flush_responses(index);
         return false;
     }
     s.feed(c.tls_hello, sizeof c.tls_hello);
@@ -142,10 +142,10 @@ void worker::impl::on_tls_bytes(uint32_t index, char* data, size_t len) {
                (c.tls_handshake_in += uint32_t(len)) > tls_handshake_limit) {
         tls_refuse(c, tls_too_large); // a handshake that never ends
     }
-    flush_answers(index);
+    flush_responses(index);
 }
 
-// flush_answers for HTTPS: the queued answers, in order, into the ciphertext buffer while it
+// flush_responses for HTTPS: the queued answers, in order, into the ciphertext buffer while it
 // has room (their plaintext buffers go back at once), then one send of what is unsent.
 void worker::impl::flush_tls(uint32_t index) {
     connection& c = conns[index];
@@ -164,7 +164,7 @@ void worker::impl::flush_tls(uint32_t index) {
         give_owned(c, done);
         ++done;
     }
-    drop_answers(c, done);
+    drop_responses(c, done);
     if (c.close_after_send && c.out_count == 0 && s.handshake_done()) {
         // The last answer is out: close_notify, so that the client knows nothing was cut.
         attach_output(c);
