@@ -31,7 +31,7 @@ ALLOWED = {
     "sinks/kafka": ["sinks", "core", "core/base", "core/config", "core/event"],
     "app": CORE + ["net", "net/uring", "net/http", "net/worker", "tls", "sinks", "sinks/file",
                    "sinks/kafka", "dashboard", "systemd"],
-    "tools": CORE + ["app", "sinks", "tls"],
+    "tools": ["app"],
 }
 
 
