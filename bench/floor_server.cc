@@ -141,11 +141,7 @@ public:
             const int ret = submit_and_wait(ring_, last_seen_); // the workers' wait policy
             if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
                 return fmt::format("io_uring_submit_and_wait: {}", std::strerror(-ret));
-            unsigned head;
-            unsigned seen = 0;
-            io_uring_cqe* cqe;
-            io_uring_for_each_cqe(&ring_, head, cqe) {
-                ++seen;
+            const unsigned seen = for_each_completion(ring_, [&](io_uring_cqe* cqe) {
                 switch (user_data_op(cqe->user_data)) {
                 case op::accept:
                     on_accept(cqe);
@@ -165,8 +161,7 @@ public:
                 default: // the worker's other kinds: never submitted here
                     break;
                 }
-            }
-            io_uring_cq_advance(&ring_, seen);
+            });
             last_seen_ = seen;
             buffers_.publish();
         }

@@ -1,20 +1,12 @@
 #include "core/enrich/enrichment.hh"
 
+#include "core/base/ascii.hh"
+
 #include "core/event/url_fields.hh"
 
 namespace pixelring {
 
 namespace {
-
-bool same_name(std::string_view a, std::string_view lower) noexcept {
-    if (a.size() != lower.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        char ch = a[i];
-        if (ch >= 'A' && ch <= 'Z') ch = char(ch + 32);
-        if (ch != lower[i]) return false;
-    }
-    return true;
-}
 
 // The six fields enrichment reads, in one pass over the head instead of six: the first of
 // each name, as http_request::field would find it.
@@ -32,22 +24,22 @@ signal_fields read_signals(const http_request& r) noexcept {
         const http_field& h = r.fields[i];
         switch (h.name.size()) {
         case 3:
-            if (same_name(h.name, "dnt")) take(f.dnt, h.value);
+            if (ascii_equals_lower(h.name, "dnt")) take(f.dnt, h.value);
             break;
         case 5:
-            if (same_name(h.name, "x-moz")) take(f.x_moz, h.value);
+            if (ascii_equals_lower(h.name, "x-moz")) take(f.x_moz, h.value);
             break;
         case 7:
-            if (same_name(h.name, "sec-gpc"))
+            if (ascii_equals_lower(h.name, "sec-gpc"))
                 take(f.sec_gpc, h.value);
-            else if (same_name(h.name, "purpose"))
+            else if (ascii_equals_lower(h.name, "purpose"))
                 take(f.purpose, h.value);
             break;
         case 9:
-            if (same_name(h.name, "x-purpose")) take(f.x_purpose, h.value);
+            if (ascii_equals_lower(h.name, "x-purpose")) take(f.x_purpose, h.value);
             break;
         case 11:
-            if (same_name(h.name, "sec-purpose")) take(f.sec_purpose, h.value);
+            if (ascii_equals_lower(h.name, "sec-purpose")) take(f.sec_purpose, h.value);
             break;
         default:
             break;

@@ -491,6 +491,14 @@ std::string_view type_word(event_type type) noexcept {
     return "pixel";
 }
 
+// What every hit takes from its request: User-Agent, Host, the client and the enrichment.
+template <class Hit> void request_parts(event_parts& p, const Hit& hit) noexcept {
+    p.user_agent = hit.user_agent;
+    p.host = hit.host;
+    p.client = hit.client;
+    p.enrichment = hit.enrichment;
+}
+
 event_parts pixel_parts(const pixel_hit& hit) noexcept {
     event_parts p;
     p.type = type_word(hit.type);
@@ -517,10 +525,7 @@ event_parts pixel_parts(const pixel_hit& hit) noexcept {
     }
     p.params_text = hit.query;
     p.page_url = hit.referer;
-    p.user_agent = hit.user_agent;
-    p.host = hit.host;
-    p.client = hit.client;
-    p.enrichment = hit.enrichment;
+    request_parts(p, hit);
     return p;
 }
 
@@ -550,10 +555,7 @@ event_parts beacon_parts(const beacon_hit& hit) noexcept {
         break;
     }
     p.client_ts_text = item.client_ts;
-    p.user_agent = hit.user_agent;
-    p.host = hit.host;
-    p.client = hit.client;
-    p.enrichment = hit.enrichment;
+    request_parts(p, hit);
     return p;
 }
 

@@ -46,6 +46,20 @@ inline int submit_and_wait(io_uring& uring, unsigned last_seen, long retry_ns = 
     return ret == -ETIME ? 0 : ret;
 }
 
+// Hands every completion ready on uring to handle(cqe), in order, then marks them all seen.
+// Returns how many there were: the last_seen of the next submit_and_wait.
+template <class Handler> inline unsigned for_each_completion(io_uring& uring, Handler&& handle) {
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&uring, head, cqe) {
+        ++seen;
+        handle(cqe);
+    }
+    io_uring_cq_advance(&uring, seen);
+    return seen;
+}
+
 // Probes the running kernel once, on the main thread, for every io_uring feature a worker
 // needs. Returns an empty string, or a message naming what is missing.
 std::string probe_io_uring();

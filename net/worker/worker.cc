@@ -495,11 +495,7 @@ void worker::impl::run_loop() {
         }
         now_ms = realtime_ms();
         mono_ms = monotonic_ms();
-        unsigned head;
-        unsigned seen = 0;
-        io_uring_cqe* cqe;
-        io_uring_for_each_cqe(&uring, head, cqe) {
-            ++seen;
+        const unsigned seen = for_each_completion(uring, [&](io_uring_cqe* cqe) {
             switch (user_data_op(cqe->user_data)) {
             case op::accept:
                 on_accept(cqe);
@@ -519,8 +515,7 @@ void worker::impl::run_loop() {
             case op::cancel: // the accept it ended completes on its own
                 break;
             }
-        }
-        io_uring_cq_advance(&uring, seen);
+        });
         last_seen = seen;
         counters.uring_waits.add();
         counters.completions.add(seen);
