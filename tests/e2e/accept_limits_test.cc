@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tests/support/e2e_events.hh"
+#include "tests/support/metrics_scrape.hh"
 
 using namespace pixelring::test;
 

@@ -12,12 +12,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <string>
 
 #include "tests/support/browser_support.hh"
 #include "tests/support/e2e_client.hh"
 #include "tests/support/json_reader.hh"
+#include "tests/support/metrics_scrape.hh"
 
 using namespace pixelring::test;
 
@@ -82,13 +82,6 @@ http_response admin_request(int port, const std::string& path, const std::string
     c.send_all(req + "\r\n");
     const auto raw = c.read_responses(1);
     return raw.empty() ? http_response{} : parse_response(raw[0]);
-}
-
-double metric(int admin_port, const std::string& name) {
-    const std::string page = admin_get(admin_port, "/metrics");
-    std::smatch m;
-    if (!std::regex_search(page, m, std::regex("\n" + name + " ([0-9.e+]+)\n"))) return -1;
-    return std::stod(m[1]);
 }
 
 int status_of(int port, const std::string& target, const std::vector<std::string>& headers = {},

@@ -16,6 +16,7 @@
 
 #include "tests/support/e2e_client.hh"
 #include "tests/support/json_reader.hh"
+#include "tests/support/metrics_scrape.hh"
 #include "tests/support/temp_dir.hh"
 
 using namespace pixelring::test;
@@ -90,12 +91,6 @@ std::vector<std::string> wait_lines(const collector_process& p, size_t n, int ti
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return lines;
-}
-
-uint64_t metric(const std::string& text, const std::string& series) {
-    size_t at = text.find("\n" + series + " ");
-    if (at == std::string::npos) return UINT64_MAX;
-    return std::stoull(text.substr(at + series.size() + 2));
 }
 
 } // namespace
@@ -621,8 +616,10 @@ TEST(e2e, kill_9_under_load_leaves_whole_lines_and_loses_only_the_last_moments) 
             answered += per_write * conns;
         }
         const std::string before = admin_get(p.admin_port(), "/metrics");
-        const auto accepted = long(metric(before, "pixelring_events_total{outcome=\"accepted\"}"));
-        const auto written = long(metric(before, "pixelring_events_total{outcome=\"written\"}"));
+        const auto accepted = static_cast<long>(
+            metric(before, "pixelring_events_total{outcome=\"accepted\"}").value_or(-1));
+        const auto written = static_cast<long>(
+            metric(before, "pixelring_events_total{outcome=\"written\"}").value_or(-1));
         ASSERT_EQ(accepted, answered);
         unwritten_by_round.push_back(accepted - written);
         written_by_round.push_back(written);

@@ -17,6 +17,7 @@
 
 #include "tests/support/browser_support.hh"
 #include "tests/support/e2e_events.hh"
+#include "tests/support/metrics_scrape.hh"
 #include "tests/support/temp_dir.hh"
 #include "tests/support/tls_test_certs.hh"
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "tests/support/e2e_client.hh"
+#include "tests/support/metrics_scrape.hh"
 #include "tests/support/process_resources.hh"
 #include "tests/support/temp_dir.hh"
 #include "tests/support/tls_test_certs.hh"

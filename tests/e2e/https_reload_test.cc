@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "tests/support/e2e_events.hh"
+#include "tests/support/metrics_scrape.hh"
 #include "tests/support/shell_tools.hh"
 #include "tests/support/temp_dir.hh"
 #include "tests/support/tls_test_certs.hh"
@@ -155,8 +156,10 @@ TEST(https_reload, sighup_under_wrk_fails_no_request_and_serves_the_new_certific
     // wrk's reconnections (about one in 8 requests) made handshakes all along: resumed with
     // the session of the connection before, full ones for the first of each connection and
     // wherever a session was not taken up.
-    const long long full = metric(p, "pixelring_tls_handshakes_total{result=\"full\"}");
-    const long long resumed = metric(p, "pixelring_tls_handshakes_total{result=\"resumed\"}");
+    const long long full = static_cast<long long>(
+        metric(p, "pixelring_tls_handshakes_total{result=\"full\"}").value_or(-1));
+    const long long resumed = static_cast<long long>(
+        metric(p, "pixelring_tls_handshakes_total{result=\"resumed\"}").value_or(-1));
     EXPECT_GT(full + resumed, answered / 16);
     std::this_thread::sleep_for(std::chrono::milliseconds(300)); // requests wrk left in flight
     const long long pixels = requests(p, "pixel", 200);

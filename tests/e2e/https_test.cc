@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "tests/support/e2e_events.hh"
+#include "tests/support/metrics_scrape.hh"
 #include "tests/support/shell_tools.hh"
 #include "tests/support/temp_dir.hh"
 #include "tests/support/tls_test_certs.hh"
@@ -70,10 +71,13 @@ struct https_collector {
                " -servername px.example -CAfile " + ca.cert_path() + " " + args + " 2>&1 " + input;
     }
     long long handshakes(const std::string& result) const {
-        return metric(p, "pixelring_tls_handshakes_total{result=\"" + result + "\"}");
+        return static_cast<long long>(
+            metric(p, "pixelring_tls_handshakes_total{result=\"" + result + "\"}").value_or(-1));
     }
     long long failures(const std::string& reason) const {
-        return metric(p, "pixelring_tls_handshake_failures_total{reason=\"" + reason + "\"}");
+        return static_cast<long long>(
+            metric(p, "pixelring_tls_handshake_failures_total{reason=\"" + reason + "\"}")
+                .value_or(-1));
     }
 };
 
@@ -285,10 +289,10 @@ TEST_F(https, wrong_protocols_and_silent_clients_are_closed_and_counted) {
     EXPECT_EQ(h.handshakes("failed"), 1);
     EXPECT_EQ(h.handshakes("full"), 0);
     EXPECT_EQ(h.failures("alpn"), 1);
-    long long open = metric(h.p, "pixelring_connections_open");
+    long long open = static_cast<long long>(metric(h.p, "pixelring_connections_open").value_or(-1));
     for (int waited = 0; open != 0 && waited < 3000; waited += 50) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        open = metric(h.p, "pixelring_connections_open");
+        open = static_cast<long long>(metric(h.p, "pixelring_connections_open").value_or(-1));
     }
     EXPECT_EQ(open, 0);
 }

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "tests/support/e2e_client.hh"
+#include "tests/support/metrics_scrape.hh"
 #include "tests/support/process_resources.hh"
 
 using namespace pixelring::test;
@@ -230,7 +231,8 @@ void hold_idle_connections(uint32_t n) {
                         << "; collector stderr: " << p.stderr_text() << ")";
 
     const long long open = wait_open(p.admin_port(), n, 5000);
-    const long long sink_bytes = metric(p.admin_port(), "pixelring_sink_bytes_total");
+    const long long sink_bytes =
+        static_cast<long long>(metric(p.admin_port(), "pixelring_sink_bytes_total").value_or(-1));
     const memory loaded = read_memory(p.pid());
     const double per_conn = double(loaded.rss - before.rss) / n;
     const uint64_t projected = before.rss + uint64_t(per_conn * target_connections);
@@ -262,7 +264,8 @@ void hold_idle_connections(uint32_t n) {
     }
     // A collector that has run a while has touched every page of its rings; with them all
     // resident the connections must still fit.
-    const long long ring_capacity = metric(p.admin_port(), "pixelring_ring_capacity_bytes");
+    const long long ring_capacity = static_cast<long long>(
+        metric(p.admin_port(), "pixelring_ring_capacity_bytes").value_or(-1));
     const double slot_bytes = per_conn - double(sink_bytes) / double(n + 4);
     const uint64_t steady_state =
         before.rss + uint64_t(2 * ring_capacity) + uint64_t(slot_bytes * target_connections);

@@ -26,6 +26,7 @@
 #include "sinks/kafka/spool.hh"
 #include "tests/support/e2e_client.hh"
 #include "tests/support/kafka_fixture.hh"
+#include "tests/support/metrics_scrape.hh"
 #include "tests/support/temp_dir.hh"
 
 using namespace pixelring;
@@ -35,18 +36,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr char topic[] = "pixelring.events";
-
-// The value of one /metrics series: name with its labels exactly as written, e.g.
-// pixelring_events_total{outcome="spooled"}. -1 when absent.
-double metric(const collector_process& p, const std::string& series) {
-    std::string raw = admin_get(p.admin_port(), "/metrics");
-    size_t at = 0;
-    while ((at = raw.find(series + " ", at)) != std::string::npos) {
-        if (at == 0 || raw[at - 1] == '\n') return std::stod(raw.substr(at + series.size() + 1));
-        at += series.size();
-    }
-    return -1;
-}
 
 int readyz_status(const collector_process& p) {
     return parse_response(admin_get(p.admin_port(), "/readyz")).status;
@@ -231,10 +220,10 @@ TEST(kafka_spool, all_brokers_down_for_20_seconds_then_every_event_is_on_the_top
     const long sent = load.answered();
 
     EXPECT_TRUE(eventually([&] { return settled_and_spool_empty(p); }, 120s))
-        << "queued " << metric(p, "pixelring_sink_queued_events") << " spool records "
-        << metric(p, "pixelring_spool_records") << "\n"
+        << "queued " << metric(p, "pixelring_sink_queued_events").value_or(-1) << " spool records "
+        << metric(p, "pixelring_spool_records").value_or(-1) << "\n"
         << p.stderr_text();
-    double replayed = metric(p, "pixelring_spool_replayed_total");
+    double replayed = metric(p, "pixelring_spool_replayed_total").value_or(-1);
     EXPECT_EQ(p.stop(30000), 0);
     final_counts f = parse_final_line(p.stderr_text());
     EXPECT_EQ(f.accepted, sent) << p.stderr_text();
@@ -351,8 +340,8 @@ TEST(kafka_spool, an_earlier_spool_is_replayed_at_start_and_corrupt_bytes_are_co
     ASSERT_TRUE(p.started()) << p.stderr_text();
     EXPECT_TRUE(eventually([&] { return metric(p, "pixelring_spool_segments") == 0; }, 60s))
         << p.stderr_text();
-    double corrupt = metric(p, "pixelring_spool_corrupt_records_total");
-    double replayed = metric(p, "pixelring_spool_replayed_total");
+    double corrupt = metric(p, "pixelring_spool_corrupt_records_total").value_or(-1);
+    double replayed = metric(p, "pixelring_spool_replayed_total").value_or(-1);
     EXPECT_GE(corrupt, 1);
     EXPECT_LE(corrupt, 2); // 23 bytes can touch at most two records
     EXPECT_GT(metric(p, "pixelring_spool_corrupt_bytes_total"), 0);
@@ -479,8 +468,9 @@ TEST(kafka_spool, a_spent_spool_budget_refuses_events_truthfully_until_a_broker_
     EXPECT_EQ(metric(p, "pixelring_events_dropped_total{reason=\"spool_error\"}"), 0);
 
     // The answer, the counts and the readiness, at once.
-    const double refused_before = metric(p, refused);
-    const double accepted_before = metric(p, "pixelring_events_total{outcome=\"accepted\"}");
+    const double refused_before = metric(p, refused).value_or(-1);
+    const double accepted_before =
+        metric(p, "pixelring_events_total{outcome=\"accepted\"}").value_or(-1);
     http_response r =
         ask(p, beacon_post("?receipts=1", R"([{"action":"a"},{"x":1},{"action":"b"}])"));
     EXPECT_EQ(r.status, 503) << r.body;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/support/e2e_events.hh"
+#include "tests/support/metrics_scrape.hh"
 
 using namespace pixelring::test;
 
@@ -28,7 +29,8 @@ constexpr char marker_pixel[] =
     "GET /track/marker.gif?campaignID=marker HTTP/1.1\r\nHost: px.example.com\r\n\r\n";
 
 long long proxy_outcome(const collector_process& p, const std::string& outcome) {
-    return metric(p, "pixelring_proxy_protocol_total{outcome=\"" + outcome + "\"}");
+    return static_cast<long long>(
+        metric(p, "pixelring_proxy_protocol_total{outcome=\"" + outcome + "\"}").value_or(-1));
 }
 
 std::string pixel(const std::string& action, const std::string& headers = "") {

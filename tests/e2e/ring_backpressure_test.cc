@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tests/support/e2e_events.hh"
+#include "tests/support/metrics_scrape.hh"
 #include "tests/support/temp_dir.hh"
 
 using namespace pixelring::test;
@@ -99,7 +100,7 @@ TEST_F(ring_backpressure, a_stalled_sink_makes_requests_wait_not_drop) {
     long long pauses = 0;
     for (int waited = 0; waited < 5000 && pauses <= 0; waited += 20) {
         std::this_thread::sleep_for(20ms);
-        pauses = metric(p, "pixelring_ring_full_pauses_total");
+        pauses = static_cast<long long>(metric(p, "pixelring_ring_full_pauses_total").value_or(-1));
     }
     EXPECT_GT(pauses, 0);
     EXPECT_EQ(metric(p, "pixelring_events_dropped_total{reason=\"ring_full\"}"), 0);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/support/e2e_events.hh"
+#include "tests/support/metrics_scrape.hh"
 #include "tests/support/temp_dir.hh"
 
 using namespace pixelring::test;
@@ -38,7 +39,8 @@ json_value parse_json(const std::string& text) {
 }
 
 long long dropped(const collector_process& p, const std::string& reason) {
-    return metric(p, "pixelring_events_dropped_total{reason=\"" + reason + "\"}");
+    return static_cast<long long>(
+        metric(p, "pixelring_events_dropped_total{reason=\"" + reason + "\"}").value_or(-1));
 }
 
 // One request on a fresh connection, one response.
@@ -576,20 +578,6 @@ TEST(beacons, expect_100_continue_is_answered_before_the_body) {
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(ev[0].str("action"), "big");
 }
-
-namespace {
-
-// Polls a gauge until it reads want (5 s at most); returns what it read last.
-long long wait_metric(const collector_process& p, const std::string& series, long long want) {
-    long long got = metric(p, series);
-    for (int waited = 0; waited < 5000 && got != want; waited += 10) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        got = metric(p, series);
-    }
-    return got;
-}
-
-} // namespace
 
 TEST(beacons, slow_bodies_hold_their_own_connections_memory_only) {
     // One worker, default limits: its body pool has room for about 170 beacons. 400 clients

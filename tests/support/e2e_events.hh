@@ -1,6 +1,7 @@
 #pragma once
 // End-to-end test support on top of e2e_client.hh: the events a collector wrote, parsed, and
-// one series of its /metrics. Test code only.
+// its request counts by route and status (metrics_scrape.hh, included here, reads any other
+// series of its /metrics). Test code only.
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 
 #include "tests/support/e2e_client.hh"
 #include "tests/support/json_reader.hh"
+#include "tests/support/metrics_scrape.hh"
 
 namespace pixelring::test {
 
@@ -46,19 +48,11 @@ inline std::vector<json_value> wait_events(const collector_process& p, size_t n)
     return out;
 }
 
-// The value of one series of /metrics, -1 when the series is not there.
-inline long long metric(const collector_process& p, const std::string& series) {
-    std::string m = admin_get(p.admin_port(), "/metrics");
-    size_t at = m.find("\n" + series + " ");
-    if (at == std::string::npos) return -1;
-    return std::stoll(m.substr(at + series.size() + 2));
-}
-
 // pixelring_http_requests_total for route and status (absent series: 0).
 inline long long requests(const collector_process& p, const std::string& route, int status) {
-    long long n = metric(p, "pixelring_http_requests_total{route=\"" + route + "\",status=\"" +
-                                std::to_string(status) + "\"}");
-    return n < 0 ? 0 : n;
+    return static_cast<long long>(metric(p, "pixelring_http_requests_total{route=\"" + route +
+                                                "\",status=\"" + std::to_string(status) + "\"}")
+                                      .value_or(0));
 }
 
 } // namespace pixelring::test

@@ -1,8 +1,8 @@
 #pragma once
 // What a process holds, for the tests that open thousands of connections against the
-// collector: its resident memory (/proc/<pid>/status), its open connections (/metrics), the
-// kernel's accept-queue drops, the descriptor limit and the ephemeral port range; and
-// connections from many loopback source addresses. Test code only.
+// collector: its resident memory (/proc/<pid>/status), its open connections (/metrics, read
+// through metrics_scrape.hh), the kernel's accept-queue drops, the descriptor limit and the
+// ephemeral port range; and connections from many loopback source addresses. Test code only.
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "tests/support/e2e_client.hh"
+#include "tests/support/metrics_scrape.hh"
 #include "tests/support/shell_tools.hh"
 
 namespace pixelring::test {
@@ -45,23 +46,13 @@ inline double mib(uint64_t bytes) {
     return double(bytes) / double(1 << 20);
 }
 
-// A sample "name value" line of the admin /metrics answer; -1 when absent.
-inline long long metric(int admin_port, const std::string& name) {
-    std::string m = admin_get(admin_port, "/metrics");
-    size_t at = m.find("\n" + name + " ");
-    if (at == std::string::npos) return -1;
-    return std::strtoll(m.c_str() + at + name.size() + 2, nullptr, 10);
-}
-
-// Polls pixelring_connections_open until it equals want or timeout; returns the last value.
+// Polls pixelring_connections_open every 50 ms until it equals want or timeout; returns the
+// last value (-1 when the series is absent).
 inline long long wait_open(int admin_port, long long want, int timeout_ms) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    long long v = metric(admin_port, "pixelring_connections_open");
-    while (v != want && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        v = metric(admin_port, "pixelring_connections_open");
-    }
-    return v;
+    return static_cast<long long>(
+        wait_metric(admin_port, "pixelring_connections_open", static_cast<double>(want),
+                    std::chrono::milliseconds(timeout_ms), std::chrono::milliseconds(50))
+            .value_or(-1));
 }
 
 // A TcpExt counter of /proc/net/netstat (ListenOverflows, ListenDrops): the kernel's count
