@@ -139,7 +139,7 @@ collector_process start_collector() {
 
 // Half a pair of credentials, or a user name basic auth cannot carry, is a configuration error
 // naming the key.
-TEST(Dashboard, CredentialsComeInPairs) {
+TEST(dashboard, credentials_come_in_pairs) {
     run_result r = run_binary({"--set", "admin.user=ann", "--check-config"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("admin.user is set but admin.password is empty"), std::string::npos)
@@ -157,7 +157,7 @@ TEST(Dashboard, CredentialsComeInPairs) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
-TEST(Dashboard, CredentialsGuardTheDashboardOnly) {
+TEST(dashboard, credentials_guard_the_dashboard_only) {
     collector_process px = start_collector();
     ASSERT_TRUE(px.started()) << px.stderr_text();
     EXPECT_NE(
@@ -227,7 +227,7 @@ TEST(Dashboard, CredentialsGuardTheDashboardOnly) {
     EXPECT_EQ(px.stop(), 0);
 }
 
-TEST(browser, DashboardShowsTheTotalsAndUpdatesLive) {
+TEST(browser, dashboard_shows_the_totals_and_updates_live) {
     collector_process px = start_collector();
     ASSERT_TRUE(px.started()) << px.stderr_text();
     sent total;

@@ -29,7 +29,7 @@ std::map<std::string, uint64_t> entries_of(const top_counter& t) {
     return out;
 }
 
-TEST(TopCounter, ExactWhileDistinctKeysFit) {
+TEST(top_counter, exact_while_distinct_keys_fit) {
     top_counter t(4);
     for (int i = 0; i < 5; ++i)
         t.add("open");
@@ -47,7 +47,7 @@ TEST(TopCounter, ExactWhileDistinctKeysFit) {
 // A skewed stream of 200,000 keys over 5,000 distinct ones into 64 entries: every count is
 // an upper bound, count - error a lower bound, and every key above total/64 is kept (the
 // Space-Saving guarantee). Exercises eviction and the index's backward-shift deletion.
-TEST(TopCounter, BoundsAndHeavyHittersUnderEviction) {
+TEST(top_counter, bounds_and_heavy_hitters_under_eviction) {
     top_counter t(64, 42);
     std::map<std::string, uint64_t> truth;
     std::mt19937_64 rng(7);
@@ -80,7 +80,7 @@ TEST(TopCounter, BoundsAndHeavyHittersUnderEviction) {
     }
 }
 
-TEST(TopCounter, MergeAddsCountsAndErrors) {
+TEST(top_counter, merge_adds_counts_and_errors) {
     top_counter a(8), b(8), sum(8);
     a.add("x", 5);
     a.add("y", 1);
@@ -92,7 +92,7 @@ TEST(TopCounter, MergeAddsCountsAndErrors) {
     EXPECT_EQ(sum.total(), 12u);
 }
 
-TEST(TopCounter, LongKeysAreCutWhereACharacterOrEscapeEnds) {
+TEST(top_counter, long_keys_are_cut_where_a_character_or_escape_ends) {
     EXPECT_EQ(cut_escaped("short", 64), 5u);
     const std::string escape = std::string(62, 'a') + "\\u00e9"; // the escape would straddle 64
     EXPECT_EQ(cut_escaped(escape, 64), 62u);
@@ -146,7 +146,7 @@ std::map<std::string, int64_t> top(const json_value& v, const char* list, const 
 constexpr uint64_t t0 = 1'796'644'800'000; // a whole hour (UTC)
 static_assert(t0 % 3'600'000 == 0);
 
-TEST(EventStats, CountsTypesAndListsFromTheEncodersLayout) {
+TEST(event_stats, counts_types_and_lists_from_the_encoders_layout) {
     event_stats s(t0, true);
     for (int i = 0; i < 3; ++i)
         s.add(pixel_event);
@@ -181,7 +181,7 @@ TEST(EventStats, CountsTypesAndListsFromTheEncodersLayout) {
     }
 }
 
-TEST(EventStats, WithoutEnrichmentNoAgentOrCountryIsRead) {
+TEST(event_stats, without_enrichment_no_agent_or_country_is_read) {
     event_stats s(t0, false);
     s.add(pixel_event);
     const json_value v = figures(s, t0);
@@ -190,7 +190,7 @@ TEST(EventStats, WithoutEnrichmentNoAgentOrCountryIsRead) {
     EXPECT_EQ(top(v, "actions", "hour"), (std::map<std::string, int64_t>{{"open", 1}}));
 }
 
-TEST(EventStats, MinuteAndHourWindowsSlide) {
+TEST(event_stats, minute_and_hour_windows_slide) {
     event_stats s(t0, true);
     s.add(pixel_event); // minute 0
     for (int m = 1; m <= 90; ++m) {
@@ -214,7 +214,7 @@ TEST(EventStats, MinuteAndHourWindowsSlide) {
     EXPECT_TRUE(top(v, "actions", "day").empty());
 }
 
-TEST(EventStats, PerSecondSeriesAndRate) {
+TEST(event_stats, per_second_series_and_rate) {
     event_stats s(t0, true);
     for (int sec = 0; sec < 20; ++sec) {
         s.tick(t0 + uint64_t(sec) * 1000);
@@ -231,7 +231,7 @@ TEST(EventStats, PerSecondSeriesAndRate) {
 
 // Beyond full_per_second events in a second the lists read one event in sample_every and count
 // it for all of them; the type counts stay exact.
-TEST(EventStats, ListsSampleUnderLoadAndTypeCountsStayExact) {
+TEST(event_stats, lists_sample_under_load_and_type_counts_stay_exact) {
     event_stats s(t0, true);
     constexpr int n = 5000;
     for (int i = 0; i < n; ++i)
@@ -249,7 +249,7 @@ TEST(EventStats, ListsSampleUnderLoadAndTypeCountsStayExact) {
     EXPECT_EQ(num(figures(s, t0 + 1010), "listed"), listed + 1);
 }
 
-TEST(StatsBoard, HandsTheSinkThreadsFiguresToAnotherThread) {
+TEST(stats_board, hands_the_sink_threads_figures_to_another_thread) {
     event_stats s(t0, true);
     stats_board board;
     s.add(pixel_event);
@@ -278,7 +278,7 @@ std::string basic(std::string_view user_colon_password) {
     return "Basic " + out;
 }
 
-TEST(BasicAuth, AcceptsOnlyTheConfiguredPair) {
+TEST(basic_auth, accepts_only_the_configured_pair) {
     EXPECT_FALSE(basic_auth("", "").enabled());
     const basic_auth auth("ann", "s3cret:with colon");
     ASSERT_TRUE(auth.enabled());
@@ -294,7 +294,7 @@ TEST(BasicAuth, AcceptsOnlyTheConfiguredPair) {
     EXPECT_FALSE(auth.allows("Basic " + std::string(5000, 'A')));
 }
 
-TEST(BasicAuth, LoopbackAddresses) {
+TEST(basic_auth, loopback_addresses) {
     EXPECT_TRUE(is_loopback_listen("127.0.0.1:9090"));
     EXPECT_TRUE(is_loopback_listen("127.1.2.3:1"));
     EXPECT_TRUE(is_loopback_listen("[::1]:9090"));

@@ -104,7 +104,7 @@ void write_passes(sink& out, const std::vector<std::string>& events, std::size_t
     }
 }
 
-TEST(FileSinkDirect, ManyBlockWritesAreByteExact) {
+TEST(file_sink_direct, many_block_writes_are_byte_exact) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     const auto events = make_events(12'000); // about 5.5 MiB: several full buffers
@@ -131,7 +131,7 @@ TEST(FileSinkDirect, ManyBlockWritesAreByteExact) {
     }
 }
 
-TEST(FileSinkDirect, EventsWaitForTheHoldTimeThenPollWritesThem) {
+TEST(file_sink_direct, events_wait_for_the_hold_time_then_poll_writes_them) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     const auto events = make_events(3);
@@ -164,7 +164,7 @@ TEST(FileSinkDirect, EventsWaitForTheHoldTimeThenPollWritesThem) {
     EXPECT_EQ(out->counters().bytes, as_ndjson(all).size());
 }
 
-TEST(FileSinkDirect, WholeBlocksBypassThePageCache) {
+TEST(file_sink_direct, whole_blocks_bypass_the_page_cache) {
     temp_dir dir;
     if (!takes_direct_writes(dir.str()))
         GTEST_SKIP() << dir.str() << " does not take O_DIRECT writes";
@@ -188,7 +188,7 @@ TEST(FileSinkDirect, WholeBlocksBypassThePageCache) {
     EXPECT_EQ(read_all(second), as_ndjson(events));
 }
 
-TEST(FileSinkDirect, AppendsToAFileThatEndsOffABlock) {
+TEST(file_sink_direct, appends_to_a_file_that_ends_off_a_block) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     const std::string head = as_ndjson(make_events(11, 1000)); // not a block multiple
@@ -206,7 +206,7 @@ TEST(FileSinkDirect, AppendsToAFileThatEndsOffABlock) {
 // At start a torn last line (a crash) is cut off (file_sink_test has the cases); a file that
 // comes to end inside a line later (another program's write, then SIGHUP) gets a line break
 // before the next event instead.
-TEST(FileSinkDirect, AFileThatEndsInsideALineGetsItsLineBreakFirst) {
+TEST(file_sink_direct, a_file_that_ends_inside_a_line_gets_its_line_break_first) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     const std::string whole = std::string(5000, 'h') + "\n";
@@ -223,7 +223,7 @@ TEST(FileSinkDirect, AFileThatEndsInsideALineGetsItsLineBreakFirst) {
     EXPECT_EQ(out->counters().failed, 0u);
 }
 
-TEST(FileSinkDirect, AFileOfWholeBlocksEndingInALineIsContinued) {
+TEST(file_sink_direct, a_file_of_whole_blocks_ending_in_a_line_is_continued) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     const std::string head = std::string(8191, 'b') + "\n"; // exactly two blocks
@@ -235,7 +235,7 @@ TEST(FileSinkDirect, AFileOfWholeBlocksEndingInALineIsContinued) {
     EXPECT_EQ(read_all(path), head + as_ndjson(events));
 }
 
-TEST(FileSinkDirect, RotationBySizeKeepsEveryEventWhole) {
+TEST(file_sink_direct, rotation_by_size_keeps_every_event_whole) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     auto cfg = direct_config(path);
@@ -263,7 +263,7 @@ TEST(FileSinkDirect, RotationBySizeKeepsEveryEventWhole) {
     EXPECT_GE(out->counters().rotations, 3u);
 }
 
-TEST(FileSinkDirect, ReopenAfterRenameSettlesTheOldFileFirst) {
+TEST(file_sink_direct, reopen_after_rename_settles_the_old_file_first) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     const auto first = make_events(2500);
@@ -279,7 +279,7 @@ TEST(FileSinkDirect, ReopenAfterRenameSettlesTheOldFileFirst) {
     EXPECT_EQ(out->counters().written, first.size() + second.size());
 }
 
-TEST(FileSinkDirect, EventLargerThanTheBufferKeepsOrder) {
+TEST(file_sink_direct, event_larger_than_the_buffer_keeps_order) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     std::vector<std::string> events = make_events(700);
@@ -293,7 +293,7 @@ TEST(FileSinkDirect, EventLargerThanTheBufferKeepsOrder) {
     EXPECT_EQ(out->counters().bytes, as_ndjson(events).size());
 }
 
-TEST(FileSinkDirect, FsyncAlwaysWritesAtEveryFlush) {
+TEST(file_sink_direct, fsync_always_writes_at_every_flush) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     auto cfg = direct_config(path);
@@ -309,7 +309,7 @@ TEST(FileSinkDirect, FsyncAlwaysWritesAtEveryFlush) {
     out->close();
 }
 
-TEST(FileSinkDirect, AFullFileCountsExactlyAndTheNextEventStartsALine) {
+TEST(file_sink_direct, a_full_file_counts_exactly_and_the_next_event_starts_a_line) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     const auto events = make_events(6000); // about 2.7 MiB
@@ -341,7 +341,7 @@ TEST(FileSinkDirect, AFullFileCountsExactlyAndTheNextEventStartsALine) {
     EXPECT_EQ(out->counters().written, written + 1);
 }
 
-TEST(FileSinkDirect, ATruncatedFileIsContinuedAtItsNewEndWithWholeLines) {
+TEST(file_sink_direct, a_truncated_file_is_continued_at_its_new_end_with_whole_lines) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     const auto first = make_events(2600); // a little over 1 MiB: one whole-buffer write
@@ -377,7 +377,7 @@ TEST(FileSinkDirect, ATruncatedFileIsContinuedAtItsNewEndWithWholeLines) {
     EXPECT_EQ(count, first.size() - before - out->counters().failed + second.size());
 }
 
-TEST(FileSinkDirect, AFifoIsWrittenThroughThePageCachePath) {
+TEST(file_sink_direct, a_fifo_is_written_through_the_page_cache_path) {
     temp_dir dir;
     const std::string path = dir.file("events.fifo");
     ASSERT_EQ(mkfifo(path.c_str(), 0644), 0);

@@ -77,7 +77,7 @@ std::unique_ptr<sink> open_sink(const file_sink_config& cfg) {
     return out;
 }
 
-TEST(FileSink, WritesEventsByteExact) {
+TEST(file_sink, writes_events_byte_exact) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     // ~200 KiB per batch: the second batch overruns the 256 KiB buffer mid-way.
@@ -105,7 +105,7 @@ TEST(FileSink, WritesEventsByteExact) {
     EXPECT_EQ(read_all(path), expected);
 }
 
-TEST(FileSink, EventLargerThanBufferKeepsOrder) {
+TEST(file_sink, event_larger_than_buffer_keeps_order) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     const std::vector<std::string> events = {
@@ -119,7 +119,7 @@ TEST(FileSink, EventLargerThanBufferKeepsOrder) {
     EXPECT_EQ(out->counters().failed, 0u);
 }
 
-TEST(FileSink, AppendsToExistingFile) {
+TEST(file_sink, appends_to_existing_file) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     write_all(path, "{\"old\":1}\n");
@@ -135,7 +135,7 @@ TEST(FileSink, AppendsToExistingFile) {
 // A crash in the middle of a write leaves a line cut short at the end of the file: the next
 // start cuts it off (and counts it), with and without sink.file.direct, so that the file
 // holds whole lines only. A file that ends with its newline is left as it is.
-TEST(FileSink, ATornLastLineIsCutAtStart) {
+TEST(file_sink, a_torn_last_line_is_cut_at_start) {
     const std::string whole = "{\"a\":1}\n{\"b\":2}\n";
     const std::string big_line = "{\"c\":\"" + std::string(100'000, 'x') + "\"}\n";
     struct torn_case {
@@ -191,7 +191,7 @@ std::vector<fs::path> rotated_files(const temp_dir& dir, const std::string& base
     return files;
 }
 
-TEST(FileSink, RotatesBySizeWithoutSplittingEvents) {
+TEST(file_sink, rotates_by_size_without_splitting_events) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     constexpr uint64_t limit = 1000;
@@ -225,7 +225,7 @@ TEST(FileSink, RotatesBySizeWithoutSplittingEvents) {
     EXPECT_EQ(all, std::string(899, 'o') + "\n" + as_ndjson(events));
 }
 
-TEST(FileSink, RotatesByAgeOnTick) {
+TEST(file_sink, rotates_by_age_on_tick) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     auto cfg = config_for(path);
@@ -260,7 +260,7 @@ TEST(FileSink, RotatesByAgeOnTick) {
     EXPECT_TRUE(out->healthy());
 }
 
-TEST(FileSink, ReopenFollowsThePathAfterRename) {
+TEST(file_sink, reopen_follows_the_path_after_rename) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     auto out = open_sink(config_for(path));
@@ -277,7 +277,7 @@ TEST(FileSink, ReopenFollowsThePathAfterRename) {
     EXPECT_TRUE(out->healthy());
 }
 
-TEST(FileSink, FsyncNeverSyncsOnlyAtClose) {
+TEST(file_sink, fsync_never_syncs_only_at_close) {
     temp_dir dir;
     auto out = open_sink(config_for(dir.file("events.ndjson")));
     for (int i = 0; i < 3; ++i) {
@@ -290,7 +290,7 @@ TEST(FileSink, FsyncNeverSyncsOnlyAtClose) {
     EXPECT_EQ(out->counters().fsyncs, 1u);
 }
 
-TEST(FileSink, FsyncAlwaysSyncsEveryFlushThatWrote) {
+TEST(file_sink, fsync_always_syncs_every_flush_that_wrote) {
     temp_dir dir;
     auto cfg = config_for(dir.file("events.ndjson"));
     cfg.fsync = "always";
@@ -319,7 +319,7 @@ bool eventually(Done done, std::chrono::milliseconds limit = std::chrono::second
     return true;
 }
 
-TEST(FileSink, FsyncIntervalSyncsInTheBackground) {
+TEST(file_sink, fsync_interval_syncs_in_the_background) {
     temp_dir dir;
     auto cfg = config_for(dir.file("events.ndjson"));
     cfg.fsync = "interval";
@@ -450,7 +450,7 @@ file_sink_config interval_config(const std::string& path) {
 
 // The sink thread drains 32 MiB and rotates 7 times while the syncer is stuck in one
 // fdatasync: it neither waits for that sync nor makes one of its own.
-TEST(FileSink, FsyncIntervalNeverWaitsForASlowSync) {
+TEST(file_sink, fsync_interval_never_waits_for_a_slow_sync) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     auto cfg = interval_config(path);
@@ -502,7 +502,7 @@ TEST(FileSink, FsyncIntervalNeverWaitsForASlowSync) {
     }
 }
 
-TEST(FileSink, FsyncIntervalRotationSyncsEveryFileAndKeepsEveryEvent) {
+TEST(file_sink, fsync_interval_rotation_syncs_every_file_and_keeps_every_event) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     auto cfg = interval_config(path);
@@ -550,7 +550,7 @@ TEST(FileSink, FsyncIntervalRotationSyncsEveryFileAndKeepsEveryEvent) {
     EXPECT_EQ(all, as_ndjson(events));
 }
 
-TEST(FileSink, FsyncIntervalCloseSyncsAndJoinsTheSyncer) {
+TEST(file_sink, fsync_interval_close_syncs_and_joins_the_syncer) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     sync_probe probe;
@@ -576,7 +576,7 @@ TEST(FileSink, FsyncIntervalCloseSyncsAndJoinsTheSyncer) {
     EXPECT_TRUE(eventually([&] { return !fs::exists(task); }));
 }
 
-TEST(FileSink, FsyncIntervalDestructorStopsTheSyncerWithoutClose) {
+TEST(file_sink, fsync_interval_destructor_stops_the_syncer_without_close) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     sync_probe probe;
@@ -594,7 +594,7 @@ TEST(FileSink, FsyncIntervalDestructorStopsTheSyncerWithoutClose) {
         eventually([&] { return !fs::exists("/proc/self/task/" + std::to_string(syncer)); }));
 }
 
-TEST(FileSink, FsyncIntervalFailureIsReportedAndMarksUnhealthy) {
+TEST(file_sink, fsync_interval_failure_is_reported_and_marks_unhealthy) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     sync_probe probe;
@@ -626,7 +626,7 @@ TEST(FileSink, FsyncIntervalFailureIsReportedAndMarksUnhealthy) {
     EXPECT_EQ(out->counters().written, 6u);
 }
 
-TEST(FileSink, FullDiskCountsFailedAndRecoversOnTick) {
+TEST(file_sink, full_disk_counts_failed_and_recovers_on_tick) {
     if (access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
     auto cfg = config_for("/dev/full");
     cfg.rotate_bytes = 100; // must never rename a device
@@ -660,7 +660,7 @@ TEST(FileSink, FullDiskCountsFailedAndRecoversOnTick) {
     EXPECT_TRUE(fs::exists("/dev/full"));
 }
 
-TEST(FileSink, PartialWriteCountsExactlyAndEndsTheTornLine) {
+TEST(file_sink, partial_write_counts_exactly_and_ends_the_torn_line) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     std::vector<std::string> events;
@@ -696,7 +696,7 @@ TEST(FileSink, PartialWriteCountsExactlyAndEndsTheTornLine) {
     EXPECT_EQ(read_all(path), expected);
 }
 
-TEST(FileSink, MissingDirectoryNamesPathAndError) {
+TEST(file_sink, missing_directory_names_path_and_error) {
     temp_dir dir;
     const std::string path = dir.file("no-such-dir/events.ndjson");
     std::string error;
@@ -706,7 +706,7 @@ TEST(FileSink, MissingDirectoryNamesPathAndError) {
     EXPECT_NE(error.find(std::strerror(ENOENT)), std::string::npos) << error;
 }
 
-TEST(FileSink, RejectsUnknownFsyncPolicy) {
+TEST(file_sink, rejects_unknown_fsync_policy) {
     temp_dir dir;
     auto cfg = config_for(dir.file("events.ndjson"));
     cfg.fsync = "sometimes";
@@ -736,7 +736,7 @@ private:
     int saved_ = -1;
 };
 
-TEST(StdoutSink, WritesLinesToFdOne) {
+TEST(stdout_sink, writes_lines_to_fd_one) {
     temp_dir dir;
     const std::string path = dir.file("stdout.ndjson");
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -759,7 +759,7 @@ TEST(StdoutSink, WritesLinesToFdOne) {
     EXPECT_TRUE(out->healthy());
 }
 
-TEST(StdoutSink, PipeWithoutReaderCountsFailedWithoutSigpipe) {
+TEST(stdout_sink, pipe_without_reader_counts_failed_without_sigpipe) {
     int pipe_fds[2];
     ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
     ::close(pipe_fds[0]);
@@ -944,7 +944,7 @@ void write_cache_head(const std::string& path) {
 // The calls follow the windows at file offsets: the file existed (3 MiB), and a reopen starts
 // over at the reopened file's size. Writeback never waits; the dropped ranges lag one window
 // behind it and are given a second time; close drops the whole file after its sync.
-TEST(FileSink, DropCacheCallsFollowWindowsAtFileOffsets) {
+TEST(file_sink, drop_cache_calls_follow_windows_at_file_offsets) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     write_cache_head(path);
@@ -1017,7 +1017,7 @@ void write_and_measure_cache(bool drop_cache, double& flushed, double& closed) {
     expect_cache_events(text, 0, 0, events); // every line, in order: as many as events
 }
 
-TEST(FileSink, DropCacheKeepsTheWrittenFileOutOfThePageCache) {
+TEST(file_sink, drop_cache_keeps_the_written_file_out_of_the_page_cache) {
     if (on_tmpfs(fs::temp_directory_path().string()))
         GTEST_SKIP() << "the test directory is on tmpfs, where POSIX_FADV_DONTNEED does nothing";
     double flushed = -1, closed = -1;
@@ -1031,7 +1031,7 @@ TEST(FileSink, DropCacheKeepsTheWrittenFileOutOfThePageCache) {
 }
 
 // The same without drop_cache: the file stays in the page cache, so the test above can fail.
-TEST(FileSink, WithoutDropCacheTheWrittenFileStaysInThePageCache) {
+TEST(file_sink, without_drop_cache_the_written_file_stays_in_the_page_cache) {
     if (on_tmpfs(fs::temp_directory_path().string()))
         GTEST_SKIP() << "the test directory is on tmpfs, where POSIX_FADV_DONTNEED does nothing";
     take_cache_calls();
@@ -1045,7 +1045,7 @@ TEST(FileSink, WithoutDropCacheTheWrittenFileStaysInThePageCache) {
 }
 
 // A FIFO has no page cache of its own: nothing is tried, nothing is logged, nothing is lost.
-TEST(FileSink, DropCacheLeavesAFifoAlone) {
+TEST(file_sink, drop_cache_leaves_a_fifo_alone) {
     temp_dir dir;
     const std::string path = dir.file("events.fifo");
     ASSERT_EQ(mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
@@ -1082,7 +1082,7 @@ TEST(FileSink, DropCacheLeavesAFifoAlone) {
 // sync_file_range fails (EINVAL, as on some FUSE file systems): one note, no more tries for
 // that file, every event written, nothing counted failed, still healthy. A reopened file is
 // tried again.
-TEST(FileSink, DropCacheFailureIsNotedOnceAndLosesNothing) {
+TEST(file_sink, drop_cache_failure_is_noted_once_and_loses_nothing) {
     temp_dir dir;
     const std::string path = dir.file("events.ndjson");
     take_cache_calls();

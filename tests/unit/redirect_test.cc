@@ -109,7 +109,7 @@ std::string param(std::string_view link, std::string_view name) {
     return std::string(link.substr(at, link.find('&', at) - at));
 }
 
-TEST(RedirectTest, OffWhenNeitherSecretNorHostsAreSet) {
+TEST(redirect, off_when_neither_secret_nor_hosts_are_set) {
     const auto p = policy_of("", {});
     EXPECT_FALSE(p.enabled());
     EXPECT_EQ(check(p, "https://good.example/").status, redirect_status::off);
@@ -119,7 +119,7 @@ TEST(RedirectTest, OffWhenNeitherSecretNorHostsAreSet) {
     EXPECT_TRUE(policy_of("", {"good.example"}).enabled());
 }
 
-TEST(RedirectTest, AllowHostsAdmitsExactHostsOnly) {
+TEST(redirect, allow_hosts_admits_exact_hosts_only) {
     const auto p = policy_of("", {"good.example", "XN--Bcher-KVA.example", "[2001:db8::1]"});
     const auto ok = [&](std::string_view raw, std::string_view location) {
         const auto r = check(p, raw);
@@ -157,7 +157,7 @@ TEST(RedirectTest, AllowHostsAdmitsExactHostsOnly) {
 // The open-redirect bypass list (docs/redirects.md sums it up) and its relatives. Each is refused
 // whether the allowlist holds good.example, a secret is set, or a signature over the very same text
 // is sent along.
-TEST(RedirectTest, OpenRedirectBypassesAreRefused) {
+TEST(redirect, open_redirect_bypasses_are_refused) {
     struct bypass {
         std::string raw; // as the url parameter arrives
         redirect_status status;
@@ -258,7 +258,7 @@ TEST(RedirectTest, OpenRedirectBypassesAreRefused) {
     }
 }
 
-TEST(RedirectTest, SignedTargetIsAdmitted) {
+TEST(redirect, signed_target_is_admitted) {
     const auto p = policy_of(secret, {});
     const std::string target = "https://shop.example/cart?item=42&coupon=A%2BB#summary";
     const std::string sig = sig_of(secret, target);
@@ -279,7 +279,7 @@ TEST(RedirectTest, SignedTargetIsAdmitted) {
     EXPECT_EQ(check(p, encode(cafe), cafe_sig).location, cafe);
 }
 
-TEST(RedirectTest, TamperedTargetOrSignatureIsRefused) {
+TEST(redirect, tampered_target_or_signature_is_refused) {
     const auto p = policy_of(secret, {"good.example"});
     const std::string target = "https://shop.example/offer?id=7";
     const std::string sig = sig_of(secret, target);
@@ -313,7 +313,7 @@ TEST(RedirectTest, TamperedTargetOrSignatureIsRefused) {
               s::host_not_allowed);
 }
 
-TEST(RedirectTest, SignUrlRoundTripsThroughCheckRedirect) {
+TEST(redirect, sign_url_round_trips_through_check_redirect) {
     const auto p = policy_of(secret, {"good.example"});
     const std::vector<std::pair<std::string, std::string>> targets = {
         {"https://Shop.Example/cart?item=42&x=a+b#top",
@@ -350,7 +350,7 @@ TEST(RedirectTest, SignUrlRoundTripsThroughCheckRedirect) {
 }
 
 // A signature covers the action and the campaign the event records, not only the target.
-TEST(RedirectTest, SignatureCoversActionAndCampaign) {
+TEST(redirect, signature_covers_action_and_campaign) {
     const auto p = policy_of(secret, {});
     using st = redirect_status;
     const std::string target = "https://shop.example/sale";
@@ -392,7 +392,7 @@ TEST(RedirectTest, SignatureCoversActionAndCampaign) {
     EXPECT_EQ(check(p, raw, hmac_hex(secret, target)).status, st::bad_signature);
 }
 
-TEST(RedirectTest, FindRedirectSubjectReadsTheCampaignAsTheEventDoes) {
+TEST(redirect, find_redirect_subject_reads_the_campaign_as_the_event_does) {
     auto subject = find_redirect_subject("click", "url=x&c%61mpaignID=a+b&campaignID=second");
     EXPECT_EQ(subject.action, "click");
     EXPECT_TRUE(subject.has_campaign);
@@ -404,7 +404,7 @@ TEST(RedirectTest, FindRedirectSubjectReadsTheCampaignAsTheEventDoes) {
     EXPECT_FALSE(subject.has_campaign);
 }
 
-TEST(RedirectTest, SignUrlSignsActionAndCampaign) {
+TEST(redirect, sign_url_signs_action_and_campaign) {
     const auto p = policy_of(secret, {});
     const auto link = sign_url(secret, "https://shop.example/", "open:ann@example.com",
                                std::string_view("spring sale/24+"), "https://px.example.com");
@@ -427,7 +427,7 @@ TEST(RedirectTest, SignUrlSignsActionAndCampaign) {
 
 // sign_url measures the target the server will decode from its link, the limit the server
 // applies: a link it prints is never refused as too long, and one it refuses would be.
-TEST(RedirectTest, SignUrlMeasuresTheTargetTheServerDecodes) {
+TEST(redirect, sign_url_measures_the_target_the_server_decodes) {
     const auto p = policy_of(secret, {});
     const std::string base = "https://good.example/";
     const std::string longest = base + std::string(max_redirect_target - base.size(), 'a');
@@ -458,7 +458,7 @@ TEST(RedirectTest, SignUrlMeasuresTheTargetTheServerDecodes) {
 // every '/' and every '%' of the canonical form again ("%2F", "%25C3"). The link now keeps
 // what a query value may hold and the %XX of non-ASCII bytes, so it is the size of the
 // canonical target.
-TEST(RedirectTest, SignUrlLinkIsNoLongerThanItNeedsToBe) {
+TEST(redirect, sign_url_link_is_no_longer_than_it_needs_to_be) {
     const auto p = policy_of(secret, {});
     const std::string target = "https://shop.example:8443/" + std::string(1700, '/') +
                                std::string(1300, '\xE4') + "?a=1&b=c+d#top";
@@ -489,7 +489,7 @@ TEST(RedirectTest, SignUrlLinkIsNoLongerThanItNeedsToBe) {
 
 // The request line "GET " + link + " HTTP/1.1" must fit the parser's 8192 bytes, or the link
 // would be answered 414.
-TEST(RedirectTest, SignUrlRefusesALinkLongerThanARequestLine) {
+TEST(redirect, sign_url_refuses_a_link_longer_than_a_request_line) {
     const std::string pipes = "https://a.example/" + std::string(3000, '|'); // each "%7C"
     const auto r = sign_url(secret, pipes, "click", std::nullopt, "https://px.example.com");
     EXPECT_EQ(r.link, "");
@@ -507,7 +507,7 @@ TEST(RedirectTest, SignUrlRefusesALinkLongerThanARequestLine) {
     EXPECT_GT(4 + link.size() + 9 + 3, http_limits{}.max_request_line);
 }
 
-TEST(RedirectTest, SignUrlRefusesWhatCheckRedirectWould) {
+TEST(redirect, sign_url_refuses_what_check_redirect_would) {
     for (const char* url :
          {"//evil.example", "https:evil.example", "https://a@evil.example", "javascript:alert(1)",
           "https://gööd.example/", "https://a\\b/", "https://good.example/\tx", ""}) {
@@ -526,7 +526,7 @@ TEST(RedirectTest, SignUrlRefusesWhatCheckRedirectWould) {
     EXPECT_NE(sign_url(secret, "https://shop.example/", "").error, "");
 }
 
-TEST(RedirectTest, StartUpValidationNamesKeyValueAndWhatIsAccepted) {
+TEST(redirect, start_up_validation_names_key_value_and_what_is_accepted) {
     redirect_policy p;
     std::string error = make_redirect_policy("hunter2", {}, p);
     EXPECT_NE(error.find("redirect.secret"), std::string::npos) << error;
@@ -559,7 +559,7 @@ TEST(RedirectTest, StartUpValidationNamesKeyValueAndWhatIsAccepted) {
     EXPECT_EQ(p.allow_hosts[0], "good.example");
 }
 
-TEST(RedirectTest, LocationMustFitTheBuffer) {
+TEST(redirect, location_must_fit_the_buffer) {
     const auto p = policy_of("", {"good.example"});
     const std::string target = "https://good.example/" + std::string(100, '\xC3');
     std::string out(3 * target.size(), '\0');
@@ -577,7 +577,7 @@ TEST(RedirectTest, LocationMustFitTheBuffer) {
 
 // Random targets built from the pieces bypasses are made of: whatever is admitted goes to
 // good.example (on some port) and is a clean header value.
-TEST(RedirectTest, RandomTargetsNeverLeaveTheAllowedHost) {
+TEST(redirect, random_targets_never_leave_the_allowed_host) {
     const auto p = policy_of("", {"good.example"});
     const std::vector<std::string> pieces = {"https://",
                                              "http://",
@@ -652,7 +652,7 @@ double thread_cpu_ns() {
     return double(ts.tv_sec) * 1e9 + double(ts.tv_nsec);
 }
 
-TEST(RedirectTest, CostPerCall) {
+TEST(redirect, cost_per_call) {
     const auto p = policy_of(secret, {"good.example"});
     const std::string allowed = encode("https://good.example/landing/page?utm_source=news&id=42");
     const std::string target = "https://shop.example/landing/page?utm_source=news&id=42";

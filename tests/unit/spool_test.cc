@@ -40,7 +40,7 @@ uint32_t crc_of(const std::string& bytes) {
     return crc32c(0, bytes.data(), bytes.size());
 }
 
-TEST(Crc32c, KnownVectors) {
+TEST(crc32c, known_vectors) {
     // RFC 3720 B.4 and the usual check value.
     std::string ascending(32, '\0');
     std::string descending(32, '\0');
@@ -62,7 +62,7 @@ TEST(Crc32c, KnownVectors) {
     }
 }
 
-TEST(Crc32c, ChainsAcrossSplits) {
+TEST(crc32c, chains_across_splits) {
     const std::string text = "The quick brown fox jumps over the lazy dog, 0123456789 times.";
     const uint32_t whole = crc_of(text);
     for (size_t split = 0; split <= text.size(); ++split) {
@@ -73,7 +73,7 @@ TEST(Crc32c, ChainsAcrossSplits) {
     }
 }
 
-TEST(Crc32c, HardwareMatchesSoftware) {
+TEST(crc32c, hardware_matches_software) {
     if (!crc32c_hardware_available()) GTEST_SKIP() << "no SSE4.2 on this CPU";
     std::mt19937_64 random(42);
     std::vector<unsigned char> bytes(70'000);
@@ -207,7 +207,7 @@ uint64_t expected_segments(const std::vector<std::string>& records, uint64_t seg
 
 // ---- the spool ------------------------------------------------------------------------------
 
-TEST(Spool, AppendsAndReadsBackInOrderAcrossSegments) {
+TEST(spool, appends_and_reads_back_in_order_across_segments) {
     temp_dir dir;
     constexpr uint64_t segment_bytes = 4000;
     const auto records = make_records(300);
@@ -251,7 +251,7 @@ TEST(Spool, AppendsAndReadsBackInOrderAcrossSegments) {
 }
 
 // A segment that could not be retired is handed out again after return_segment, whole.
-TEST(Spool, AReturnedSegmentIsHandedOutAgain) {
+TEST(spool, a_returned_segment_is_handed_out_again) {
     temp_dir dir;
     const auto records = make_records(20);
     auto s = open_spool(settings_for(dir));
@@ -275,7 +275,7 @@ TEST(Spool, AReturnedSegmentIsHandedOutAgain) {
     EXPECT_TRUE(listing(dir).empty());
 }
 
-TEST(Spool, RecordFileFormat) {
+TEST(spool, record_file_format) {
     temp_dir dir;
     auto s = open_spool(settings_for(dir));
     ASSERT_EQ(s->append("123456789", spool_origin::event), spool_append_result::ok);
@@ -297,7 +297,7 @@ TEST(Spool, RecordFileFormat) {
     EXPECT_EQ(drain(*s), (std::vector<std::string>{"123456789", ""}));
 }
 
-TEST(Spool, RecordsLargerThanBuffersSpanChunks) {
+TEST(spool, records_larger_than_buffers_span_chunks) {
     temp_dir dir;
     std::vector<std::string> records;
     for (size_t i = 0; i < 12; ++i) // 300 KiB each: the 1 MiB write and read chunks split them
@@ -314,7 +314,7 @@ TEST(Spool, RecordsLargerThanBuffersSpanChunks) {
     EXPECT_EQ(s->counters().corrupt_records, 0u);
 }
 
-TEST(Spool, ReopenReplaysEarlierSegmentsFirst) {
+TEST(spool, reopen_replays_earlier_segments_first) {
     temp_dir dir;
     constexpr uint64_t segment_bytes = 3000;
     const auto earlier = make_records(100);
@@ -373,7 +373,7 @@ TEST(Spool, ReopenReplaysEarlierSegmentsFirst) {
     EXPECT_TRUE(listing(dir).empty());
 }
 
-TEST(Spool, NewSegmentsNumberAfterTheHighestLeftBehind) {
+TEST(spool, new_segments_number_after_the_highest_left_behind) {
     temp_dir dir;
     {
         auto s = open_spool(settings_for(dir));
@@ -389,7 +389,7 @@ TEST(Spool, NewSegmentsNumberAfterTheHighestLeftBehind) {
     EXPECT_EQ(ids, (std::vector<uint64_t>{41, 42}));
 }
 
-TEST(Spool, IgnoresOtherFilesAndReportsUnreadableSegments) {
+TEST(spool, ignores_other_files_and_reports_unreadable_segments) {
     temp_dir dir;
     write_all(dir.file("notes.txt"), "not a segment");
     write_all(dir.file("123.spool"), "PRS1 too short a name");
@@ -455,7 +455,7 @@ std::vector<std::string> without(std::vector<std::string> records, size_t index)
     return records;
 }
 
-TEST(Spool, FlippedPayloadBytesSkipOneRecord) {
+TEST(spool, flipped_payload_bytes_skip_one_record) {
     temp_dir dir;
     const auto records = make_records(10);
     const auto offsets = write_segment(dir, records);
@@ -471,7 +471,7 @@ TEST(Spool, FlippedPayloadBytesSkipOneRecord) {
     EXPECT_EQ(result.records_gauge, 0u);
 }
 
-TEST(Spool, HugeLengthFieldSkipsOneRecord) {
+TEST(spool, huge_length_field_skips_one_record) {
     temp_dir dir;
     const auto records = make_records(10);
     const auto offsets = write_segment(dir, records);
@@ -484,7 +484,7 @@ TEST(Spool, HugeLengthFieldSkipsOneRecord) {
     EXPECT_EQ(result.corrupt_bytes, k_header + records[6].size());
 }
 
-TEST(Spool, ShortWrongLengthIsCaughtByTheCrc) {
+TEST(spool, short_wrong_length_is_caught_by_the_crc) {
     temp_dir dir;
     const auto records = make_records(10);
     const auto offsets = write_segment(dir, records);
@@ -497,7 +497,7 @@ TEST(Spool, ShortWrongLengthIsCaughtByTheCrc) {
     EXPECT_EQ(result.corrupt_bytes, k_header + records[0].size());
 }
 
-TEST(Spool, GarbageBetweenRecordsIsSkipped) {
+TEST(spool, garbage_between_records_is_skipped) {
     temp_dir dir;
     const auto records = make_records(10);
     const auto offsets = write_segment(dir, records);
@@ -514,7 +514,7 @@ TEST(Spool, GarbageBetweenRecordsIsSkipped) {
     EXPECT_EQ(result.corrupt_bytes, garbage.size() + 1);
 }
 
-TEST(Spool, GarbageAcrossAReadChunkBoundary) {
+TEST(spool, garbage_across_a_read_chunk_boundary) {
     temp_dir dir;
     constexpr uint64_t chunk = 1u << 20; // the reader's read(2) size
     const std::vector<std::string> records = {std::string(1000, 'a'), std::string(500, 'b'),
@@ -532,7 +532,7 @@ TEST(Spool, GarbageAcrossAReadChunkBoundary) {
     EXPECT_EQ(result.corrupt_bytes, garbage_bytes);
 }
 
-TEST(Spool, TornTailIsCountedAndEarlierRecordsRead) {
+TEST(spool, torn_tail_is_counted_and_earlier_records_read) {
     for (const uint64_t keep : {uint64_t(5), k_header, k_header + 7}) {
         temp_dir dir;
         const auto records = make_records(10);
@@ -545,7 +545,7 @@ TEST(Spool, TornTailIsCountedAndEarlierRecordsRead) {
     }
 }
 
-TEST(Spool, BudgetRefusesAppendsPerOrigin) {
+TEST(spool, budget_refuses_appends_per_origin) {
     temp_dir dir;
     auto settings = settings_for(dir);
     settings.max_bytes = 1000;
@@ -580,7 +580,7 @@ TEST(Spool, BudgetRefusesAppendsPerOrigin) {
     EXPECT_EQ(s->append(record, spool_origin::event), spool_append_result::ok);
 }
 
-TEST(Spool, OversizedRecordIsAnError) {
+TEST(spool, oversized_record_is_an_error) {
     temp_dir dir;
     auto s = open_spool(settings_for(dir));
     const std::string huge((16u << 20) + 1, 'h');
@@ -592,7 +592,7 @@ TEST(Spool, OversizedRecordIsAnError) {
     EXPECT_TRUE(s->empty());
 }
 
-TEST(Spool, RemoveSegmentDeletesTheFile) {
+TEST(spool, remove_segment_deletes_the_file) {
     temp_dir dir;
     auto s = open_spool(settings_for(dir));
     const auto records = make_records(5);
@@ -619,7 +619,7 @@ TEST(Spool, RemoveSegmentDeletesTheFile) {
     EXPECT_EQ(c.segments, 0u);
 }
 
-TEST(Spool, RemoveSyncsReappendedRecordsFirst) {
+TEST(spool, remove_syncs_reappended_records_first) {
     temp_dir dir;
     auto s = open_spool(settings_for(dir));
     append_all(*s, make_records(3));
@@ -638,7 +638,7 @@ TEST(Spool, RemoveSyncsReappendedRecordsFirst) {
     EXPECT_EQ(drain(*s), again);
 }
 
-TEST(Spool, OpenNextSegmentSealsTheActiveSegment) {
+TEST(spool, open_next_segment_seals_the_active_segment) {
     temp_dir dir;
     auto s = open_spool(settings_for(dir));
     EXPECT_EQ(s->open_next_segment(), nullptr) << "nothing waits";
@@ -669,7 +669,7 @@ TEST(Spool, OpenNextSegmentSealsTheActiveSegment) {
     EXPECT_EQ(s->counters().records, 0u);
 }
 
-TEST(Spool, TickSyncsAtMostEveryFsyncMs) {
+TEST(spool, tick_syncs_at_most_every_fsync_ms) {
     temp_dir dir;
     auto settings = settings_for(dir);
     settings.fsync_ms = 100;
@@ -699,7 +699,7 @@ TEST(Spool, TickSyncsAtMostEveryFsyncMs) {
     EXPECT_EQ(c.fsync_errors, 0u);
 }
 
-TEST(Spool, DirectoryIsCreated) {
+TEST(spool, directory_is_created) {
     temp_dir dir;
     auto settings = settings_for(dir);
     settings.dir = dir.file("spool");
@@ -711,7 +711,7 @@ TEST(Spool, DirectoryIsCreated) {
     EXPECT_TRUE(fs::exists(settings.dir + "/00000000000000000001.spool"));
 }
 
-TEST(Spool, OpenErrorsNameTheKeyAndPath) {
+TEST(spool, open_errors_name_the_key_and_path) {
     temp_dir dir;
     auto settings = settings_for(dir);
     settings.dir = dir.file("a-file");
@@ -731,7 +731,7 @@ TEST(Spool, OpenErrorsNameTheKeyAndPath) {
     EXPECT_NE(error.find(std::strerror(ENOENT)), std::string::npos) << error;
 }
 
-TEST(Spool, DirectoryRemovedUnderneathIsAnError) {
+TEST(spool, directory_removed_underneath_is_an_error) {
     temp_dir dir;
     auto settings = settings_for(dir);
     settings.dir = dir.file("spool");
@@ -769,7 +769,7 @@ void set_file_size_limit(rlim_t bytes) {
     setrlimit(RLIMIT_FSIZE, &limit);
 }
 
-TEST(Spool, WriteErrorLosesTheBufferCleanlyAndRecovers) {
+TEST(spool, write_error_loses_the_buffer_cleanly_and_recovers) {
     temp_dir dir;
     const std::string log_path = dir.file("stderr.log");
     const std::string segment = segment_file(dir, 1);

@@ -41,7 +41,7 @@ std::string pop(spsc_byte_ring& ring) {
     return out;
 }
 
-TEST(SpscByteRing, CapacityIsAPowerOfTwoOfAtLeast4096) {
+TEST(spsc_byte_ring, capacity_is_a_power_of_two_of_at_least_4096) {
     EXPECT_EQ(spsc_byte_ring(0).capacity(), 4096u);
     EXPECT_EQ(spsc_byte_ring(1).capacity(), 4096u);
     EXPECT_EQ(spsc_byte_ring(4096).capacity(), 4096u);
@@ -50,7 +50,7 @@ TEST(SpscByteRing, CapacityIsAPowerOfTwoOfAtLeast4096) {
     EXPECT_EQ(spsc_byte_ring((1 << 20) + 1).capacity(), size_t{2} << 20);
 }
 
-TEST(SpscByteRing, EmptyRing) {
+TEST(spsc_byte_ring, empty_ring) {
     spsc_byte_ring ring(4096);
     EXPECT_TRUE(ring.peek().empty());
     ring.release(); // nothing peeked: a no-op
@@ -58,7 +58,7 @@ TEST(SpscByteRing, EmptyRing) {
     EXPECT_TRUE(ring.peek().empty());
 }
 
-TEST(SpscByteRing, FifoOrderAndContent) {
+TEST(spsc_byte_ring, fifo_order_and_content) {
     spsc_byte_ring ring(4096);
     std::vector<std::string> sent;
     for (int i = 0; i < 20; ++i)
@@ -75,7 +75,7 @@ TEST(SpscByteRing, FifoOrderAndContent) {
     EXPECT_EQ(ring.used_bytes(), 0u);
 }
 
-TEST(SpscByteRing, RecordsAre8ByteAligned) {
+TEST(spsc_byte_ring, records_are_8_byte_aligned) {
     spsc_byte_ring ring(4096);
     for (size_t len = 1; len < 40; ++len) {
         char* p = ring.reserve(len);
@@ -90,7 +90,7 @@ TEST(SpscByteRing, RecordsAre8ByteAligned) {
     }
 }
 
-TEST(SpscByteRing, PeekReturnsTheSameRecordUntilRelease) {
+TEST(spsc_byte_ring, peek_returns_the_same_record_until_release) {
     spsc_byte_ring ring(4096);
     push(ring, "first");
     push(ring, "second");
@@ -104,7 +104,7 @@ TEST(SpscByteRing, PeekReturnsTheSameRecordUntilRelease) {
     EXPECT_TRUE(ring.peek().empty());
 }
 
-TEST(SpscByteRing, WrapMarkerMovesARecordToTheStart) {
+TEST(spsc_byte_ring, wrap_marker_moves_a_record_to_the_start) {
     // 4 records of 1000 bytes take 4 x 1008 = 4032 bytes; 64 are left at the end.
     spsc_byte_ring ring(4096);
     const std::string r0(1000, '0'), r1(1000, '1'), r2(1000, '2'), r3(1000, '3');
@@ -142,7 +142,7 @@ TEST(SpscByteRing, WrapMarkerMovesARecordToTheStart) {
     EXPECT_TRUE(ring.peek().empty());
 }
 
-TEST(SpscByteRing, FullReturnsNullptrAndRecoversAfterRelease) {
+TEST(spsc_byte_ring, full_returns_nullptr_and_recovers_after_release) {
     spsc_byte_ring ring(4096);
     const std::string r(100, 'r'); // 112-byte records: 36 fit, 64 bytes are left at the end
     int pushed = 0;
@@ -171,7 +171,7 @@ TEST(SpscByteRing, FullReturnsNullptrAndRecoversAfterRelease) {
     EXPECT_EQ(ring.used_bytes(), 0u);
 }
 
-TEST(SpscByteRing, FullReturnsNullptrEvenForTheSmallestRecord) {
+TEST(spsc_byte_ring, full_returns_nullptr_even_for_the_smallest_record) {
     spsc_byte_ring ring(4096);
     const std::string r(8, 'r'); // 16-byte records fill the ring exactly
     for (int i = 0; i < 256; ++i)
@@ -188,7 +188,7 @@ TEST(SpscByteRing, FullReturnsNullptrEvenForTheSmallestRecord) {
     EXPECT_EQ(ring.used_bytes(), 0u);
 }
 
-TEST(SpscByteRing, CommitShorterThanReserved) {
+TEST(spsc_byte_ring, commit_shorter_than_reserved) {
     spsc_byte_ring ring(4096);
     char* p = ring.reserve(1000);
     ASSERT_NE(p, nullptr);
@@ -204,7 +204,7 @@ TEST(SpscByteRing, CommitShorterThanReserved) {
     EXPECT_EQ(pop(ring), "abc");
 }
 
-TEST(SpscByteRing, ShortCommitOfALargeReservationInAFullRing) {
+TEST(spsc_byte_ring, short_commit_of_a_large_reservation_in_a_full_ring) {
     // The free space is checked against max_len; the space taken is the committed length.
     spsc_byte_ring ring(4096);
     push(ring, std::string(2000, 'a'));     // 2008 bytes
@@ -220,7 +220,7 @@ TEST(SpscByteRing, ShortCommitOfALargeReservationInAFullRing) {
     EXPECT_EQ(ring.used_bytes(), 0u);
 }
 
-TEST(SpscByteRing, AbandonedReservationPublishesNothing) {
+TEST(spsc_byte_ring, abandoned_reservation_publishes_nothing) {
     spsc_byte_ring ring(4096);
     char* p = ring.reserve(100);
     ASSERT_NE(p, nullptr);
@@ -241,7 +241,7 @@ TEST(SpscByteRing, AbandonedReservationPublishesNothing) {
     EXPECT_EQ(ring.used_bytes(), 0u);
 }
 
-TEST(SpscByteRing, AbandonedWrappingReservationLeavesNoMarker) {
+TEST(spsc_byte_ring, abandoned_wrapping_reservation_leaves_no_marker) {
     spsc_byte_ring ring(4096);
     for (int i = 0; i < 4; ++i)
         push(ring, std::string(1000, static_cast<char>('0' + i))); // head at 4032
@@ -263,7 +263,7 @@ TEST(SpscByteRing, AbandonedWrappingReservationLeavesNoMarker) {
     EXPECT_EQ(pop(ring), "after");
 }
 
-TEST(SpscByteRing, MaxRecord) {
+TEST(spsc_byte_ring, max_record) {
     spsc_byte_ring small(4096);
     EXPECT_EQ(small.max_record(), 2048u - header);
     EXPECT_EQ(small.reserve(small.max_record() + 1), nullptr);
@@ -273,7 +273,7 @@ TEST(SpscByteRing, MaxRecord) {
     EXPECT_NE(large.reserve(large.max_record()), nullptr);
 }
 
-TEST(SpscByteRing, MaxRecordFitsAnEmptyRingAtEveryOffset) {
+TEST(spsc_byte_ring, max_record_fits_an_empty_ring_at_every_offset) {
     // Whatever the offset of the indices, an empty ring must grant max_record(), wrap marker
     // included; a ring that cannot would drop every event of that size forever.
     for (size_t offset = 0; offset < 4096; offset += 8) {
@@ -349,9 +349,9 @@ void back_off(unsigned& tries) {
 // Fails the test instead of hanging when a bug loses a record or never frees room.
 constexpr auto hammer_deadline = std::chrono::seconds(120);
 
-class SpscByteRingHammer : public ::testing::TestWithParam<size_t> {};
+class spsc_byte_ring_hammer : public ::testing::TestWithParam<size_t> {};
 
-TEST_P(SpscByteRingHammer, ProducerAndConsumerAgreeOnEveryByte) {
+TEST_P(spsc_byte_ring_hammer, producer_and_consumer_agree_on_every_byte) {
     spsc_byte_ring ring(GetParam());
     const uint64_t records = GetParam() <= 4096 ? hammer_records / 4 : hammer_records;
     ASSERT_GE(ring.max_record(), 2000u);
@@ -450,7 +450,7 @@ TEST_P(SpscByteRingHammer, ProducerAndConsumerAgreeOnEveryByte) {
 }
 
 // 4 KiB: almost every record wraps or waits for room; 64 KiB: long runs without either.
-INSTANTIATE_TEST_SUITE_P(Capacities, SpscByteRingHammer,
+INSTANTIATE_TEST_SUITE_P(capacities, spsc_byte_ring_hammer,
                          ::testing::Values(size_t{4096}, size_t{64} << 10));
 
 } // namespace

@@ -48,7 +48,7 @@ agent_info classify_ua(std::string_view ua) {
 
 // ---- corpora -----------------------------------------------------------------------------
 
-TEST(UserAgentCorpus, BotsAreLabelledBot) {
+TEST(user_agent_corpus, bots_are_labelled_bot) {
     const auto bots = read_corpus("../shared/testdata/ua/bots.json");
     ASSERT_GT(bots.size(), 1000u);
     size_t counts[5] = {};
@@ -76,7 +76,7 @@ TEST(UserAgentCorpus, BotsAreLabelledBot) {
     EXPECT_EQ(count(agent_label::prefetch), 0u);
 }
 
-TEST(UserAgentCorpus, NoBrowserIsLabelledOtherwise) {
+TEST(user_agent_corpus, no_browser_is_labelled_otherwise) {
     const auto browsers = read_corpus("../shared/testdata/ua/browsers.json");
     ASSERT_GE(browsers.size(), 50u);
     size_t misses = 0;
@@ -94,7 +94,7 @@ TEST(UserAgentCorpus, NoBrowserIsLabelledOtherwise) {
     EXPECT_EQ(misses, 0u);
 }
 
-TEST(UserAgentCorpus, CostPerCall) {
+TEST(user_agent_corpus, cost_per_call) {
     const auto browsers = read_corpus("../shared/testdata/ua/browsers.json");
     ASSERT_FALSE(browsers.empty());
     // The best of several batches: the machine is shared, and the best batch is the one least
@@ -125,7 +125,7 @@ TEST(UserAgentCorpus, CostPerCall) {
 #endif
 }
 
-TEST(UserAgentCorpus, TheCacheGivesTheSameAnswers) {
+TEST(user_agent_corpus, the_cache_gives_the_same_answers) {
     auto all = read_corpus("../shared/testdata/ua/bots.json");
     for (auto& ua : read_corpus("../shared/testdata/ua/browsers.json"))
         all.push_back(ua);
@@ -173,7 +173,7 @@ struct platform_case {
     device_kind device;
 };
 
-TEST(UserAgentPlatform, CurrentBrowsers) {
+TEST(user_agent_platform, current_browsers) {
     const platform_case cases[] = {
         {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
          "Chrome/131.0.0.0 Safari/537.36",
@@ -274,7 +274,7 @@ TEST(UserAgentPlatform, CurrentBrowsers) {
     }
 }
 
-TEST(UserAgentPlatform, BotsHaveDeviceBot) {
+TEST(user_agent_platform, bots_have_device_bot) {
     const char* bots[] = {
         "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, "
         "like Gecko) Chrome/131.0.6778.139 Mobile Safari/537.36 (compatible; Googlebot/2.1; "
@@ -308,7 +308,7 @@ constexpr const char* k_apple_mail_mac =
 constexpr const char* k_apple_mail_ios = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_2 like Mac OS X) "
                                          "AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148";
 
-TEST(UserAgentMailProxy, ServerSideProxies) {
+TEST(user_agent_mail_proxy, server_side_proxies) {
     struct {
         const char* ua;
         const char* service;
@@ -334,7 +334,7 @@ TEST(UserAgentMailProxy, ServerSideProxies) {
     }
 }
 
-TEST(UserAgentMailProxy, ApplePrivacyProtectionNeedsTheRelayAddress) {
+TEST(user_agent_mail_proxy, apple_privacy_protection_needs_the_relay_address) {
     for (const char* ua : {k_apple_mail_mac, k_apple_mail_ios}) {
         agent_signals s;
         s.user_agent = ua;
@@ -359,7 +359,7 @@ TEST(UserAgentMailProxy, ApplePrivacyProtectionNeedsTheRelayAddress) {
     EXPECT_EQ(classify_agent(curl).label, agent_label::bot);
 }
 
-TEST(UserAgentScanner, KnownScanners) {
+TEST(user_agent_scanner, known_scanners) {
     struct {
         const char* ua;
         const char* vendor;
@@ -385,7 +385,7 @@ TEST(UserAgentScanner, KnownScanners) {
     }
 }
 
-TEST(UserAgentPrefetch, EachHeader) {
+TEST(user_agent_prefetch, each_header) {
     const char* chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
                          "like Gecko) Chrome/131.0.0.0 Safari/537.36";
     struct {
@@ -419,7 +419,7 @@ TEST(UserAgentPrefetch, EachHeader) {
     }
 }
 
-TEST(UserAgentPrecedence, PrefetchOverMailProxyOverScannerOverBot) {
+TEST(user_agent_precedence, prefetch_over_mail_proxy_over_scanner_over_bot) {
     agent_signals s;
     // YahooMailProxy's User-Agent also carries a URL, a bot sign: the mail proxy wins.
     s.user_agent = "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html";
@@ -444,7 +444,7 @@ TEST(UserAgentPrecedence, PrefetchOverMailProxyOverScannerOverBot) {
 
 // ---- edge cases ---------------------------------------------------------------------------
 
-TEST(UserAgentEdge, EmptyAndOddInput) {
+TEST(user_agent_edge, empty_and_odd_input) {
     agent_info a = classify_ua("");
     EXPECT_EQ(a.label, agent_label::bot);
     EXPECT_EQ(a.device, device_kind::bot);
@@ -476,7 +476,7 @@ TEST(UserAgentEdge, EmptyAndOddInput) {
 
 // Every User-Agent of both corpora and random byte strings, each placed right before an
 // unreadable page: any read past the end of the input faults.
-TEST(UserAgentEdge, NoReadPastTheInput) {
+TEST(user_agent_edge, no_read_past_the_input) {
     auto inputs = read_corpus("../shared/testdata/ua/bots.json");
     for (auto& ua : read_corpus("../shared/testdata/ua/browsers.json"))
         inputs.push_back(std::move(ua));
@@ -502,7 +502,7 @@ TEST(UserAgentEdge, NoReadPastTheInput) {
     }
 }
 
-TEST(UserAgentEdge, Names) {
+TEST(user_agent_edge, names) {
     EXPECT_EQ(to_string(agent_label::browser), "browser");
     EXPECT_EQ(to_string(agent_label::bot), "bot");
     EXPECT_EQ(to_string(agent_label::mail_proxy), "mail_proxy");

@@ -57,7 +57,7 @@ std::string id_of(visitor_hasher& h, uint64_t ms, std::string_view site, const i
     return std::string(out, sizeof out);
 }
 
-TEST(VisitorTest, IdIs32LowerCaseHexDigits) {
+TEST(visitor, id_is_32_lower_case_hex_digits) {
     visitor_hasher h(key_for(fleet_secret));
     const std::string id = id_of(h, t0, "example.com", ip("203.0.113.7"), chrome_ua);
     ASSERT_EQ(id.size(), 32u);
@@ -102,7 +102,7 @@ std::string documented_id(const unsigned char salt[16], const std::string& site,
 }
 
 // The documented construction in core/enrich/visitor.hh, recomputed here with libsodium directly.
-TEST(VisitorTest, MatchesTheDocumentedConstruction) {
+TEST(visitor, matches_the_documented_construction) {
     unsigned char salt[16];
     documented_salt(fleet_secret, t0, salt);
     const std::string site = "example.com", ua = "curl/8.5.0";
@@ -119,7 +119,7 @@ TEST(VisitorTest, MatchesTheDocumentedConstruction) {
 // The incremental SipHash in core/enrich/visitor.cc against libsodium's one-shot function, for
 // every alignment of the fields in the 8-byte words: sites of 0 to 24 bytes, user agents of 0 to
 // 300 bytes, IPv4 and IPv6.
-TEST(VisitorTest, StreamingSipHashMatchesLibsodiumForEveryLength) {
+TEST(visitor, streaming_sip_hash_matches_libsodium_for_every_length) {
     unsigned char salt[16];
     documented_salt(fleet_secret, t0, salt);
     visitor_hasher h(key_for(fleet_secret));
@@ -151,7 +151,7 @@ TEST(VisitorTest, StreamingSipHashMatchesLibsodiumForEveryLength) {
 // The word-wise feed for longer sites: up to 100 bytes (their words straddle the address and
 // the length after them), with User-Agents of 0 to 40 bytes (the short inputs gathered byte
 // by byte), each placed right before an unreadable page.
-TEST(VisitorTest, LongSitesAndShortUserAgentsMatchLibsodium) {
+TEST(visitor, long_sites_and_short_user_agents_match_libsodium) {
     unsigned char salt[16];
     documented_salt(fleet_secret, t0, salt);
     visitor_hasher h(key_for(fleet_secret));
@@ -184,7 +184,7 @@ TEST(VisitorTest, LongSitesAndShortUserAgentsMatchLibsodium) {
     EXPECT_GT(checked, 2000u);
 }
 
-TEST(VisitorTest, SameInputsSameDaySameId) {
+TEST(visitor, same_inputs_same_day_same_id) {
     visitor_hasher h(key_for(fleet_secret));
     const auto a = ip("203.0.113.7");
     const std::string first = id_of(h, t0, "example.com", a, chrome_ua);
@@ -200,7 +200,7 @@ TEST(VisitorTest, SameInputsSameDaySameId) {
     EXPECT_EQ(ids.size(), 6u);
 }
 
-TEST(VisitorTest, DifferentDayDifferentId) {
+TEST(visitor, different_day_different_id) {
     visitor_hasher h(key_for(fleet_secret));
     const auto a = ip("203.0.113.7");
     const std::string today = id_of(h, t0, "example.com", a, chrome_ua);
@@ -211,7 +211,7 @@ TEST(VisitorTest, DifferentDayDifferentId) {
     EXPECT_EQ(id_of(h, t0, "example.com", a, chrome_ua), today);
 }
 
-TEST(VisitorTest, SaltChangesAtMidnightUtc) {
+TEST(visitor, salt_changes_at_midnight_utc) {
     visitor_hasher h(key_for(fleet_secret));
     const auto a = ip("198.51.100.20");
     const uint64_t midnight = (t0 / day_ms + 1) * day_ms; // 2026-11-23T00:00:00.000Z
@@ -224,7 +224,7 @@ TEST(VisitorTest, SaltChangesAtMidnightUtc) {
     EXPECT_NE(id_of(h, midnight + day_ms, "example.com", a, chrome_ua), at);
 }
 
-TEST(VisitorTest, FleetHashersWithTheSameSecretAgree) {
+TEST(visitor, fleet_hashers_with_the_same_secret_agree) {
     visitor_hasher edge1(key_for(fleet_secret));
     visitor_hasher edge2(key_for(fleet_secret));
     visitor_hasher other_fleet(key_for("another fleet's secret, 32 bytes"));
@@ -239,7 +239,7 @@ TEST(VisitorTest, FleetHashersWithTheSameSecretAgree) {
     EXPECT_EQ(std::memcmp(key_for(fleet_secret).bytes, key_for(fleet_secret).bytes, 32), 0);
 }
 
-TEST(VisitorTest, ProcessModeWorkersOfOneProcessAgree) {
+TEST(visitor, process_mode_workers_of_one_process_agree) {
     // Each worker makes its own key from the configuration, on its own thread.
     visitor_key k1, k2;
     std::thread t1([&] { EXPECT_EQ(visitor_key::from_config("", k1), ""); });
@@ -260,7 +260,7 @@ TEST(VisitorTest, ProcessModeWorkersOfOneProcessAgree) {
     EXPECT_NE(id_of(w2, t0 + day_ms, "news", a, chrome_ua), id);
 }
 
-TEST(VisitorTest, Ipv6CutToSlash64) {
+TEST(visitor, ipv6_cut_to_slash_64) {
     visitor_hasher h(key_for(fleet_secret));
     const std::string id = id_of(h, t0, "example.com", ip("2001:db8:aa:bb::1"), chrome_ua);
     EXPECT_EQ(id_of(h, t0, "example.com", ip("2001:db8:aa:bb:1234:5678:9abc:def0"), chrome_ua), id);
@@ -272,7 +272,7 @@ TEST(VisitorTest, Ipv6CutToSlash64) {
     EXPECT_NE(id_of(h, t0, "example.com", ip("203.0.113.6"), chrome_ua), v4);
 }
 
-TEST(VisitorTest, Ipv4MappedIpv6IsTheIpv4Address) {
+TEST(visitor, ipv4_mapped_ipv6_is_the_ipv4_address) {
     // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d; cutting that to /64
     // would give every IPv4 client the same address.
     visitor_hasher h(key_for(fleet_secret));
@@ -285,7 +285,7 @@ TEST(VisitorTest, Ipv4MappedIpv6IsTheIpv4Address) {
     EXPECT_NE(id_of(h, t0, "example.com", same_bytes, chrome_ua), v4);
 }
 
-TEST(VisitorTest, UnknownAddressFamilyGivesNoId) {
+TEST(visitor, unknown_address_family_gives_no_id) {
     visitor_hasher h(key_for(fleet_secret));
     char out[visitor_id_size];
     std::memset(out, '#', sizeof out);
@@ -293,7 +293,7 @@ TEST(VisitorTest, UnknownAddressFamilyGivesNoId) {
     EXPECT_EQ(std::string(out, sizeof out), std::string(32, '#'));
 }
 
-TEST(VisitorTest, LengthPrefixesSeparateTheFields) {
+TEST(visitor, length_prefixes_separate_the_fields) {
     visitor_hasher h(key_for(fleet_secret));
     const auto a = ip("203.0.113.7");
     EXPECT_NE(id_of(h, t0, "ab", a, "c"), id_of(h, t0, "a", a, "bc"));
@@ -309,7 +309,7 @@ TEST(VisitorTest, LengthPrefixesSeparateTheFields) {
     EXPECT_NE(id_of(h, t0, "s", ip("1.2.3.4"), ua1), id_of(h, t0, site2, ip("5.6.7.8"), "abc"));
 }
 
-TEST(VisitorTest, ShortFleetSecretIsRefused) {
+TEST(visitor, short_fleet_secret_is_refused) {
     visitor_key k;
     const std::string error = visitor_key::from_config("hunter2", k);
     EXPECT_NE(error.find("privacy.visitor_secret"), std::string::npos) << error;
@@ -317,7 +317,7 @@ TEST(VisitorTest, ShortFleetSecretIsRefused) {
     EXPECT_EQ(error.find("hunter2"), std::string::npos) << "the secret is echoed: " << error;
 }
 
-TEST(VisitorTest, TrackingRefused) {
+TEST(visitor, tracking_refused) {
     EXPECT_TRUE(tracking_refused("1", ""));
     EXPECT_TRUE(tracking_refused("", "1"));
     EXPECT_TRUE(tracking_refused(" 1\t", ""));
@@ -339,7 +339,7 @@ double thread_cpu_ns() {
     return double(ts.tv_sec) * 1e9 + double(ts.tv_nsec);
 }
 
-TEST(VisitorTest, CostPerCall) {
+TEST(visitor, cost_per_call) {
     visitor_hasher h(key_for(fleet_secret));
     const auto v4 = ip("203.0.113.7");
     const auto v6 = ip("2001:db8:aa:bb::1");
