@@ -8,8 +8,10 @@
 
 #include "core/policy/redirect.hh"
 #include "tests/support/e2e_client.hh"
+#include "tests/support/testdata.hh"
 
 using pixelring::test::run_binary;
+using pixelring::test::testdata_path;
 
 namespace {
 
@@ -89,6 +91,7 @@ TEST(cli, sign_url_refuses_an_open_redirect_and_a_missing_secret) {
 }
 
 TEST(cli, feature_keys_are_checked_at_start_up_naming_key_and_value) {
+    REQUIRE_TESTDATA("geoip");
     struct bad {
         std::string set, expected;
     };
@@ -98,7 +101,7 @@ TEST(cli, feature_keys_are_checked_at_start_up_naming_key_and_value) {
         {"privacy.visitor_secret=short", "privacy.visitor_secret"},
         {R"(tracking.allowed_events=[""])", "tracking.allowed_events"},
         {"geoip.city_db=/nonexistent/city.mmdb", "geoip.city_db=\"/nonexistent/city.mmdb\""},
-        {"geoip.asn_db=../shared/testdata/geoip/GeoIP2-City-Test.mmdb", "geoip.asn_db"},
+        {"geoip.asn_db=" + testdata_path("geoip/GeoIP2-City-Test.mmdb"), "geoip.asn_db"},
     };
     for (const auto& c : cases) {
         auto r = run_binary({"--set", c.set, "--check-config"});
@@ -107,9 +110,9 @@ TEST(cli, feature_keys_are_checked_at_start_up_naming_key_and_value) {
             << c.set << "\n"
             << r.err;
     }
-    auto good = run_binary({"--set", "geoip.city_db=../shared/testdata/geoip/GeoIP2-City-Test.mmdb",
-                            "--set", "geoip.asn_db=../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb",
-                            "--set", R"(server.trusted_proxies=["10.0.0.0/8", "::1/128"])", "--set",
-                            secret, "--check-config"});
+    auto good = run_binary(
+        {"--set", "geoip.city_db=" + testdata_path("geoip/GeoIP2-City-Test.mmdb"), "--set",
+         "geoip.asn_db=" + testdata_path("geoip/GeoLite2-ASN-Test.mmdb"), "--set",
+         R"(server.trusted_proxies=["10.0.0.0/8", "::1/128"])", "--set", secret, "--check-config"});
     EXPECT_EQ(good.exit_code, 0) << good.err;
 }

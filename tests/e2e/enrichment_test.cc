@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/support/e2e_events.hh"
+#include "tests/support/testdata.hh"
 
 using namespace pixelring::test;
 
@@ -18,8 +19,8 @@ namespace {
 
 constexpr char chrome[] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
                           "like Gecko) Chrome/131.0.0.0 Safari/537.36";
-constexpr char city_db[] = "geoip.city_db=../shared/testdata/geoip/GeoIP2-City-Test.mmdb";
-constexpr char asn_db[] = "geoip.asn_db=../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb";
+const std::string city_db = "geoip.city_db=" + testdata_path("geoip/GeoIP2-City-Test.mmdb");
+const std::string asn_db = "geoip.asn_db=" + testdata_path("geoip/GeoLite2-ASN-Test.mmdb");
 
 // Sends each request on one keep-alive connection and returns the events, in order.
 std::vector<json_value> events_for(const collector_process& p,
@@ -39,6 +40,7 @@ std::string pixel(const std::string& campaign, const std::string& headers) {
 } // namespace
 
 TEST(enrichment, geo_agent_visitor_and_utm_behind_a_trusted_proxy) {
+    REQUIRE_TESTDATA("geoip");
     collector_process p({city_db, asn_db, R"(server.trusted_proxies=["127.0.0.1/32"])"});
     ASSERT_TRUE(p.started()) << p.stderr_text();
     std::string ua = std::string("User-Agent: ") + chrome + "\r\n";
@@ -94,6 +96,7 @@ TEST(enrichment, geo_agent_visitor_and_utm_behind_a_trusted_proxy) {
 }
 
 TEST(enrichment, forwarding_headers_from_an_untrusted_peer_are_ignored) {
+    REQUIRE_TESTDATA("geoip");
     collector_process p({city_db, R"(server.trusted_proxies=["10.0.0.0/8"])"});
     ASSERT_TRUE(p.started()) << p.stderr_text();
     auto ev = events_for(p, {pixel("c", "X-Forwarded-For: 89.160.20.112\r\n"
@@ -106,6 +109,7 @@ TEST(enrichment, forwarding_headers_from_an_untrusted_peer_are_ignored) {
 }
 
 TEST(enrichment, tracking_enrich_false_gives_the_plain_event) {
+    REQUIRE_TESTDATA("geoip");
     collector_process p({"tracking.enrich=false", city_db});
     ASSERT_TRUE(p.started()) << p.stderr_text();
     auto ev = events_for(p, {pixel("c", std::string("User-Agent: ") + chrome + "\r\nDNT: 1\r\n")});

@@ -18,12 +18,13 @@
 
 #include "tests/support/e2e_events.hh"
 #include "tests/support/metrics_scrape.hh"
+#include "tests/support/testdata.hh"
 
 using namespace pixelring::test;
 
 namespace {
 
-constexpr char city_db[] = "geoip.city_db=../shared/testdata/geoip/GeoIP2-City-Test.mmdb";
+const std::string city_db = "geoip.city_db=" + testdata_path("geoip/GeoIP2-City-Test.mmdb");
 constexpr char trusted_loopback[] = R"(server.trusted_proxies=["127.0.0.1/32"])";
 constexpr char marker_pixel[] =
     "GET /track/marker.gif?campaignID=marker HTTP/1.1\r\nHost: px.example.com\r\n\r\n";
@@ -131,6 +132,7 @@ TEST(proxy_protocol, needs_trusted_proxies) {
 }
 
 TEST(proxy_protocol, a_trusted_peer_gives_the_client_address) {
+    REQUIRE_TESTDATA("geoip");
     collector_process p(
         {city_db, trusted_loopback, "server.proxy_protocol=true", "server.workers=1"});
     ASSERT_TRUE(p.started()) << p.stderr_text();
@@ -200,6 +202,7 @@ TEST(proxy_protocol, a_trusted_peer_gives_the_client_address) {
 }
 
 TEST(proxy_protocol, an_untrusted_peer_is_parsed_and_ignored) {
+    REQUIRE_TESTDATA("geoip");
     collector_process p({city_db, R"(server.trusted_proxies=["10.0.0.0/8"])",
                          "server.proxy_protocol=true", "server.workers=1"});
     ASSERT_TRUE(p.started()) << p.stderr_text();

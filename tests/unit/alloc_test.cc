@@ -37,6 +37,7 @@
 #include "net/listener.hh"
 #include "net/worker/worker.hh"
 #include "tests/support/counting_allocator.hh"
+#include "tests/support/testdata.hh"
 
 using namespace pixelring;
 using namespace std::chrono_literals;
@@ -73,7 +74,6 @@ namespace {
 
 // ---- the server ------------------------------------------------------------------------------
 
-constexpr char geoip_dir[] = "../shared/testdata/geoip/";
 constexpr char redirect_secret[] = "alloc-test-secret-0123456789abcdef";
 constexpr uint32_t ring_bytes = 16u << 20;
 
@@ -94,8 +94,8 @@ class server {
 public:
     server() {
         config cfg;
-        cfg.geoip.city_db = std::string(geoip_dir) + "GeoIP2-City-Test.mmdb";
-        cfg.geoip.asn_db = std::string(geoip_dir) + "GeoLite2-ASN-Test.mmdb";
+        cfg.geoip.city_db = test::testdata_path("geoip/GeoIP2-City-Test.mmdb");
+        cfg.geoip.asn_db = test::testdata_path("geoip/GeoLite2-ASN-Test.mmdb");
         cfg.server.trusted_proxies = {"127.0.0.1/32"};
         cfg.privacy.visitor_secret = "alloc-test-visitor-secret-0123456789";
         if (error_ = make_enrichment_setup(cfg, enrichment_); !error_.empty()) return;
@@ -392,6 +392,7 @@ bool drained_all(const server& s) {
 // ---- tests -----------------------------------------------------------------------------------
 
 TEST(alloc_test, keep_alive_pixels_allocate_nothing) {
+    REQUIRE_TESTDATA("geoip");
     server s;
     ASSERT_EQ(s.error(), "");
     // 4 connections, 16 pipelined requests each per round; then 1 request at a time.
@@ -429,6 +430,7 @@ TEST(alloc_test, keep_alive_pixels_allocate_nothing) {
 }
 
 TEST(alloc_test, beacons_rest_and_redirects_allocate_nothing) {
+    REQUIRE_TESTDATA("geoip");
     server s;
     ASSERT_EQ(s.error(), "");
     const std::string redirect = redirect_request();
@@ -477,6 +479,7 @@ TEST(alloc_test, beacons_rest_and_redirects_allocate_nothing) {
 // The measurement can fail: with the worker's clock reads allocating, it counts at least one
 // allocation per request.
 TEST(alloc_test, counter_sees_worker_allocations) {
+    REQUIRE_TESTDATA("geoip");
     server s;
     ASSERT_EQ(s.error(), "");
     client one_by_one(s.port(), 1, {pixel_request()}, {200}, 1);

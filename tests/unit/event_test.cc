@@ -30,6 +30,7 @@
 #include "core/enrich/visitor.hh"
 #include "core/event/url_fields.hh"
 #include "tests/support/json_reader.hh"
+#include "tests/support/testdata.hh"
 #include "tests/support/utf8_check.hh"
 
 // ---- counting allocator -------------------------------------------------------------------
@@ -1478,10 +1479,11 @@ TEST(encode_pixel_event, geo_strings_are_escaped_and_cut) {
 // The worker's path for real: GeoIP from the test database, the agent from classify_agent, the
 // visitor from visitor_hasher, the DNT test from tracking_refused.
 TEST(encode_pixel_event, enrichment_from_the_building_blocks) {
+    REQUIRE_TESTDATA("geoip");
     geoip_databases geoip;
     geoip_config cfg;
-    cfg.city_db = "../shared/testdata/geoip/GeoIP2-City-Test.mmdb";
-    cfg.asn_db = "../shared/testdata/geoip/GeoLite2-ASN-Test.mmdb";
+    cfg.city_db = test::testdata_path("geoip/GeoIP2-City-Test.mmdb");
+    cfg.asn_db = test::testdata_path("geoip/GeoLite2-ASN-Test.mmdb");
     ASSERT_EQ(geoip.open(cfg), "") << "run from the project directory";
     visitor_key key;
     ASSERT_EQ(visitor_key::from_config("a fleet secret of thirty-two bytes", key), "");

@@ -28,11 +28,12 @@
 #include "tests/support/counting_allocator.hh"
 #include "tests/support/json_reader.hh"
 #include "tests/support/temp_dir.hh"
+#include "tests/support/testdata.hh"
 
 namespace pixelring {
 namespace {
 
-const std::string k_dir = "../shared/testdata/geoip/";
+const std::string k_dir = test::testdata_path("geoip/");
 const std::string k_city_db = k_dir + "GeoIP2-City-Test.mmdb";
 const std::string k_asn_db = k_dir + "GeoLite2-ASN-Test.mmdb";
 const std::string k_country_db = k_dir + "GeoIP2-Country-Test.mmdb";
@@ -59,6 +60,7 @@ ip_address parse_ip(const std::string& text) {
 class geoip_test : public ::testing::Test {
 protected:
     void SetUp() override {
+        REQUIRE_TESTDATA("geoip");
         const std::string error = db_.open(databases(k_city_db, k_asn_db));
         ASSERT_EQ(error, "");
         ASSERT_TRUE(db_.has_city());
@@ -298,6 +300,7 @@ TEST_F(geoip_test, every_asn_network_matches_its_json) {
 // view outside the file. The bytes before the metadata (search tree and data section) are
 // overwritten at random, a few at a time, and every probe address is looked up.
 TEST(geoip_corrupt, damaged_databases_are_read_safely) {
+    REQUIRE_TESTDATA("geoip");
     for (const std::string& source : {k_city_db, k_asn_db}) {
         std::ifstream in(source, std::ios::binary);
         const std::string original{std::istreambuf_iterator<char>(in), {}};
@@ -351,6 +354,7 @@ TEST(geoip_open, nothing_configured_answers_empty) {
 }
 
 TEST(geoip_open, one_database_alone) {
+    REQUIRE_TESTDATA("geoip");
     geoip_databases asn_only;
     ASSERT_EQ(asn_only.open(databases("", k_asn_db)), "");
     geo_fields g = asn_only.lookup(parse_ip("89.160.20.112"));
@@ -367,8 +371,9 @@ TEST(geoip_open, one_database_alone) {
 }
 
 TEST(geoip_open, missing_file_names_key_path_and_reason) {
+    REQUIRE_TESTDATA("geoip");
     geoip_databases db;
-    const std::string path = "../shared/testdata/geoip/no-such.mmdb";
+    const std::string path = k_dir + "no-such.mmdb";
     std::string error = db.open(databases(path));
     EXPECT_NE(error.find("geoip.city_db"), std::string::npos) << error;
     EXPECT_NE(error.find(path), std::string::npos) << error;
@@ -385,6 +390,7 @@ TEST(geoip_open, missing_file_names_key_path_and_reason) {
 }
 
 TEST(geoip_open, non_mmdb_files_are_refused) {
+    REQUIRE_TESTDATA("geoip");
     test::temp_dir dir("pixelring-geoip");
     const std::string empty = dir.file("empty.mmdb");
     std::ofstream{empty}.flush();
@@ -400,6 +406,7 @@ TEST(geoip_open, non_mmdb_files_are_refused) {
 }
 
 TEST(geoip_open, swapped_databases_are_refused) {
+    REQUIRE_TESTDATA("geoip");
     geoip_databases db;
     std::string error = db.open(databases(k_asn_db));
     EXPECT_NE(error.find("geoip.city_db"), std::string::npos) << error;
@@ -412,6 +419,7 @@ TEST(geoip_open, swapped_databases_are_refused) {
 }
 
 TEST(geoip_open, failed_reopen_keeps_the_open_databases) {
+    REQUIRE_TESTDATA("geoip");
     geoip_databases db;
     ASSERT_EQ(db.open(databases(k_city_db, k_asn_db)), "");
     EXPECT_NE(db.open(databases("/nonexistent/city.mmdb")), "");

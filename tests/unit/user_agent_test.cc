@@ -19,6 +19,7 @@
 
 #include "tests/support/guarded_memory.hh"
 #include "tests/support/json_reader.hh"
+#include "tests/support/testdata.hh"
 
 namespace pixelring {
 namespace {
@@ -49,7 +50,8 @@ agent_info classify_ua(std::string_view ua) {
 // ---- corpora -----------------------------------------------------------------------------
 
 TEST(user_agent_corpus, bots_are_labelled_bot) {
-    const auto bots = read_corpus("../shared/testdata/ua/bots.json");
+    REQUIRE_TESTDATA("ua");
+    const auto bots = read_corpus(test::testdata_path("ua/bots.json"));
     ASSERT_GT(bots.size(), 1000u);
     size_t counts[5] = {};
     for (const auto& ua : bots) {
@@ -77,7 +79,8 @@ TEST(user_agent_corpus, bots_are_labelled_bot) {
 }
 
 TEST(user_agent_corpus, no_browser_is_labelled_otherwise) {
-    const auto browsers = read_corpus("../shared/testdata/ua/browsers.json");
+    REQUIRE_TESTDATA("ua");
+    const auto browsers = read_corpus(test::testdata_path("ua/browsers.json"));
     ASSERT_GE(browsers.size(), 50u);
     size_t misses = 0;
     for (const auto& ua : browsers) {
@@ -95,7 +98,8 @@ TEST(user_agent_corpus, no_browser_is_labelled_otherwise) {
 }
 
 TEST(user_agent_corpus, cost_per_call) {
-    const auto browsers = read_corpus("../shared/testdata/ua/browsers.json");
+    REQUIRE_TESTDATA("ua");
+    const auto browsers = read_corpus(test::testdata_path("ua/browsers.json"));
     ASSERT_FALSE(browsers.empty());
     // The best of several batches: the machine is shared, and the best batch is the one least
     // disturbed by other work.
@@ -126,8 +130,9 @@ TEST(user_agent_corpus, cost_per_call) {
 }
 
 TEST(user_agent_corpus, the_cache_gives_the_same_answers) {
-    auto all = read_corpus("../shared/testdata/ua/bots.json");
-    for (auto& ua : read_corpus("../shared/testdata/ua/browsers.json"))
+    REQUIRE_TESTDATA("ua");
+    auto all = read_corpus(test::testdata_path("ua/bots.json"));
+    for (auto& ua : read_corpus(test::testdata_path("ua/browsers.json")))
         all.push_back(ua);
     all.push_back(std::string(300, 'a')); // longer than the cached size
     ASSERT_GT(all.size(), 256u);          // more than the cache holds: entries are replaced
@@ -477,8 +482,9 @@ TEST(user_agent_edge, empty_and_odd_input) {
 // Every User-Agent of both corpora and random byte strings, each placed right before an
 // unreadable page: any read past the end of the input faults.
 TEST(user_agent_edge, no_read_past_the_input) {
-    auto inputs = read_corpus("../shared/testdata/ua/bots.json");
-    for (auto& ua : read_corpus("../shared/testdata/ua/browsers.json"))
+    REQUIRE_TESTDATA("ua");
+    auto inputs = read_corpus(test::testdata_path("ua/bots.json"));
+    for (auto& ua : read_corpus(test::testdata_path("ua/browsers.json")))
         inputs.push_back(std::move(ua));
     size_t longest = 700; // the random strings below
     for (const auto& ua : inputs)
