@@ -18,7 +18,7 @@
 #include "core/enrich/geoip.hh"
 #include "core/enrich/user_agent.hh"
 #include "core/enrich/visitor.hh"
-#include "tests/json_reader.hh"
+#include "tests/support/json_reader.hh"
 
 namespace {
 

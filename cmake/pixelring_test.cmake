@@ -1,9 +1,10 @@
 # pixelring_add_test(name [BINARY] SOURCES a.cc... [LIBS lib...] [LABELS unit|e2e|tsan...])
 # One GoogleTest executable, one CTest test. BINARY: the test runs the pixelring binary, built
 # first and named by PIXELRING_BIN. Exit code 77 means skipped (a kernel feature or
-# tool this machine lacks). Tests run from the source root so that ../shared/testdata is
-# found as the README says. Every test the TSan preset selects (label tsan or e2e, not kafka)
-# is also added to the tsan_tests target (tests/CMakeLists.txt), which CI builds under TSan.
+# tool this machine lacks, or ../shared/testdata missing: tests/support/testdata.hh). Tests run
+# from the source root so that ../shared/testdata is found as the README says. Every test the
+# TSan preset selects (label tsan or e2e, not kafka) is also added to the tsan_tests target
+# (made at the end of tests/CMakeLists.txt, after every folder), which CI builds under TSan.
 function(pixelring_add_test name)
   cmake_parse_arguments(T "BINARY" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})

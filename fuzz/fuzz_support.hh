@@ -18,7 +18,7 @@
 
 #include <simdjson.h>
 
-#include "tests/utf8_check.hh"
+#include "tests/support/utf8_check.hh"
 
 // A contract the code under test broke: print where and why, then abort, which libFuzzer
 // reports as a crash and saves the input for.

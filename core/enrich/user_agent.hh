@@ -32,7 +32,7 @@ struct agent_signals {
 // prerender or preview) > mail_proxy > scanner > bot > browser. Only the first
 // max_user_agent_scan bytes of the User-Agent are examined. A prefetch keeps the browser, os
 // and device its User-Agent describes. Cost: one pass over the User-Agent, a few hundred ns
-// (tests/user_agent_test.cc prints the figure). What the User-Agent alone says is kept in a
+// (tests/unit/user_agent_test.cc prints the figure). What the User-Agent alone says is kept in a
 // per-thread cache of 256 entries (User-Agents up to 256 bytes, exact byte match), so a
 // keep-alive connection's repeated User-Agent costs a hash and a compare; use_cache = false
 // skips it (tests, benchmarks). Either way the answer is the same.

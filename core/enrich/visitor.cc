@@ -47,7 +47,7 @@ void store_u64le(unsigned char* p, uint64_t v) noexcept {
 
 // SipHash-2-4 with 128-bit output over a message given in pieces: the same 16 bytes as
 // libsodium's one-shot crypto_shorthash_siphashx24 of the pieces' concatenation (its
-// reference implementation, shorthash_siphashx24_ref.c; tests/visitor_test.cc checks the
+// reference implementation, shorthash_siphashx24_ref.c; tests/unit/visitor_test.cc checks the
 // two agree for every split). Streaming spares copying the fields into one buffer, whose
 // size a User-Agent would not bound.
 class siphash128 {

@@ -25,7 +25,7 @@
 // SipHash is a PRF under its key, so the id says nothing
 // about its inputs to whoever lacks the day's salt, and ids of different days are unlinkable.
 // The message is hashed as it streams (an own incremental SipHash, checked against libsodium's
-// one-shot function by tests/visitor_test.cc), so a long User-Agent needs no buffer.
+// one-shot function by tests/unit/visitor_test.cc), so a long User-Agent needs no buffer.
 //
 // Before 1.0, ids changed once: until enrichment got a CPU budget they were BLAKE2b-128 of
 // u8(32) || salt || the same fields, with a 32-byte "salt v1". The switch cut the call from

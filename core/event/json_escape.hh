@@ -20,7 +20,7 @@ size_t json_escape(std::string_view s, char* out, bool percent_decode = false,
 
 namespace detail {
 // json_escape without its SSE2 paths: the byte-at-a-time loop, same contract and output.
-// For tests (tests/json_escape_test.cc holds the fast paths to it), not for the hot path.
+// For tests (tests/unit/fast_paths_test.cc holds the fast paths to it), not for the hot path.
 size_t json_escape_bytewise(std::string_view s, char* out, bool percent_decode = false,
                             bool plus_is_space = false) noexcept;
 } // namespace detail

@@ -20,7 +20,7 @@ inline constexpr uint32_t no_slot = UINT32_MAX;
 // Answers queued on one connection before the worker stops parsing its pipelined requests
 // until a send completes. Twice what a browser or wrk pipelines (16); the queue lives in every
 // connection slot (16 bytes of iovec and 8 of owner per entry), so it also sets the memory
-// of an idle connection (tests/idle_connections_test.cc).
+// of an idle connection (tests/e2e/idle_connections_test.cc).
 inline constexpr unsigned max_pending_responses = 32;
 // Dynamic answers (net/http/dynamic_response.hh: pooled buffers) queued on one connection before
 // the worker stops parsing its requests until a send completes: bounds the memory a client

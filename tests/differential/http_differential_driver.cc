@@ -10,8 +10,9 @@
 // delivered again in pieces of 1 to 16 bytes (a fixed pseudo-random sequence per case), as
 // short reads would bring it, and a different outcome is reported as "split_mismatch".
 //
-// Every parse sees its input ending right before an unreadable page (tests/guarded_memory.hh),
-// so a read past the bytes received crashes the driver instead of passing unnoticed.
+// Every parse sees its input ending right before an unreadable page
+// (tests/support/guarded_memory.hh), so a read past the bytes received crashes the driver instead
+// of passing unnoticed.
 //
 // Output, one line per case in corpus order:
 //   {"id":N, "verdict":"accept"|"reject"|"incomplete", "stage":"head"|"body",
@@ -38,7 +39,7 @@
 
 #include "core/http/chunked_decoder.hh"
 #include "core/http/request_parser.hh"
-#include "tests/guarded_memory.hh"
+#include "tests/support/guarded_memory.hh"
 
 namespace pixelring {
 namespace {
