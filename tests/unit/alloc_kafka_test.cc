@@ -24,6 +24,7 @@
 #include "sinks/kafka/kafka_message.hh"
 #include "sinks/kafka/kafka_sink.hh"
 #include "tests/support/counting_allocator.hh"
+#include "tests/support/mock_cluster.hh"
 
 using namespace pixelring;
 using namespace std::chrono_literals;
@@ -31,6 +32,8 @@ using namespace std::chrono_literals;
 // ---- the producer call, interposed -----------------------------------------------------------
 
 namespace {
+
+using test::mock_cluster;
 
 // The calling thread's allocation count when the last rd_kafka_producev began and returned.
 thread_local size_t t_at_producer_entry = 0;
@@ -117,27 +120,6 @@ producev_fn real_producev() {
 }
 
 // ---- the cluster and the events --------------------------------------------------------------
-
-// An in-process mock cluster of one broker with topic pixelring.events (4 partitions), as in
-// kafka_sink_test.
-class mock_cluster {
-public:
-    mock_cluster() {
-        char err[256];
-        rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof err);
-        mc_ = rd_kafka_mock_cluster_new(rk_, 1);
-        rd_kafka_mock_topic_create(mc_, "pixelring.events", 4, 1);
-    }
-    ~mock_cluster() {
-        rd_kafka_mock_cluster_destroy(mc_);
-        rd_kafka_destroy(rk_);
-    }
-    std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(mc_); }
-
-private:
-    rd_kafka_t* rk_ = nullptr;
-    rd_kafka_mock_cluster_t* mc_ = nullptr;
-};
 
 // Pixel events as core/event/event.hh encodes them with the default enrichment (~650 bytes), 4096
 // distinct visitors (the message key).

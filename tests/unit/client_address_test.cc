@@ -4,6 +4,7 @@
 // ends right before an unreadable guard page, so reading one byte past a value crashes the test.
 
 #include "core/enrich/client_address.hh"
+#include "tests/support/ip_literal.hh"
 
 #include "core/http/request_parser.hh"
 
@@ -50,16 +51,7 @@ private:
     std::vector<http_field> fields_;
 };
 
-ip_address ip(const char* text) {
-    ip_address a;
-    if (inet_pton(AF_INET, text, a.bytes) == 1) {
-        a.family = 4;
-    } else {
-        EXPECT_EQ(inet_pton(AF_INET6, text, a.bytes), 1) << text;
-        a.family = 6;
-    }
-    return a;
-}
+using test::ip;
 
 std::string text(const ip_address& a) {
     char buf[INET6_ADDRSTRLEN] = "?";

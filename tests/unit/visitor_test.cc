@@ -3,6 +3,7 @@
 // test, and the cost of one call.
 
 #include "core/enrich/visitor.hh"
+#include "tests/support/ip_literal.hh"
 
 #include <gtest/gtest.h>
 
@@ -32,16 +33,7 @@ constexpr std::string_view chrome_ua =
     "Chrome/131.0.0.0 Safari/537.36";
 const std::string fleet_secret = "0123456789abcdef0123456789abcdef";
 
-ip_address ip(const char* text) {
-    ip_address a;
-    if (inet_pton(AF_INET, text, a.bytes) == 1) {
-        a.family = 4;
-    } else {
-        EXPECT_EQ(inet_pton(AF_INET6, text, a.bytes), 1) << text;
-        a.family = 6;
-    }
-    return a;
-}
+using test::ip;
 
 visitor_key key_for(std::string_view secret) {
     visitor_key k;
