@@ -157,12 +157,31 @@ void reload_certificates(const tls_config& cfg, tls_store& store, tls_status& st
     state.reloaded(keys_ok);
 }
 
+// Why the dashboard is off, or empty when it is on: admin.dashboard = false, or no
+// credentials on an admin listener that is not on loopback. The sink thread counts events only
+// while it is on.
+std::string dashboard_off_reason(const config& cfg, const std::string& admin_bound) {
+    if (!cfg.admin.dashboard) return "admin.dashboard is false";
+    if (cfg.admin.user.empty() && cfg.admin.password.empty() && !is_loopback_listen(admin_bound))
+        return fmt::format("admin.listen ({}) is not a loopback address and admin.user and "
+                           "admin.password are not set",
+                           admin_bound);
+    return {};
+}
+
 // The dashboard on the admin listener: open with admin.user and admin.password; without them
 // only where the admin listener is on loopback. Says at start which it is.
 void set_dashboard(admin_handlers& handlers, const config& cfg, const std::string& version,
                    const std::string& admin_bound, const basic_auth& auth,
                    std::atomic<uint64_t>& auth_failures, stats_board& board, const sink& out,
                    const sink_gate& gate) {
+    handlers.off_reason = dashboard_off_reason(cfg, admin_bound);
+    if (!handlers.off_reason.empty()) {
+        fmt::print(stderr,
+                   "pixelring: dashboard: off: {}; /metrics, /healthz and /readyz stay open\n",
+                   handlers.off_reason);
+        return;
+    }
     handlers.dashboard_page = dashboard_page();
     if (auth.enabled()) {
         handlers.authorize = [&auth](std::string_view field) { return auth.allows(field); };
@@ -170,20 +189,12 @@ void set_dashboard(admin_handlers& handlers, const config& cfg, const std::strin
         fmt::print(stderr,
                    "pixelring: dashboard: http://{}/dashboard, basic auth as admin.user \"{}\"\n",
                    admin_bound, cfg.admin.user);
-    } else if (is_loopback_listen(admin_bound)) {
+    } else {
         fmt::print(stderr,
                    "pixelring: dashboard: http://{}/dashboard without a password, because "
                    "admin.listen is a loopback address; set admin.user and admin.password "
                    "(or DASHBOARD_USER and DASHBOARD_PASSWORD) to require one\n",
                    admin_bound);
-    } else {
-        handlers.off_reason =
-            fmt::format("admin.listen ({}) is not a loopback address and admin.user and "
-                        "admin.password are not set",
-                        admin_bound);
-        fmt::print(stderr,
-                   "pixelring: dashboard: off: {}; /metrics, /healthz and /readyz stay open\n",
-                   handlers.off_reason);
     }
     std::string collector(cfg.collector.name.size() * 6, '\0');
     collector.resize(json_escape(cfg.collector.name, collector.data()));
@@ -448,8 +459,10 @@ int start_workers(const config& cfg, collector_parts& p) {
             p.worker_errors[i] = p.pool[i]->run();
         });
 
-    p.stats = std::make_unique<event_stats>(realtime_ms(), cfg.tracking.enrich);
-    p.drainer = std::make_unique<sink_thread>(p.rings, *p.out, p.drain, p.gate, *p.stats, p.board);
+    if (dashboard_off_reason(cfg, p.admin_bound).empty())
+        p.stats = std::make_unique<event_stats>(realtime_ms(), cfg.tracking.enrich);
+    p.drainer =
+        std::make_unique<sink_thread>(p.rings, *p.out, p.drain, p.gate, p.stats.get(), p.board);
     p.drainer->start();
 
     for (unsigned i = 0; i < workers; ++i) {

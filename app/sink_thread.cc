@@ -34,7 +34,7 @@ void sink_thread::run() {
                 std::string_view rec = ring->peek();
                 if (rec.empty()) break;
                 sink_.write(rec);
-                stats_.add(rec);
+                if (stats_) stats_->add(rec);
                 ring->release();
                 ++drained;
             }
@@ -56,8 +56,10 @@ void sink_thread::run() {
             incoming += ring->used_bytes();
         gate_.set(sink_.can_keep(incoming));
         uint64_t now = realtime_ms();
-        stats_.tick(now);
-        board_.serve(stats_, now);
+        if (stats_) {
+            stats_->tick(now);
+            board_.serve(*stats_, now);
+        }
         if (now - last_tick >= 100) {
             sink_.tick(now);
             last_tick = now;

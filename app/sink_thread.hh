@@ -20,12 +20,12 @@
 namespace pixelring {
 
 // The sink thread: drains every worker's ring into the sink, and counts each event for the
-// dashboard (stats). After stop is set (which happens only once every worker has returned)
-// it drains until the rings are empty, then closes the sink.
+// dashboard (stats; null when the dashboard is off). After stop is set (which happens only once
+// every worker has returned) it drains until the rings are empty, then closes the sink.
 class sink_thread {
 public:
     sink_thread(std::vector<std::unique_ptr<spsc_byte_ring>>& rings, sink& out,
-                drain_counters& counters, sink_gate& gate, event_stats& stats, stats_board& board)
+                drain_counters& counters, sink_gate& gate, event_stats* stats, stats_board& board)
         : rings_(rings), sink_(out), counters_(counters), gate_(gate), stats_(stats),
           board_(board) {}
 
@@ -48,7 +48,7 @@ private:
     sink& sink_;
     drain_counters& counters_;
     sink_gate& gate_;
-    event_stats& stats_;
+    event_stats* stats_;
     stats_board& board_;
     std::atomic<bool> stop_{false};
     std::atomic<bool> reopen_{false};

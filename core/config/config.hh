@@ -35,6 +35,7 @@ struct server_config {
 
 struct admin_config {
     std::string listen = "127.0.0.1:9090";
+    bool dashboard = true;
     std::string user;
     std::string password;
 

@@ -179,6 +179,10 @@ constexpr key_descriptor key_table[] = {
      .help = "health, metrics and dashboard listener; never make it public",
      .check = is_listen_address,
      .check_text = address_text},
+    {.name = "admin.dashboard",
+     .target = field<&config::admin, &admin_config::dashboard>(),
+     .help = "serve /dashboard and /stats.json, and count every event for them on the sink "
+             "thread; false: neither (both answer 403)"},
     {.name = "admin.user",
      .target = field<&config::admin, &admin_config::user>(),
      .help = "basic-auth user for the dashboard"},

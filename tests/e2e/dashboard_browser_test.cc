@@ -5,7 +5,7 @@
 // /dashboard, answers the browser's credential prompt, and the page must show the totals of
 // the events sent, update live when more arrive, and list the top campaign; a screenshot is
 // saved (DASHBOARD_SCREENSHOT, else dashboard.png in the working directory). The browser part
-// exits 77 (skipped) without Chromium.
+// exits 77 (skipped) without Chromium. With admin.dashboard = false both pages answer 403.
 
 #include <gtest/gtest.h>
 
@@ -224,6 +224,37 @@ TEST(dashboard, credentials_guard_the_dashboard_only) {
     EXPECT_EQ(int(campaigns.items[0].get("count")->number), 5 + 1 + 1); // pixels, rest, redirect
     EXPECT_EQ(stats.get("sink")->str("type"), "file");
     EXPECT_EQ(int(stats.get("sink")->get("written")->number), total.all());
+    EXPECT_EQ(px.stop(), 0);
+}
+
+// admin.dashboard = false: /dashboard and /stats.json answer 403 naming the key, even with
+// credentials set, and the start says so; /metrics, /healthz and /readyz stay open and events
+// are still taken and written.
+TEST(dashboard, off_when_admin_dashboard_is_false) {
+    collector_process px(
+        {"admin.dashboard=false", "redirect.allow_hosts=[\"shop.example\"]"},
+        {std::string("DASHBOARD_USER=") + user, std::string("DASHBOARD_PASSWORD=") + password});
+    ASSERT_TRUE(px.started()) << px.stderr_text();
+    EXPECT_NE(px.stderr_text().find("dashboard: off: admin.dashboard is false; /metrics, "
+                                    "/healthz and /readyz stay open"),
+              std::string::npos)
+        << px.stderr_text();
+    const std::string good = "Basic " + base64(std::string(user) + ":" + password);
+    for (const char* path : {"/dashboard", "/stats.json"}) {
+        const http_response r = admin_request(px.admin_port(), path, good);
+        EXPECT_EQ(r.status, 403) << path;
+        EXPECT_EQ(r.body, "dashboard off: admin.dashboard is false\n") << path;
+    }
+    for (const char* path : {"/metrics", "/healthz", "/readyz"})
+        EXPECT_EQ(admin_request(px.admin_port(), path).status, 200) << path;
+    sent total;
+    send_events(px.port(), 2, 1, 1, 1, 1, total);
+    EXPECT_TRUE(wait_for(
+        [&] {
+            return metric(px.admin_port(), "pixelring_events_total{outcome=\"written\"}") ==
+                   double(total.all());
+        },
+        5000));
     EXPECT_EQ(px.stop(), 0);
 }
 

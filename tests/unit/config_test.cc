@@ -690,7 +690,7 @@ TEST_F(config_test, to_toml_comments_every_key_and_groups_sections) {
         }
         previous = line;
     }
-    EXPECT_EQ(keys, 53); // every key of the table but the properties table itself
+    EXPECT_EQ(keys, 54); // every key of the table but the properties table itself
 }
 
 TEST_F(config_test, to_toml_redacts_secrets) {
