@@ -15,17 +15,17 @@
 
 #include <fmt/format.h>
 
+#include "app/dashboard_setup.hh"
 #include "app/service_status.hh"
 #include "app/sink_thread.hh"
+#include "app/tls_setup.hh"
 #include "core/base/clock.hh"
-#include "core/event/json_escape.hh"
 #include "core/metrics.hh"
 #include "core/policy/action_allowlist.hh"
 #include "core/sink_gate.hh"
 #include "core/spsc_ring.hh"
 #include "dashboard/basic_auth.hh"
 #include "dashboard/event_stats.hh"
-#include "dashboard/page.hh"
 #include "net/admin_server.hh"
 #include "net/listener.hh"
 #include "net/uring/uring_setup.hh"
@@ -73,146 +73,6 @@ void raise_descriptor_limit(uint32_t max_connections) {
                    "counts it\n",
                    max_connections, uint64_t(lim.rlim_cur),
                    lim.rlim_cur > reserve ? uint64_t(lim.rlim_cur - reserve) : 0);
-}
-
-// While a stop drains (answers still being sent, the rings emptied into the sink, Kafka
-// acknowledging, the spool written), asks systemd for more time, a few seconds at a time, for
-// as long as the stop may take by configuration (budget_ms: the workers' grace period plus the
-// Kafka sink's stop timeout) and after that while events still move: a stop that does what it
-// was configured to do is not killed by TimeoutStopSec=, one that is stuck still is.
-class stop_extender {
-public:
-    stop_extender(service_notifier& notifier, const service_status& status, uint64_t budget_ms)
-        : notifier_(notifier), status_(status), budget_ms_(budget_ms) {
-        if (notifier_.active()) thread_ = std::thread([this] { run(); });
-    }
-    ~stop_extender() {
-        done_.store(true, std::memory_order_release);
-        if (thread_.joinable()) thread_.join();
-    }
-
-private:
-    static constexpr uint64_t step_ms = 1000;
-    static constexpr uint64_t extend_us = 5'000'000;
-
-    void run() {
-        const uint64_t start = monotonic_ms();
-        uint64_t last = status_.drain_progress();
-        uint64_t next = start;
-        while (!done_.load(std::memory_order_acquire)) {
-            const uint64_t now = monotonic_ms();
-            if (now >= next) {
-                const uint64_t progress = status_.drain_progress();
-                if (progress != last || now - start < budget_ms_)
-                    notifier_.extend_timeout(extend_us);
-                last = progress;
-                next = now + step_ms;
-            }
-            timespec ts{0, 20'000'000};
-            nanosleep(&ts, nullptr);
-        }
-    }
-
-    service_notifier& notifier_;
-    const service_status& status_;
-    uint64_t budget_ms_;
-    std::atomic<bool> done_{false};
-    std::thread thread_;
-};
-
-// One line per certificate (file, subject, names, expiry), then what would trouble clients.
-void log_certificates(const tls_context& ctx, std::string_view how) {
-    for (const tls_certificate_info& info : ctx.certificates())
-        fmt::print(stderr, "pixelring: tls: {}{}\n", how, describe_certificate(info));
-    for (const std::string& problem : ctx.problems(int64_t(std::time(nullptr))))
-        fmt::print(stderr, "pixelring: warning: tls: {}\n", problem);
-}
-
-// SIGHUP: the certificate and key files read again. New handshakes get the new ones, those
-// under way and open connections keep theirs; when the files do not load, the old ones stay.
-// A ticket key file is read again too; when it does not load, the keys read before stay.
-void reload_certificates(const tls_config& cfg, tls_store& store, tls_status& state,
-                         ticket_keys& tickets) {
-    std::string err;
-    const bool keys_ok = tickets.reload(err);
-    if (!keys_ok)
-        fmt::print(stderr,
-                   "pixelring: tls: reload failed, still using the ticket keys read "
-                   "before: {}\n",
-                   err);
-    else if (!tickets.file().empty())
-        fmt::print(stderr, "pixelring: tls: reloaded {}\n", tickets.describe());
-    std::unique_ptr<tls_context> next = tls_context::create(tls_settings_from(cfg, &tickets), err);
-    if (!next) {
-        fmt::print(stderr,
-                   "pixelring: tls: reload failed, still serving the certificates loaded "
-                   "before: {}\n",
-                   err);
-        state.reloaded(false);
-        return;
-    }
-    log_certificates(*next, "reloaded ");
-    state.set(next->certificates());
-    store.install(std::move(next));
-    state.reloaded(keys_ok);
-}
-
-// Why the dashboard is off, or empty when it is on: admin.dashboard = false, or no
-// credentials on an admin listener that is not on loopback. The sink thread counts events only
-// while it is on.
-std::string dashboard_off_reason(const config& cfg, const std::string& admin_bound) {
-    if (!cfg.admin.dashboard) return "admin.dashboard is false";
-    if (cfg.admin.user.empty() && cfg.admin.password.empty() && !is_loopback_listen(admin_bound))
-        return fmt::format("admin.listen ({}) is not a loopback address and admin.user and "
-                           "admin.password are not set",
-                           admin_bound);
-    return {};
-}
-
-// The dashboard on the admin listener: open with admin.user and admin.password; without them
-// only where the admin listener is on loopback. Says at start which it is.
-void set_dashboard(admin_handlers& handlers, const config& cfg, const std::string& version,
-                   const std::string& admin_bound, const basic_auth& auth,
-                   std::atomic<uint64_t>& auth_failures, stats_board& board, const sink& out,
-                   const sink_gate& gate) {
-    handlers.off_reason = dashboard_off_reason(cfg, admin_bound);
-    if (!handlers.off_reason.empty()) {
-        fmt::print(stderr,
-                   "pixelring: dashboard: off: {}; /metrics, /healthz and /readyz stay open\n",
-                   handlers.off_reason);
-        return;
-    }
-    handlers.dashboard_page = dashboard_page();
-    if (auth.enabled()) {
-        handlers.authorize = [&auth](std::string_view field) { return auth.allows(field); };
-        handlers.auth_failures = &auth_failures;
-        fmt::print(stderr,
-                   "pixelring: dashboard: http://{}/dashboard, basic auth as admin.user \"{}\"\n",
-                   admin_bound, cfg.admin.user);
-    } else {
-        fmt::print(stderr,
-                   "pixelring: dashboard: http://{}/dashboard without a password, because "
-                   "admin.listen is a loopback address; set admin.user and admin.password "
-                   "(or DASHBOARD_USER and DASHBOARD_PASSWORD) to require one\n",
-                   admin_bound);
-    }
-    std::string collector(cfg.collector.name.size() * 6, '\0');
-    collector.resize(json_escape(cfg.collector.name, collector.data()));
-    handlers.stats = [&board, &out, &gate, collector, version,
-                      type = cfg.sink.type](std::string& body) {
-        body = board.read(500);
-        if (body.empty()) body = "{}";
-        body.pop_back();
-        const sink_counters& c = out.counters();
-        fmt::format_to(std::back_inserter(body),
-                       "{}\"collector\":\"{}\",\"version\":\"{}\",\"sink\":{{\"type\":\"{}\","
-                       "\"healthy\":{},\"accepting\":{},\"written\":{},\"failed\":{},"
-                       "\"queued\":{},\"spooled\":{},\"dropped_spool_full\":{},"
-                       "\"dropped_spool_error\":{}}}}}",
-                       body.size() > 1 ? "," : "", collector, version, type, out.healthy(),
-                       gate.is_open(), c.written.load(), c.failed.load(), c.queued.load(),
-                       c.spooled.load(), c.dropped_spool_full.load(), c.dropped_spool_error.load());
-    };
 }
 
 // The collector's objects, declared in the order they are made: they are destroyed in the
@@ -339,18 +199,10 @@ int build_request_policy(const config& cfg, collector_parts& p) {
 // read it from.
 int build_tls(const config& cfg, collector_parts& p) {
     if (!cfg.server.tls_listen.empty()) {
-        std::string err;
-        p.tickets = ticket_keys::from_config(cfg.tls, monotonic_ms(), err);
-        if (!p.tickets) {
-            fmt::print(stderr, "pixelring: configuration error: {}\n", err);
-            return 2;
-        }
-        std::unique_ptr<tls_context> first =
-            tls_context::create(tls_settings_from(cfg.tls, p.tickets.get()), err);
-        if (!first) {
-            fmt::print(stderr, "pixelring: configuration error: tls: {}\n", err);
-            return 2;
-        }
+        loaded_tls loaded;
+        if (!load_tls(cfg.tls, monotonic_ms(), loaded)) return 2;
+        p.tickets = std::move(loaded.tickets);
+        std::unique_ptr<tls_context> first = std::move(loaded.context);
         log_certificates(*first, "");
         fmt::print(stderr, "pixelring: tls: {}\n", p.tickets->describe());
         const kernel_tls_probe ktls = probe_kernel_tls();

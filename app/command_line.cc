@@ -16,6 +16,7 @@
 #include "app/allocator.hh"
 #include "app/collector.hh"
 #include "app/config_check.hh"
+#include "app/tls_setup.hh"
 #include "core/config/config.hh"
 #include "core/policy/redirect.hh"
 #include "sinks/write_all.hh"
@@ -152,21 +153,12 @@ int run_command_line(int argc, char** argv, const std::string& version, const ch
         // The certificate and key are loaded as the server would, and what would trouble
         // clients is said (expired, not yet valid, an incomplete chain).
         if (!cfg.server.tls_listen.empty()) {
-            std::string err;
-            auto tickets = ticket_keys::from_config(cfg.tls, 0, err);
-            if (!tickets) {
-                fmt::print(stderr, "pixelring: configuration error: {}\n", err);
-                return 2;
-            }
-            auto tls = tls_context::create(tls_settings_from(cfg.tls, tickets.get()), err);
-            if (!tls) {
-                fmt::print(stderr, "pixelring: configuration error: tls: {}\n", err);
-                return 2;
-            }
-            for (const auto& info : tls->certificates())
+            loaded_tls tls;
+            if (!load_tls(cfg.tls, 0, tls)) return 2;
+            for (const auto& info : tls.context->certificates())
                 fmt::print("tls: {}\n", describe_certificate(info));
-            fmt::print("tls: {}\n", tickets->describe());
-            const auto problems = tls->problems(int64_t(std::time(nullptr)));
+            fmt::print("tls: {}\n", tls.tickets->describe());
+            const auto problems = tls.context->problems(int64_t(std::time(nullptr)));
             for (const std::string& problem : problems)
                 fmt::print(stderr, "pixelring: warning: tls: {}\n", problem);
         }

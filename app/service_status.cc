@@ -1,6 +1,10 @@
 #include "app/service_status.hh"
 
+#include <ctime>
+
 #include <fmt/format.h>
+
+#include "core/base/clock.hh"
 
 namespace pixelring {
 
@@ -69,6 +73,23 @@ uint64_t service_status::drain_progress() const {
          {view_.events_written, view_.events_failed, view_.events_spooled})
         if (c) n += c->load();
     return n;
+}
+
+void stop_extender::run() {
+    const uint64_t start = monotonic_ms();
+    uint64_t last = status_.drain_progress();
+    uint64_t next = start;
+    while (!done_.load(std::memory_order_acquire)) {
+        const uint64_t now = monotonic_ms();
+        if (now >= next) {
+            const uint64_t progress = status_.drain_progress();
+            if (progress != last || now - start < budget_ms_) notifier_.extend_timeout(extend_us);
+            last = progress;
+            next = now + step_ms;
+        }
+        timespec ts{0, 20'000'000};
+        nanosleep(&ts, nullptr);
+    }
 }
 
 } // namespace pixelring
