@@ -214,6 +214,23 @@ size_t max_beacon_event_size(const beacon_hit& hit, const encode_options& opt) n
 size_t encode_beacon_event(const beacon_hit& hit, const encode_options& opt, const event_id& id,
                            uint64_t unix_ms, char* out, encode_notes* notes = nullptr) noexcept;
 
+// The same two steps by hit type, for a caller that records either (net/worker's
+// record_event).
+inline size_t max_event_size(const pixel_hit& hit, const encode_options& opt) noexcept {
+    return max_pixel_event_size(hit, opt);
+}
+inline size_t max_event_size(const beacon_hit& hit, const encode_options& opt) noexcept {
+    return max_beacon_event_size(hit, opt);
+}
+inline size_t encode_event(const pixel_hit& hit, const encode_options& opt, const event_id& id,
+                           uint64_t unix_ms, char* out, encode_notes* notes = nullptr) noexcept {
+    return encode_pixel_event(hit, opt, id, unix_ms, out, notes);
+}
+inline size_t encode_event(const beacon_hit& hit, const encode_options& opt, const event_id& id,
+                           uint64_t unix_ms, char* out, encode_notes* notes = nullptr) noexcept {
+    return encode_beacon_event(hit, opt, id, unix_ms, out, notes);
+}
+
 // ---- internal ----------------------------------------------------------------------------
 
 // Internal to core/event/encoder.cc (the writer and what each event type is made of) and

@@ -252,26 +252,6 @@ const ip_address& worker::impl::peer_of(connection& c) {
     return c.peer;
 }
 
-namespace {
-
-// Each hit type's size bound and encoder, for record_event.
-size_t max_event_size(const pixel_hit& hit, const encode_options& opt) noexcept {
-    return max_pixel_event_size(hit, opt);
-}
-size_t max_event_size(const beacon_hit& hit, const encode_options& opt) noexcept {
-    return max_beacon_event_size(hit, opt);
-}
-size_t encode_event(const pixel_hit& hit, const encode_options& opt, const event_id& id,
-                    uint64_t unix_ms, char* out, encode_notes* notes) noexcept {
-    return encode_pixel_event(hit, opt, id, unix_ms, out, notes);
-}
-size_t encode_event(const beacon_hit& hit, const encode_options& opt, const event_id& id,
-                    uint64_t unix_ms, char* out, encode_notes* notes) noexcept {
-    return encode_beacon_event(hit, opt, id, unix_ms, out, notes);
-}
-
-} // namespace
-
 template <class Hit> bool worker::impl::record_event(const Hit& hit, bool dnt) {
     const size_t bound = max_event_size(hit, cfg.encode);
     char* slot = bound <= events.max_record() ? events.reserve(bound) : nullptr;
