@@ -486,11 +486,12 @@ load_cpu_ticks() { # pid: utime + stime of the whole process, all threads (/proc
     read -ra f <<<"$rest"
     echo $((f[11] + f[12]))
 }
-# load_thread_ticks pid: one word TID:ROLE:TICKS per thread of pid (TICKS = utime + stime,
-# /proc/<pid>/task/<tid>/stat 14, 15), ROLE by the thread's name (comm, between the first '('
-# and the last ')': a name may hold spaces and parentheses): workers (pixelring-w*, the io_uring
-# workers), sink (pixelring-sink), other (anything else: main, admin, sync, the Kafka watcher,
-# librdkafka's rdk:* threads). A thread that exits while this runs is skipped.
+# load_thread_ticks pid: one word TID:ROLE:TICKS:UTICKS per thread of pid (TICKS = utime +
+# stime, UTICKS = utime, /proc/<pid>/task/<tid>/stat 14, 15), ROLE by the thread's name (comm,
+# between the first '(' and the last ')': a name may hold spaces and parentheses): workers
+# (pixelring-w*, the io_uring workers), sink (pixelring-sink), other (anything else: main,
+# admin, sync, the Kafka watcher, librdkafka's rdk:* threads). A thread that exits while this
+# runs is skipped.
 load_thread_ticks() {
     local t s comm role out=""
     local -a f
@@ -504,32 +505,39 @@ load_thread_ticks() {
             pixelring-sink) role=sink ;;
             *) role=other ;;
         esac
-        out+="${t##*/}:$role:$((f[11] + f[12])) "
+        out+="${t##*/}:$role:$((f[11] + f[12])):${f[11]} "
     done
     echo "${out% }"
 }
-# load_thread_split before after: "workers sink other", the ticks each role spent between two
-# load_thread_ticks snapshots, matched by TID. A thread missing from before (started in between)
-# counts from 0. A thread missing from after (exited in between) is lost: its ticks in between
-# are in no part, though the process's total (load_cpu_ticks: /proc/<pid>/stat keeps the ticks
-# of exited threads) has them, so the three parts may sum to less than the total. Without exits
-# they still may differ from it by a tick or so: the kernel scales each thread's and the
-# process's utime/stime from the scheduler's run time separately.
+# load_thread_split before after: "workers sink other sink_user", the ticks each role spent
+# between two load_thread_ticks snapshots, matched by TID, and the sink's user-mode part of its
+# ticks (its own code, not its system calls: what work added to the sink thread's loop, such as
+# the dashboard's counting, changes, apart from the writes' kernel time). A thread missing from
+# before (started in between) counts from 0. A thread missing from after (exited in between) is
+# lost: its ticks in between are in no part, though the process's total (load_cpu_ticks:
+# /proc/<pid>/stat keeps the ticks of exited threads) has them, so the three parts may sum to
+# less than the total. Without exits they still may differ from it by a tick or so: the kernel
+# scales each thread's and the process's utime/stime from the scheduler's run time separately.
 load_thread_split() {
-    local -A before=() sum=([workers]=0 [sink]=0 [other]=0)
+    local -A before=() before_user=() sum=([workers]=0 [sink]=0 [other]=0)
     local -a a
-    local w tid role ticks
+    local w tid role ticks uticks sink_user=0
     read -ra a <<<"$1"
-    for w in "${a[@]}"; do before[${w%%:*}]=${w##*:}; done
+    for w in "${a[@]}"; do
+        IFS=: read -r tid role ticks uticks <<<"$w"
+        before[$tid]=$ticks before_user[$tid]=$uticks
+    done
     read -ra a <<<"$2"
     for w in "${a[@]}"; do
-        tid=${w%%:*} ticks=${w##*:} role=${w#*:}
-        role=${role%%:*}
+        IFS=: read -r tid role ticks uticks <<<"$w"
         # a TID reused by a new thread after the old one exited: from 0, like any new thread
-        [[ -v before[$tid] ]] && ((ticks >= before[$tid])) && ticks=$((ticks - before[$tid]))
+        if [[ -v before[$tid] ]] && ((ticks >= before[$tid] && uticks >= before_user[$tid])); then
+            ticks=$((ticks - before[$tid])) uticks=$((uticks - before_user[$tid]))
+        fi
         sum[$role]=$((sum[$role] + ticks))
+        [[ $role == sink ]] && sink_user=$((sink_user + uticks))
     done
-    echo "${sum[workers]} ${sum[sink]} ${sum[other]}"
+    echo "${sum[workers]} ${sum[sink]} ${sum[other]} $sink_user"
 }
 load_cpu_busy() { # cpu: busy ticks (user nice system irq softirq steal; /proc/stat)
     awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat

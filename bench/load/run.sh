@@ -61,7 +61,9 @@
 # response; on the "round" line, in runs.tsv's columns 20-22 (workers_us_per_req,
 # sink_us_per_req, other_us_per_req; "-" for nginx and floor) and in a results.md table of the
 # medians over the rounds (each column its own). A thread that exits during the window is lost
-# from the split, not from the total, so the parts may then sum to less.
+# from the split, not from the total, so the parts may then sum to less. runs.tsv's column 26,
+# sink_user_us_per_req, is the sink thread's utime alone: its own code without the kernel time
+# of its writes, the part that work added to its loop changes.
 # --report-only (with the same options and --out DIR of an earlier run): rewrite results.md and
 # results.png from DIR's runs.tsv and events.tsv, measuring nothing (a runs.tsv of 19 columns,
 # from before the thread split: no thread table).
@@ -254,7 +256,7 @@ events_tsv=$out/events.tsv
 status=0
 start_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-((report_only)) || printf 'round\tserver\tscenario\trequests\treq_per_s\tp99_ms\tserver_ticks\twall_s\tus_per_req\tserver_cpu_pct\tcpu0_other_pct\twrk_cpu_pct\tsocket_errors\tnon2xx_wrk\tserver_accepted\tserver_dropped\tserver_non2xx\tdelivered_per_s\tbroker_us_per_req\tworkers_us_per_req\tsink_us_per_req\tother_us_per_req\thandshakes\tresumed\tresumed_pct\n' >"$runs_tsv"
+((report_only)) || printf 'round\tserver\tscenario\trequests\treq_per_s\tp99_ms\tserver_ticks\twall_s\tus_per_req\tserver_cpu_pct\tcpu0_other_pct\twrk_cpu_pct\tsocket_errors\tnon2xx_wrk\tserver_accepted\tserver_dropped\tserver_non2xx\tdelivered_per_s\tbroker_us_per_req\tworkers_us_per_req\tsink_us_per_req\tother_us_per_req\thandshakes\tresumed\tresumed_pct\tsink_user_us_per_req\n' >"$runs_tsv"
 ((report_only)) || printf 'round\tserver\tresponses\taccepted\twritten_or_delivered\tspooled\tdropped\trecords\tcheck\n' >"$events_tsv"
 
 # --- one server instance: start, probe, every scenario, stop, check
@@ -384,16 +386,16 @@ measure() { # server scenario round
     [[ $s == pixelring-kafka ]] || { bus=-; dps=-; }
     # pixelring: the same window's CPU per request by thread role (threads that exited in the
     # window are lost from the split, not from the total: the parts may sum to less)
-    local wus=- sus=- ous=- split=""
+    local wus=- sus=- ous=- suus=- split=""
     if [[ $s == pixelring-* ]]; then
-        read -r wus sus ous < <(load_thread_split "$th0" "$th1" | awk -v hz="$load_clk_tck" -v n="$w_requests" \
-            '{printf "%.3f %.3f %.3f\n", $1 / hz * 1e6 / n, $2 / hz * 1e6 / n, $3 / hz * 1e6 / n}')
+        read -r wus sus ous suus < <(load_thread_split "$th0" "$th1" | awk -v hz="$load_clk_tck" -v n="$w_requests" \
+            '{printf "%.3f %.3f %.3f %.3f\n", $1 / hz * 1e6 / n, $2 / hz * 1e6 / n, $3 / hz * 1e6 / n, $4 / hz * 1e6 / n}')
         split=$(printf ' (workers %.2f, sink %.2f, other %.2f)' "$wus" "$sus" "$ous")
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$r" "$s" "$sc" "$w_requests" "$w_rps" "$w_p99" "$dt" "$wall" "$us" "$cpu" "$other" \
         "$wrkcpu" "${w_sock:-none}" "$w_non2xx" "$acc" "$drop" "$srv_non2xx" "$dps" "$bus" \
-        "$wus" "$sus" "$ous" "$w_handshakes" "$w_resumed" "$w_resumed_pct" >>"$runs_tsv"
+        "$wus" "$sus" "$ous" "$w_handshakes" "$w_resumed" "$w_resumed_pct" "$suus" >>"$runs_tsv"
     local client=wrk tls_note=""
     if [[ $w_handshakes != - ]]; then
         client=tls_load
