@@ -135,7 +135,11 @@ void beacon_events(worker_state& w, const variant& v, const http_request& r, std
     const beacon_result result = w.beacons.parse(buf.data(), buf.size(), buf.capacity());
     for (const beacon_item& item : result) {
         if (!item.accepted()) continue;
-        beacon_hit hit{.item = &item, .user_agent = r.user_agent, .host = r.host, .client = client};
+        beacon_hit hit{.item = &item,
+                       .user_agent = r.user_agent,
+                       .host = r.host,
+                       .client = client,
+                       .tracking_refused = extra.fields.dnt};
         if (v.enrich) {
             enrich_visitor(w.enrichment, r, now_ms, *w.visitors, client,
                            item.campaign.value_or(std::string_view{}),
@@ -146,7 +150,7 @@ void beacon_events(worker_state& w, const variant& v, const http_request& r, std
         fuzz::exact_buffer out(std::string(bound, '\0'));
         const size_t n =
             encode_beacon_event(hit, v.options, event_id{0x01, 0x92}, now_ms, out.data());
-        check_event({out.data(), n}, bound, "beacon", hit.enrichment && extra.fields.dnt);
+        check_event({out.data(), n}, bound, "beacon", hit.tracking_refused);
     }
 }
 
@@ -161,13 +165,14 @@ void hit_event(worker_state& w, const variant& v, const http_request& r, pixel_h
                        r.referer, extra);
         hit.enrichment = &extra.fields;
     }
+    hit.tracking_refused = extra.fields.dnt;
     const size_t bound = max_pixel_event_size(hit, v.options);
     fuzz::exact_buffer out(std::string(bound, '\0'));
     const size_t n = encode_pixel_event(hit, v.options, event_id{0x01, 0x92}, now_ms, out.data());
     const std::string_view type = hit.type == event_type::pixel  ? "pixel"
                                   : hit.type == event_type::rest ? "rest"
                                                                  : "redirect";
-    check_event({out.data(), n}, bound, type, hit.enrichment && extra.fields.dnt);
+    check_event({out.data(), n}, bound, type, hit.tracking_refused);
 }
 
 // The body of a POST /e after its head, as feed_body collects it; false while incomplete.

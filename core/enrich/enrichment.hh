@@ -38,8 +38,9 @@ struct enrichment_scratch {
 // DNT/Sec-GPC (when privacy.honor_dnt), GeoIP (before the encoder truncates the address) and
 // the agent labels. s.fields is reset first and then holds dnt, geo (nullptr without a
 // database), agent, utm = true and no visitor (enrich_visitor's). With tracking.enrich off,
-// s.fields is the default pixel_enrichment (nothing set, dnt false); the caller passes
-// enrichment = nullptr to the encoder then, as the event has no enrichment members.
+// s.fields is the default pixel_enrichment but for dnt, still read when privacy.honor_dnt is
+// on; the caller passes enrichment = nullptr to the encoder then, as the event has no
+// enrichment members, and dnt as the hit's tracking_refused, so that ip and ua are left out.
 void enrich_request(const enrichment_setup& setup, const http_request& r, ip_address& client,
                     enrichment_scratch& s) noexcept;
 

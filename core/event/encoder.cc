@@ -362,7 +362,7 @@ template <params_format F>
 size_t write_event_as(const event_parts& parts, const encode_options& opt, const event_id& id,
                       uint64_t unix_ms, char* out, encode_notes& notes) noexcept {
     const pixel_enrichment* const enrichment = parts.enrichment;
-    const bool refused = enrichment != nullptr && enrichment->dnt;
+    const bool refused = parts.tracking_refused;
     constexpr bool decode = k_decodes<F>;
     constexpr bool plus = k_plus<F>;
 
@@ -491,12 +491,14 @@ std::string_view type_word(event_type type) noexcept {
     return "pixel";
 }
 
-// What every hit takes from its request: User-Agent, Host, the client and the enrichment.
+// What every hit takes from its request: User-Agent, Host, the client, the enrichment and
+// whether tracking was refused.
 template <class Hit> void request_parts(event_parts& p, const Hit& hit) noexcept {
     p.user_agent = hit.user_agent;
     p.host = hit.host;
     p.client = hit.client;
     p.enrichment = hit.enrichment;
+    p.tracking_refused = hit.tracking_refused || (hit.enrichment && hit.enrichment->dnt);
 }
 
 event_parts pixel_parts(const pixel_hit& hit) noexcept {

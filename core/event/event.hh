@@ -56,6 +56,9 @@ struct pixel_hit {
     ip_address client;
     // nullptr: no enrichment fields and no dnt member (the event with tracking.enrich off).
     const pixel_enrichment* enrichment = nullptr;
+    // DNT: 1 or Sec-GPC: 1 under privacy.honor_dnt: no visitor, ip or ua, with or without
+    // enrichment (with it, also "dnt":true).
+    bool tracking_refused = false;
     // pixel: GET /track/<action>.gif|png?query.
     // rest: GET /tr/v1/<tuples>; query holds the tuples (the path after "/tr/v1/", without
     //   any '?...'), action is ignored. See encode_pixel_event and valid_rest_tuples.
@@ -188,6 +191,7 @@ struct beacon_hit {
     ip_address client;
     // As for pixels; the utm object comes from item->url.
     const pixel_enrichment* enrichment = nullptr;
+    bool tracking_refused = false; // as for pixels
 };
 
 // Upper bound of encode_beacon_event's output; reserve this much. Linear in the item's
@@ -279,6 +283,7 @@ struct event_parts {
     std::string_view host;
     ip_address client;
     const pixel_enrichment* enrichment = nullptr;
+    bool tracking_refused = false; // no visitor, ip or ua
 };
 
 // The output's bound for these parts. The values taken from params (action, campaign) are

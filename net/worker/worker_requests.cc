@@ -302,8 +302,8 @@ void worker::impl::record_hit(connection& c, const http_request& r, pixel_hit& h
                        r.referer, extra);
         hit.enrichment = &extra.fields;
     }
-    if (!record_event(hit, hit.enrichment && extra.fields.dnt))
-        counters.events_dropped_ring_full.add();
+    hit.tracking_refused = extra.fields.dnt;
+    if (!record_event(hit, hit.tracking_refused)) counters.events_dropped_ring_full.add();
 }
 
 uint16_t worker::impl::respond_rest(uint32_t index, const http_request& r, const routed& how,
@@ -419,14 +419,18 @@ uint16_t worker::impl::respond_beacon(uint32_t index, const http_request& r, con
     size_t kept = 0;
     for (const beacon_item& item : result) {
         if (!item.accepted() || !dropped_reason.empty()) continue;
-        beacon_hit hit{.item = &item, .user_agent = r.user_agent, .host = r.host, .client = client};
+        beacon_hit hit{.item = &item,
+                       .user_agent = r.user_agent,
+                       .host = r.host,
+                       .client = client,
+                       .tracking_refused = extra.fields.dnt};
         if (enrich) {
             enrich_visitor(*cfg.enrichment, r, now_ms, *visitors, client,
                            item.campaign.value_or(std::string_view{}),
                            item.url.value_or(std::string_view{}), extra);
             hit.enrichment = &extra.fields;
         }
-        if (!record_event(hit, enrich && extra.fields.dnt)) {
+        if (!record_event(hit, hit.tracking_refused)) {
             dropped_reason = "no room for the event in the server's queue; retry later";
             counters.events_dropped_ring_full.add(accepted - kept);
             continue;

@@ -108,13 +108,34 @@ TEST(enrichment, forwarding_headers_from_an_untrusted_peer_are_ignored) {
     EXPECT_EQ(ev[0].str("country"), "<absent>");
 }
 
+// Without enrichment the event has no enrichment members; privacy.honor_dnt still holds: DNT: 1
+// or Sec-GPC: 1 leaves out ip and ua (and is counted), as with enrichment.
 TEST(enrichment, tracking_enrich_false_gives_the_plain_event) {
     REQUIRE_TESTDATA("geoip");
     collector_process p({"tracking.enrich=false", city_db});
     ASSERT_TRUE(p.started()) << p.stderr_text();
-    auto ev = events_for(p, {pixel("c", std::string("User-Agent: ") + chrome + "\r\nDNT: 1\r\n")});
-    ASSERT_EQ(ev.size(), 1u);
-    for (const char* field : {"agent", "device", "visitor", "dnt", "utm", "country"})
-        EXPECT_FALSE(ev[0].has(field)) << field;
+    const std::string ua = std::string("User-Agent: ") + chrome + "\r\n";
+    auto ev = events_for(p, {pixel("c", ua), pixel("c", ua + "DNT: 1\r\n"),
+                             pixel("c", ua + "Sec-GPC: 1\r\n"), pixel("c", ua + "DNT: 0\r\n")});
+    ASSERT_EQ(ev.size(), 4u);
+    for (const json_value& e : ev)
+        for (const char* field : {"agent", "device", "visitor", "dnt", "utm", "country"})
+            EXPECT_FALSE(e.has(field)) << field;
     EXPECT_EQ(ev[0].str("ip"), "127.0.0.0");
+    EXPECT_EQ(ev[0].str("ua"), chrome);
+    for (size_t i : {1, 2}) {
+        EXPECT_FALSE(ev[i].has("ip")) << i;
+        EXPECT_FALSE(ev[i].has("ua")) << i;
+    }
+    EXPECT_EQ(ev[3].str("ip"), "127.0.0.0");
+    const std::string metrics = admin_get(p.admin_port(), "/metrics");
+    EXPECT_NE(metrics.find("\npixelring_events_dnt_total 2\n"), std::string::npos) << metrics;
+
+    // With privacy.honor_dnt = false the headers are not looked at.
+    collector_process q({"tracking.enrich=false", "privacy.honor_dnt=false"});
+    ASSERT_TRUE(q.started()) << q.stderr_text();
+    ev = events_for(q, {pixel("c", ua + "DNT: 1\r\n")});
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].str("ip"), "127.0.0.0");
+    EXPECT_EQ(ev[0].str("ua"), chrome);
 }
