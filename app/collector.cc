@@ -102,6 +102,7 @@ struct collector_parts {
     std::vector<std::unique_ptr<worker>> pool;
     std::vector<std::thread> threads;
     std::vector<std::string> worker_errors;
+    std::string dashboard_off; // dashboard_off_reason; empty: on, and stats counts
     std::unique_ptr<event_stats> stats;
     stats_board board;
     std::unique_ptr<sink_thread> drainer;
@@ -311,7 +312,8 @@ int start_workers(const config& cfg, collector_parts& p) {
             p.worker_errors[i] = p.pool[i]->run();
         });
 
-    if (dashboard_off_reason(cfg, p.admin_bound).empty())
+    p.dashboard_off = dashboard_off_reason(cfg, p.admin_bound);
+    if (p.dashboard_off.empty())
         p.stats = std::make_unique<event_stats>(realtime_ms(), cfg.tracking.enrich);
     p.drainer =
         std::make_unique<sink_thread>(p.rings, *p.out, p.drain, p.gate, p.stats.get(), p.board);
@@ -373,8 +375,8 @@ void start_admin(const config& cfg, const std::string& version, collector_parts&
     admin_handlers handlers;
     handlers.ready = [sink_ptr, &p] { return sink_ptr->healthy() && p.gate.is_open(); };
     p.auth = std::make_unique<basic_auth>(cfg.admin.user, cfg.admin.password);
-    set_dashboard(handlers, cfg, version, p.admin_bound, *p.auth, p.auth_failures, p.board,
-                  *sink_ptr, p.gate);
+    set_dashboard(handlers, cfg, version, p.admin_bound, p.dashboard_off, *p.auth, p.auth_failures,
+                  p.board, *sink_ptr, p.gate);
     handlers.metrics = [&p](std::string& body) {
         write_prometheus(p.view, body);
         if (p.tls) p.tls_state.write_metrics(body);

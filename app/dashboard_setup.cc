@@ -19,10 +19,10 @@ std::string dashboard_off_reason(const config& cfg, const std::string& admin_bou
 }
 
 void set_dashboard(admin_handlers& handlers, const config& cfg, const std::string& version,
-                   const std::string& admin_bound, const basic_auth& auth,
-                   std::atomic<uint64_t>& auth_failures, stats_board& board, const sink& out,
-                   const sink_gate& gate) {
-    handlers.off_reason = dashboard_off_reason(cfg, admin_bound);
+                   const std::string& admin_bound, const std::string& off_reason,
+                   const basic_auth& auth, std::atomic<uint64_t>& auth_failures, stats_board& board,
+                   const sink& out, const sink_gate& gate) {
+    handlers.off_reason = off_reason;
     if (!handlers.off_reason.empty()) {
         fmt::print(stderr,
                    "pixelring: dashboard: off: {}; /metrics, /healthz and /readyz stay open\n",

@@ -22,12 +22,13 @@ namespace pixelring {
 // while it is on.
 std::string dashboard_off_reason(const config& cfg, const std::string& admin_bound);
 
-// Fills the dashboard's part of handlers: open with admin.user and admin.password; without
-// them only where the admin listener is on loopback; off (403 with the reason) otherwise. Says
-// at start which it is. auth, auth_failures, board, out and gate outlive the admin server.
+// Fills the dashboard's part of handlers: off (403 with off_reason, dashboard_off_reason's)
+// when off_reason is not empty; else open with admin.user and admin.password, or without them
+// (a loopback admin listener). Says at start which it is. auth, auth_failures, board, out and
+// gate outlive the admin server.
 void set_dashboard(admin_handlers& handlers, const config& cfg, const std::string& version,
-                   const std::string& admin_bound, const basic_auth& auth,
-                   std::atomic<uint64_t>& auth_failures, stats_board& board, const sink& out,
-                   const sink_gate& gate);
+                   const std::string& admin_bound, const std::string& off_reason,
+                   const basic_auth& auth, std::atomic<uint64_t>& auth_failures, stats_board& board,
+                   const sink& out, const sink_gate& gate);
 
 } // namespace pixelring

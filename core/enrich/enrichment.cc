@@ -55,13 +55,11 @@ void enrich_request(const enrichment_setup& e, const http_request& r, ip_address
     if (!e.trusted_proxies.empty())
         client = resolve_client_address(client, e.trusted_proxies, r).address;
     s.fields = pixel_enrichment{};
-    if (!e.enabled) {
-        // privacy.honor_dnt holds without enrichment too: the event then has no ip and ua.
-        if (e.honor_dnt) s.fields.dnt = tracking_refused(r.field("DNT"), r.field("Sec-GPC"));
-        return;
-    }
+    if (!e.enabled && !e.honor_dnt) return;
     const signal_fields f = read_signals(r);
     s.fields.dnt = e.honor_dnt && tracking_refused(f.dnt, f.sec_gpc);
+    // privacy.honor_dnt holds without enrichment too: the event then has no ip and ua.
+    if (!e.enabled) return;
     if (e.geoip.has_city() || e.geoip.has_asn()) {
         s.geo = e.geoip.lookup(client);
         s.fields.geo = &s.geo;

@@ -151,7 +151,7 @@ struct worker::impl {
     // The one step from a hit to an event in the ring: reserve the size bound, encode with the
     // next id, commit, count. False when the ring has no room for it (the caller counts
     // ring_full). Hit: pixel_hit or beacon_hit.
-    template <class Hit> bool record_event(const Hit& hit, bool dnt);
+    template <class Hit> bool record_event(const Hit& hit);
     uint16_t respond_beacon(uint32_t index, const http_request& r, const char* body,
                             size_t body_len, size_t body_cap, bool keep_alive);
     uint16_t respond_preflight(uint32_t index, const http_request& r, bool keep_alive);

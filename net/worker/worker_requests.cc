@@ -252,7 +252,7 @@ const ip_address& worker::impl::peer_of(connection& c) {
     return c.peer;
 }
 
-template <class Hit> bool worker::impl::record_event(const Hit& hit, bool dnt) {
+template <class Hit> bool worker::impl::record_event(const Hit& hit) {
     const size_t bound = max_event_size(hit, cfg.encode);
     char* slot = bound <= events.max_record() ? events.reserve(bound) : nullptr;
     if (!slot) return false;
@@ -260,7 +260,7 @@ template <class Hit> bool worker::impl::record_event(const Hit& hit, bool dnt) {
     encode_notes notes;
     events.commit(encode_event(hit, cfg.encode, id, now_ms, slot, &notes));
     counters.events_accepted.add();
-    if (dnt) counters.events_dnt.add();
+    if (hit.tracking_refused) counters.events_dnt.add();
     // What the encoder changed in the event.
     if (notes.userinfo_removed) counters.events_userinfo_removed.add();
     if (notes.params_truncated) counters.events_params_truncated.add();
@@ -303,7 +303,7 @@ void worker::impl::record_hit(connection& c, const http_request& r, pixel_hit& h
         hit.enrichment = &extra.fields;
     }
     hit.tracking_refused = extra.fields.dnt;
-    if (!record_event(hit, hit.tracking_refused)) counters.events_dropped_ring_full.add();
+    if (!record_event(hit)) counters.events_dropped_ring_full.add();
 }
 
 uint16_t worker::impl::respond_rest(uint32_t index, const http_request& r, const routed& how,
@@ -430,7 +430,7 @@ uint16_t worker::impl::respond_beacon(uint32_t index, const http_request& r, con
                            item.url.value_or(std::string_view{}), extra);
             hit.enrichment = &extra.fields;
         }
-        if (!record_event(hit, hit.tracking_refused)) {
+        if (!record_event(hit)) {
             dropped_reason = "no room for the event in the server's queue; retry later";
             counters.events_dropped_ring_full.add(accepted - kept);
             continue;
